@@ -1,0 +1,190 @@
+// The op table: every operation the tape can record, with its forward rule and its local
+// derivative side by side. Adding an activation means adding one Rule below, its name to one
+// of the lists, a member/free function in value.hpp, and a test.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <string_view>
+
+namespace scalargrad::detail {
+
+// Unary ops y = f(x): Rule<Op>::f(x) and dy/dx = Rule<Op>::df(x, y).
+#define SCALARGRAD_UNARY_OPS(X) \
+  X(Neg) X(Exp) X(Log) X(Sqrt) X(Abs) X(Relu) X(Tanh) X(Sigmoid) X(Gelu) X(Silu) X(Softplus)
+
+// Unary ops with one constant c, y = f(x; c): Rule<Op>::f(x, c), dy/dx = Rule<Op>::df(x, y, c).
+#define SCALARGRAD_UNARY_CONST_OPS(X) \
+  X(AddC) X(RSubC) X(MulC) X(DivC) X(RDivC) X(PowC) X(RPowC) X(LeakyRelu) X(Elu)
+
+// Binary ops y = f(x1, x2): dy/dx1 and dy/dx2 are written in the backward sweep (tape.cpp).
+#define SCALARGRAD_BINARY_OPS(X) X(Add) X(Sub) X(Mul) X(Div) X(Pow)
+
+// Structural ops: a leaf imported into a segment, a node imported from an older segment, and
+// the fused n-ary nodes.
+#define SCALARGRAD_STRUCTURAL_OPS(X) X(Import) X(ImportSegment) X(Sum) X(Dot)
+
+/// Op code of a tape node.
+enum class Op : std::uint8_t {
+#define SCALARGRAD_ENUM_ENTRY(name) name,
+  SCALARGRAD_UNARY_OPS(SCALARGRAD_ENUM_ENTRY) SCALARGRAD_UNARY_CONST_OPS(SCALARGRAD_ENUM_ENTRY)
+      SCALARGRAD_BINARY_OPS(SCALARGRAD_ENUM_ENTRY) SCALARGRAD_STRUCTURAL_OPS(SCALARGRAD_ENUM_ENTRY)
+#undef SCALARGRAD_ENUM_ENTRY
+};
+
+inline constexpr double kInvSqrt2 = 0.70710678118654752440;    // 1/sqrt(2)
+inline constexpr double kInvSqrt2Pi = 0.39894228040143267794;  // 1/sqrt(2*pi)
+
+/// Logistic function, stable for every x: no overflow of exp for large |x|.
+inline double stable_sigmoid(double x) noexcept {
+  if (x >= 0.0) return 1.0 / (1.0 + std::exp(-x));
+  const double e = std::exp(x);
+  return e / (1.0 + e);
+}
+
+template <Op>
+struct Rule;
+
+// ---- 1. Unary ops ---------------------------------------------------------------------------
+template <> struct Rule<Op::Neg> {
+  static constexpr std::string_view name = "neg";
+  static double f(double x) noexcept { return -x; }
+  static double df(double, double) noexcept { return -1.0; }  // (-x)' = -1
+};
+template <> struct Rule<Op::Exp> {
+  static constexpr std::string_view name = "exp";
+  static double f(double x) noexcept { return std::exp(x); }
+  static double df(double, double y) noexcept { return y; }  // (e^x)' = e^x
+};
+template <> struct Rule<Op::Log> {
+  static constexpr std::string_view name = "log";
+  static double f(double x) noexcept { return std::log(x); }  // IEEE: log(0) = -inf, log(-1) = NaN
+  static double df(double x, double) noexcept { return 1.0 / x; }  // (ln x)' = 1/x
+};
+template <> struct Rule<Op::Sqrt> {
+  static constexpr std::string_view name = "sqrt";
+  static double f(double x) noexcept { return std::sqrt(x); }
+  static double df(double, double y) noexcept { return 0.5 / y; }  // (sqrt x)' = 1/(2 sqrt x)
+};
+template <> struct Rule<Op::Abs> {
+  static constexpr std::string_view name = "abs";
+  static double f(double x) noexcept { return std::fabs(x); }
+  // |x|' = sign(x), and 0 at x = 0 (PyTorch's convention).
+  static double df(double x, double) noexcept { return x > 0.0 ? 1.0 : (x < 0.0 ? -1.0 : 0.0); }
+};
+template <> struct Rule<Op::Relu> {
+  static constexpr std::string_view name = "relu";
+  static double f(double x) noexcept { return x > 0.0 ? x : 0.0; }
+  static double df(double x, double) noexcept { return x > 0.0 ? 1.0 : 0.0; }  // relu'(0) = 0
+};
+template <> struct Rule<Op::Tanh> {
+  static constexpr std::string_view name = "tanh";
+  static double f(double x) noexcept { return std::tanh(x); }
+  static double df(double, double y) noexcept { return 1.0 - y * y; }  // tanh' = 1 - tanh^2
+};
+template <> struct Rule<Op::Sigmoid> {
+  static constexpr std::string_view name = "sigmoid";
+  static double f(double x) noexcept { return stable_sigmoid(x); }
+  static double df(double, double y) noexcept { return y * (1.0 - y); }  // s' = s (1 - s)
+};
+template <> struct Rule<Op::Gelu> {
+  static constexpr std::string_view name = "gelu";
+  // gelu(x) = x Phi(x), Phi(x) = erfc(-x/sqrt 2)/2 (accurate in the left tail too).
+  static double f(double x) noexcept { return x * 0.5 * std::erfc(-x * kInvSqrt2); }
+  // gelu'(x) = Phi(x) + x phi(x), phi(x) = exp(-x^2/2)/sqrt(2 pi)
+  static double df(double x, double) noexcept {
+    return 0.5 * std::erfc(-x * kInvSqrt2) + x * kInvSqrt2Pi * std::exp(-0.5 * x * x);
+  }
+};
+template <> struct Rule<Op::Silu> {
+  static constexpr std::string_view name = "silu";
+  static double f(double x) noexcept { return x * stable_sigmoid(x); }
+  // silu'(x) = s(x) (1 + x (1 - s(x)))
+  static double df(double x, double) noexcept {
+    const double s = stable_sigmoid(x);
+    return s * (1.0 + x * (1.0 - s));
+  }
+};
+template <> struct Rule<Op::Softplus> {
+  static constexpr std::string_view name = "softplus";
+  // softplus(x) = ln(1 + e^x) = max(x, 0) + ln(1 + e^-|x|): no overflow for large |x|.
+  static double f(double x) noexcept { return (x > 0.0 ? x : 0.0) + std::log1p(std::exp(-std::fabs(x))); }
+  static double df(double x, double) noexcept { return stable_sigmoid(x); }  // softplus' = sigmoid
+};
+
+// ---- 2. Unary ops with a constant c -----------------------------------------------------------
+template <> struct Rule<Op::AddC> {
+  static constexpr std::string_view name = "+";
+  static double f(double x, double c) noexcept { return x + c; }
+  static double df(double, double, double) noexcept { return 1.0; }  // d(x+c)/dx = 1
+};
+template <> struct Rule<Op::RSubC> {
+  static constexpr std::string_view name = "-";
+  static double f(double x, double c) noexcept { return c - x; }
+  static double df(double, double, double) noexcept { return -1.0; }  // d(c-x)/dx = -1
+};
+template <> struct Rule<Op::MulC> {
+  static constexpr std::string_view name = "*";
+  static double f(double x, double c) noexcept { return x * c; }
+  static double df(double, double, double c) noexcept { return c; }  // d(xc)/dx = c
+};
+template <> struct Rule<Op::DivC> {
+  static constexpr std::string_view name = "/";
+  static double f(double x, double c) noexcept { return x / c; }
+  static double df(double, double, double c) noexcept { return 1.0 / c; }  // d(x/c)/dx = 1/c
+};
+template <> struct Rule<Op::RDivC> {
+  static constexpr std::string_view name = "/";
+  static double f(double x, double c) noexcept { return c / x; }
+  static double df(double x, double y, double) noexcept { return -y / x; }  // d(c/x)/dx = -c/x^2
+};
+template <> struct Rule<Op::PowC> {
+  static constexpr std::string_view name = "pow";
+  static double f(double x, double c) noexcept { return std::pow(x, c); }
+  // d(x^c)/dx = c x^(c-1); exactly 0 for c = 0, also at x = 0 (PyTorch's convention)
+  static double df(double x, double, double c) noexcept { return c == 0.0 ? 0.0 : c * std::pow(x, c - 1.0); }
+};
+template <> struct Rule<Op::RPowC> {
+  static constexpr std::string_view name = "pow";
+  static double f(double x, double c) noexcept { return std::pow(c, x); }
+  // d(c^x)/dx = c^x ln c; 0 for c = 0 and x >= 0, where c^x is flat (PyTorch's convention)
+  static double df(double x, double y, double c) noexcept {
+    return (c == 0.0 && x >= 0.0) ? 0.0 : y * std::log(c);
+  }
+};
+template <> struct Rule<Op::LeakyRelu> {
+  static constexpr std::string_view name = "leaky_relu";
+  static double f(double x, double slope) noexcept { return x > 0.0 ? x : slope * x; }
+  // 1 for x > 0, slope for x <= 0 (at the kink: slope, as PyTorch)
+  static double df(double x, double, double slope) noexcept { return x > 0.0 ? 1.0 : slope; }
+};
+template <> struct Rule<Op::Elu> {
+  static constexpr std::string_view name = "elu";
+  static double f(double x, double alpha) noexcept { return x > 0.0 ? x : alpha * std::expm1(x); }
+  // 1 for x > 0, alpha e^x for x <= 0 (at the kink: alpha, as PyTorch)
+  static double df(double x, double, double alpha) noexcept { return x > 0.0 ? 1.0 : alpha * std::exp(x); }
+};
+
+/// Name of an op, as shown in graphs ("+", "*", "tanh", ...).
+constexpr std::string_view op_name(Op op) noexcept {
+  switch (op) {
+#define SCALARGRAD_NAME_CASE(op_) \
+  case Op::op_:                   \
+    return Rule<Op::op_>::name;
+    SCALARGRAD_UNARY_OPS(SCALARGRAD_NAME_CASE)
+    SCALARGRAD_UNARY_CONST_OPS(SCALARGRAD_NAME_CASE)
+#undef SCALARGRAD_NAME_CASE
+    case Op::Add: return "+";
+    case Op::Sub: return "-";
+    case Op::Mul: return "*";
+    case Op::Div: return "/";
+    case Op::Pow: return "pow";
+    case Op::Import: return "leaf";
+    case Op::ImportSegment: return "import";
+    case Op::Sum: return "sum";
+    case Op::Dot: return "dot";
+  }
+  return "?";
+}
+
+}  // namespace scalargrad::detail

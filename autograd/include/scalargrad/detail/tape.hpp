@@ -1,0 +1,222 @@
+// The tape: where this thread's Values record their nodes. Implementation detail; the picture is
+// in docs/architecture.md.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "scalargrad/detail/ops.hpp"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define SCALARGRAD_TLS_INITIAL_EXEC __attribute__((tls_model("initial-exec")))
+#define SCALARGRAD_NOINLINE __attribute__((noinline))
+#else
+#define SCALARGRAD_TLS_INITIAL_EXEC
+#define SCALARGRAD_NOINLINE
+#endif
+
+namespace scalargrad {
+class Value;
+}
+
+namespace scalargrad::detail {
+
+inline constexpr std::uint32_t kLeafOwner = 0xFFFFFFFEu;  // Value::owner_ of a leaf
+inline constexpr std::uint32_t kNoOwner = 0xFFFFFFFFu;    // moved-from Value; no open segment
+inline constexpr std::uint32_t kFirstSegmentCapacity = 1u << 10;  // nodes
+inline constexpr std::uint32_t kMaxSegmentCapacity = 1u << 20;    // nodes
+inline constexpr std::size_t kMaxNaryOperands = 1u << 16;  // larger sum()/dot() nest partial nodes
+inline constexpr std::size_t kMaxPooledBuffers = 8;        // recycled segment storages kept
+
+/// Storage of one segment's nodes: struct of arrays, all of `capacity` entries. A node is
+/// 25 bytes: value, grad, two operand fields and the op code (see Segment).
+struct NodeBuffers {
+  std::unique_ptr<double[]> value;  // forward value
+  std::unique_ptr<double[]> grad;   // adjoint d(root)/d(node)
+  std::unique_ptr<std::uint32_t[]> a;  // first operand offset (or leaf slot, import index, list start)
+  std::unique_ptr<std::uint32_t[]> b;  // second operand offset (or constant index, list length)
+  std::unique_ptr<Op[]> op;            // op code
+  std::uint32_t capacity = 0;
+
+  explicit NodeBuffers(std::uint32_t capacity = 0);
+  [[nodiscard]] std::size_t bytes() const noexcept;
+};
+
+/// A node of an older segment, imported into a younger one.
+struct SegmentRef {
+  std::uint32_t segment;  // segment slot
+  std::uint32_t offset;   // node offset in it
+};
+
+/// An older segment that a segment imports from, and the largest offset it imports: backward()
+/// sweeps the older segment from there down, not from its end.
+struct ImportedSegment {
+  std::uint32_t segment;      // segment slot
+  std::uint32_t last_offset;  // largest imported node offset
+};
+
+/// A contiguous run of tape nodes, recorded in creation order.
+///
+/// Invariant (the one backward() relies on): a node is appended after all of its operands, and
+/// its operands live in the same segment at smaller offsets. Values from elsewhere (leaves, and
+/// nodes of older segments) enter a segment through an Import / ImportSegment node. So creation
+/// order is a topological order: one reverse sweep over a segment, then over the older segments
+/// it imports from (in decreasing serial), visits every node after all nodes that use it.
+struct Segment {
+  // ---- 1. Nodes ----
+  NodeBuffers nodes;       // node arrays
+  std::uint32_t size = 0;  // nodes recorded
+  // Node fields by op: unary: a = operand, b unused; unary with constant: b = index in consts;
+  // binary: a, b operands; Import: a = leaf slot; ImportSegment: a = index in imports;
+  // Sum: a = first index in operand_list, b = count; Dot: operand_list[a, a+b) and [a+b, a+2b).
+  std::vector<double> consts;               // op constants (exponent, slope, c in x*c ...)
+  std::vector<std::uint32_t> operand_list;  // operands of n-ary nodes
+  std::vector<SegmentRef> imports;          // sources of ImportSegment nodes
+
+  // ---- 2. Lifetime (Note [Lifetime] in docs/architecture.md) ----
+  std::uint32_t handles = 0;    // live Values into this segment
+  std::uint32_t importers = 0;  // live younger segments that import from this one
+  std::uint64_t serial = 0;     // creation order; 0 for a free slot
+  std::uint64_t last_importer = 0;  // serial of the last segment that counted itself an importer
+  std::uint32_t last_importer_entry = 0;  // ... and the index of this segment in its list
+  std::uint64_t visit_mark = 0;     // scratch for backward(): in the closure of the root
+  std::uint32_t sweep_last = 0;     // scratch for backward(): last node to sweep
+  bool grads_dirty = false;         // a backward() swept it: grads must be zeroed before the next
+  std::vector<std::uint32_t> imported_leaves;    // leaf slots this segment holds a reference on
+  std::vector<ImportedSegment> imported_segments;  // segments this one counts itself an importer of
+  std::unordered_map<std::uint64_t, std::uint32_t> import_index;  // (segment, offset) -> node
+
+  // ---- 3. Teaching ----
+  std::unordered_map<std::uint32_t, std::string> labels;  // node offset -> label
+};
+
+/// All autodiff state of one thread: the segments of the tape and the leaves.
+/// Reached through `tls_tape` (Note [Thread-local tape] in docs/architecture.md).
+struct Tape {
+  Tape();
+  ~Tape();
+  Tape(const Tape&) = delete;
+  Tape& operator=(const Tape&) = delete;
+
+  // ---- 1. Identity and mode ----
+  std::uint32_t id;           // unique over the process: Values carry it to detect other threads
+  bool grad_enabled = true;   // false under NoGradGuard
+  std::uint32_t current = kNoOwner;  // slot of the open segment (the one appended to), or none
+  Segment* open = nullptr;           // &segments[current], or nullptr: the hot path's shortcut
+
+  // ---- 2. Segments ----
+  std::vector<Segment> segments;            // by slot
+  std::vector<std::uint32_t> free_slots;    // unused segment slots
+  std::vector<NodeBuffers> pool;            // recycled node storage
+  std::uint64_t next_serial = 1;            // serial of the next segment opened or reset
+  std::uint64_t next_mark = 1;              // for Segment::visit_mark
+
+  // ---- 3. Leaves (outside the tape: never pinned by, nor pinning, a segment) ----
+  std::vector<double> leaf_value;
+  std::vector<double> leaf_grad;
+  std::vector<std::uint32_t> leaf_refs;           // Values + segments that imported it
+  std::vector<std::uint64_t> leaf_import_serial;  // serial of the segment it was last imported into
+  std::vector<std::uint32_t> leaf_import_offset;  // ... and the offset of that Import node
+  std::vector<std::uint32_t> free_leaves;
+  std::unordered_map<std::uint32_t, std::string> leaf_labels;
+
+  // ---- 4. Statistics ----
+  std::size_t closed_nodes = 0;  // nodes in live segments other than the open one
+  std::size_t storage_bytes = 0;  // node storage held, live and pooled
+  std::size_t high_water_nodes = 0;
+  std::size_t high_water_bytes = 0;
+
+  // ---- Hot path (inline) ----
+  /// Makes sure the open segment has room for `count` more nodes (opening one if needed).
+  void ensure_room(std::uint32_t count) {
+    if (open == nullptr || open->size + count > open->nodes.capacity) [[unlikely]] {
+      make_room(count);
+    }
+  }
+  /// Offset in the open segment at which `v` can be used as an operand (importing it if it is
+  /// a leaf or lives in an older segment). Call ensure_room() first.
+  inline std::uint32_t operand(const Value& v);
+  /// Appends a node to the open segment (room ensured) and returns a Value for it.
+  inline Value emit(Op op, std::uint32_t a, std::uint32_t b, double value);
+  /// Appends a node without creating a handle for it.
+  std::uint32_t append(Op op, std::uint32_t a, std::uint32_t b, double value) {
+    // Read every field first: the stores below may alias them (uint32 and byte stores).
+    Segment& s = *open;
+    const std::uint32_t n = s.size;
+    double* const values = s.nodes.value.get();
+    double* const grads = s.nodes.grad.get();
+    std::uint32_t* const as = s.nodes.a.get();
+    std::uint32_t* const bs = s.nodes.b.get();
+    Op* const ops = s.nodes.op.get();
+    s.size = n + 1;
+    values[n] = value;
+    grads[n] = 0.0;
+    as[n] = a;
+    bs[n] = b;
+    ops[n] = op;
+    return n;
+  }
+  [[nodiscard]] double value_at(std::uint32_t offset) const { return open->nodes.value[offset]; }
+  std::uint32_t add_constant(double c) {
+    std::vector<double>& consts = open->consts;
+    consts.push_back(c);
+    return static_cast<std::uint32_t>(consts.size() - 1);
+  }
+
+  // ---- Slow paths (tape.cpp) ----
+  SCALARGRAD_NOINLINE void make_room(std::uint32_t count);
+  SCALARGRAD_NOINLINE std::uint32_t operand_slow(const Value& v);
+  SCALARGRAD_NOINLINE void segment_unreferenced(std::uint32_t slot);
+  SCALARGRAD_NOINLINE void leaf_unreferenced(std::uint32_t slot);
+  std::uint32_t new_leaf(double value);
+  void close_current();
+  void free_segments_from(std::uint32_t slot);
+  void release_imports(Segment& s);
+  void backward(const Value& root);
+  void sweep(Segment& s, std::uint32_t last);
+  void update_high_water();
+  /// Only with SCALARGRAD_UNCOUNTED_HANDLES (bench/): frees every segment and the leaves made
+  /// after the first `leaves_kept`, as counting would have.
+  void reset_for_benchmark(std::size_t leaves_kept);
+
+  // ---- Handles (value.cpp) ----
+  /// The tape of `v` (this thread's), after checking `v` is usable here.
+  static Tape& checked(const Value& v);
+  /// A counted handle to node `offset` of segment `slot`, or to the leaf or older node it
+  /// imports (so users see their own leaves, never Import nodes).
+  Value handle_to(std::uint32_t slot, std::uint32_t offset);
+  /// The operands of node `offset` of segment `slot`, as handles.
+  std::vector<Value> operands_of(std::uint32_t slot, std::uint32_t offset);
+  /// Records sum(xs) / dot(x, y) as n-ary nodes.
+  Value record_sum(std::span<const Value> xs);
+  Value record_dot(std::span<const Value> x, std::span<const Value> y);
+  /// Everything `root` depends on, operands before results (iterative depth-first search).
+  std::vector<Value> graph_of(const Value& root);
+};
+
+/// This thread's tape, or nullptr before first use and after the thread's tape is destroyed.
+/// A trivially destructible, constant-initialised pointer, so that reaching it costs one load
+/// with the initial-exec TLS model (no __tls_get_addr, no guard).
+extern constinit thread_local Tape* tls_tape SCALARGRAD_TLS_INITIAL_EXEC;
+
+/// Creates this thread's tape (first use on a thread).
+SCALARGRAD_NOINLINE Tape& create_tape();
+
+/// This thread's tape, created on first use.
+inline Tape& this_thread_tape() {
+  Tape* t = tls_tape;
+  if (t == nullptr) [[unlikely]] {
+    return create_tape();
+  }
+  return *t;
+}
+
+[[noreturn]] void throw_moved_from();
+[[noreturn]] void throw_other_thread();
+
+}  // namespace scalargrad::detail

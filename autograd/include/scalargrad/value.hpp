@@ -1,0 +1,223 @@
+// scalargrad::Value: a scalar that records the computation that made it, so that backward()
+// can give every input its gradient. See docs/architecture.md for the tape behind it.
+#pragma once
+
+#include <compare>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <iosfwd>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "scalargrad/error.hpp"
+
+namespace scalargrad {
+
+namespace detail {
+struct Tape;
+}
+
+/// A scalar in a dynamic computation graph.
+///
+/// A Value made from a double is a *leaf*; every op on Values records a node on this thread's
+/// tape and returns a Value for its result. `backward()` then fills `grad()` of every Value the
+/// root depends on. A Value is a small handle (12 bytes): copying it never allocates, and the
+/// memory of a graph is recycled by itself once no Value into it is left
+/// (see Note [Lifetime] in docs/architecture.md).
+///
+/// Gradient semantics are PyTorch's: leaf gradients accumulate over backward() calls until
+/// zero_grad(); the gradients of op results are recomputed by each backward() through them.
+/// Values belong to the thread that made them: using one on another thread throws Error.
+class Value {
+ public:
+  /// A leaf holding 0.0.
+  Value() : Value(0.0) {}
+  /// A leaf holding `data` (implicit, so that `Value x = 2.0;` and `f(2.0)` work).
+  Value(double data);  // NOLINT(google-explicit-constructor)
+
+  Value(const Value& other);
+  Value(Value&& other) noexcept;
+  Value& operator=(const Value& other);
+  Value& operator=(Value&& other) noexcept;
+  ~Value();
+
+  // ---- 1. Data and gradient ---------------------------------------------------------------
+  /// The value computed in the forward pass.
+  [[nodiscard]] double data() const;
+  /// d(root)/d(this) from the latest backward() that reached this Value (accumulated over
+  /// backward() calls for leaves); 0 before any.
+  [[nodiscard]] double grad() const;
+  /// Changes the data of a leaf; ops recorded later see the new value, ops recorded before keep
+  /// the old one. Throws Error for the result of an op (its data is fixed by its inputs).
+  void set_data(double data);
+  /// Sets this Value's gradient to 0.
+  void zero_grad();
+  /// True for a Value made from a double (or by detach(), or under NoGradGuard).
+  [[nodiscard]] bool is_leaf() const;
+
+  // ---- 2. Backpropagation ----------------------------------------------------------------
+  /// Computes d(this)/dv for every v this Value depends on, in one reverse sweep of the tape:
+  /// leaves accumulate (+=), op results are overwritten. Throws Error under NoGradGuard.
+  void backward() const;
+  /// A new leaf with the same data: a constant for the graphs built from it.
+  [[nodiscard]] Value detach() const;
+
+  // ---- 3. Teaching and debugging ---------------------------------------------------------
+  /// Names this Value (shown in graphs); returns *this so it chains.
+  Value& label(std::string_view name);
+  /// The name given by label(name), or "" if none.
+  [[nodiscard]] std::string label() const;
+  /// Name of the op that made this Value: "+", "*", "tanh", ...; "" for a leaf.
+  [[nodiscard]] std::string_view op() const;
+  /// The Values this one was computed from, in operand order (empty for a leaf).
+  [[nodiscard]] std::vector<Value> operands() const;
+  /// The constant operand of an op such as `x * 2.0` or `pow(x, 3.0)`, or leaky_relu's slope.
+  [[nodiscard]] std::optional<double> constant() const;
+
+  // ---- 4. Ops as members (each also a free function below) --------------------------------
+  /// x^p; d/dx = p x^(p-1) (0 when p = 0).
+  [[nodiscard]] Value pow(double exponent) const;
+  /// x^y; d/dx = y x^(y-1), d/dy = x^y ln x (0 at x = 0 for y >= 0, as PyTorch).
+  [[nodiscard]] Value pow(const Value& exponent) const;
+  /// e^x; d/dx = e^x.
+  [[nodiscard]] Value exp() const;
+  /// ln x; d/dx = 1/x. IEEE semantics: log(0) = -inf, log(-1) = NaN.
+  [[nodiscard]] Value log() const;
+  /// sqrt x; d/dx = 1/(2 sqrt x) (+inf at 0). sqrt(-1) = NaN.
+  [[nodiscard]] Value sqrt() const;
+  /// |x|; d/dx = sign(x), 0 at x = 0.
+  [[nodiscard]] Value abs() const;
+  /// max(x, 0); d/dx = 1 for x > 0, 0 for x <= 0 (ReLU'(0) = 0, as PyTorch).
+  [[nodiscard]] Value relu() const;
+  /// x for x > 0, slope x otherwise; d/dx = 1 for x > 0, slope for x <= 0.
+  [[nodiscard]] Value leaky_relu(double slope = 0.01) const;
+  /// tanh x, in (-1, 1); d/dx = 1 - tanh^2 x, at most 1 (at 0).
+  [[nodiscard]] Value tanh() const;
+  /// 1/(1 + e^-x), in (0, 1); d/dx = s(1 - s), at most 0.25 (at 0). Stable for large |x|.
+  [[nodiscard]] Value sigmoid() const;
+  /// x for x > 0, alpha (e^x - 1) otherwise; d/dx = 1 for x > 0, alpha e^x for x <= 0.
+  [[nodiscard]] Value elu(double alpha = 1.0) const;
+  /// x Phi(x) with Phi the normal CDF (erf form); d/dx = Phi(x) + x phi(x).
+  [[nodiscard]] Value gelu() const;
+  /// x sigmoid(x); d/dx = s(x) (1 + x (1 - s(x))).
+  [[nodiscard]] Value silu() const;
+  /// ln(1 + e^x), stable for large |x|; d/dx = sigmoid(x).
+  [[nodiscard]] Value softplus() const;
+
+  Value& operator+=(const Value& rhs);
+  Value& operator-=(const Value& rhs);
+  Value& operator*=(const Value& rhs);
+  Value& operator/=(const Value& rhs);
+  Value& operator+=(double rhs);
+  Value& operator-=(double rhs);
+  Value& operator*=(double rhs);
+  Value& operator/=(double rhs);
+
+ private:
+  friend struct detail::Tape;
+  struct Adopt {};
+  // A handle whose reference the tape has already counted.
+  Value(Adopt, std::uint32_t ref, std::uint32_t owner, std::uint32_t tape) noexcept
+      : ref_(ref), owner_(owner), tape_(tape) {}
+
+  std::uint32_t ref_ = 0;    // node offset in its segment, or leaf slot
+  std::uint32_t owner_ = 0;  // segment slot, detail::kLeafOwner, or detail::kNoOwner (moved-from)
+  std::uint32_t tape_ = 0;   // id of the tape (thread) that recorded it
+};
+
+// ---- Arithmetic: Value or double on either side ----------------------------------------------
+/// x + y; d/dx = 1, d/dy = 1.
+Value operator+(const Value& x, const Value& y);
+Value operator+(const Value& x, double y);
+Value operator+(double x, const Value& y);
+/// x - y; d/dx = 1, d/dy = -1.
+Value operator-(const Value& x, const Value& y);
+Value operator-(const Value& x, double y);
+Value operator-(double x, const Value& y);
+/// x y; d/dx = y, d/dy = x.
+Value operator*(const Value& x, const Value& y);
+Value operator*(const Value& x, double y);
+Value operator*(double x, const Value& y);
+/// x / y; d/dx = 1/y, d/dy = -x/y^2.
+Value operator/(const Value& x, const Value& y);
+Value operator/(const Value& x, double y);
+Value operator/(double x, const Value& y);
+/// -x; d/dx = -1.
+Value operator-(const Value& x);
+/// +x: the same Value.
+inline Value operator+(const Value& x) { return x; }
+
+/// Comparisons compare data() (no gradient flows through a comparison).
+std::partial_ordering operator<=>(const Value& x, const Value& y);
+std::partial_ordering operator<=>(const Value& x, double y);
+bool operator==(const Value& x, const Value& y);
+bool operator==(const Value& x, double y);
+
+/// Prints `Value(data=..., grad=...)`, as micrograd's repr.
+std::ostream& operator<<(std::ostream& out, const Value& x);
+
+// ---- Ops as free functions (found by argument-dependent lookup) -----------------------------
+Value pow(const Value& x, double exponent);
+Value pow(const Value& x, const Value& exponent);
+/// c^x; d/dx = c^x ln c.
+Value pow(double base, const Value& x);
+Value exp(const Value& x);
+Value log(const Value& x);
+Value sqrt(const Value& x);
+Value abs(const Value& x);
+Value relu(const Value& x);
+Value leaky_relu(const Value& x, double slope = 0.01);
+Value tanh(const Value& x);
+Value sigmoid(const Value& x);
+Value elu(const Value& x, double alpha = 1.0);
+Value gelu(const Value& x);
+Value silu(const Value& x);
+Value softplus(const Value& x);
+
+/// x_1 + ... + x_n as one node (n operands); d/dx_i = 1. The empty sum is 0.
+Value sum(std::span<const Value> xs);
+Value sum(std::initializer_list<Value> xs);
+/// a_1 b_1 + ... + a_n b_n as one node; d/da_i = b_i, d/db_i = a_i. Throws Error if the
+/// lengths differ.
+Value dot(std::span<const Value> a, std::span<const Value> b);
+
+// ---- Graph ------------------------------------------------------------------------------------
+/// Every Value `root` depends on, root last, each after all of its operands (iterative: safe
+/// on graphs of any depth). Leaves appear as the user's leaf Values.
+std::vector<Value> topological_order(const Value& root);
+
+/// While alive, ops on this thread record nothing: their results are leaves (constants).
+/// As torch.no_grad(); for evaluation loops that need no gradient.
+class NoGradGuard {
+ public:
+  NoGradGuard();
+  ~NoGradGuard();
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool previous_;  // grad mode to restore
+};
+
+/// False on this thread while a NoGradGuard is alive.
+bool is_grad_enabled();
+
+/// What this thread's tape holds: for tests, benchmarks and the curious.
+struct TapeStats {
+  std::size_t nodes = 0;             ///< nodes in live segments
+  std::size_t segments = 0;          ///< live segments
+  std::size_t leaves = 0;            ///< live leaves
+  std::size_t bytes = 0;             ///< bytes the tape holds (live and pooled storage, leaves)
+  std::size_t high_water_nodes = 0;  ///< most nodes live at once so far
+  std::size_t high_water_bytes = 0;  ///< most bytes held at once so far
+};
+/// Statistics of this thread's tape.
+TapeStats tape_stats();
+
+}  // namespace scalargrad
+
+#include "scalargrad/detail/value_impl.hpp"

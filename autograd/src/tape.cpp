@@ -1,0 +1,415 @@
+// The tape's slow paths: opening and recycling segments, imports, and the backward sweep.
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <memory>
+
+#include "scalargrad/value.hpp"
+
+namespace scalargrad::detail {
+
+// Note [Thread-local tape]: the hot path reads only `tls_tape`, a trivially destructible,
+// constant-initialised pointer (one load with the initial-exec TLS model). The tape itself is
+// owned by `tls_tape_owner`, whose destructor runs at thread exit and first clears the pointer,
+// so that Values destroyed later on that thread touch nothing.
+constinit thread_local Tape* tls_tape SCALARGRAD_TLS_INITIAL_EXEC = nullptr;
+
+namespace {
+
+struct TapeOwner {
+  std::unique_ptr<Tape> tape;
+  ~TapeOwner() {
+    tls_tape = nullptr;
+  }
+};
+thread_local TapeOwner tls_tape_owner;
+
+// Ids of tapes, unique over the process, so that a Value used on another thread is caught even
+// when that thread's tape happens to sit at the same address. The only global mutable state.
+std::atomic<std::uint32_t> next_tape_id{1};
+
+}  // namespace
+
+Tape& create_tape() {
+  tls_tape_owner.tape = std::make_unique<Tape>();
+  tls_tape = tls_tape_owner.tape.get();
+  return *tls_tape;
+}
+
+void throw_moved_from() {
+  throw Error(
+      "scalargrad: this Value was moved from and holds nothing; assign it a new Value before "
+      "using it");
+}
+
+void throw_other_thread() {
+  throw Error(
+      "scalargrad: a Value was used on a thread other than the one that recorded it; Values never "
+      "cross threads: pass its data() to the other thread and make a new Value there");
+}
+
+// ---- NodeBuffers ---------------------------------------------------------------------------------
+NodeBuffers::NodeBuffers(std::uint32_t capacity_)
+    : value(std::make_unique_for_overwrite<double[]>(capacity_)),
+      grad(std::make_unique_for_overwrite<double[]>(capacity_)),
+      a(std::make_unique_for_overwrite<std::uint32_t[]>(capacity_)),
+      b(std::make_unique_for_overwrite<std::uint32_t[]>(capacity_)),
+      op(std::make_unique_for_overwrite<Op[]>(capacity_)),
+      capacity(capacity_) {}
+
+std::size_t NodeBuffers::bytes() const noexcept {
+  return std::size_t{capacity} * (2 * sizeof(double) + 2 * sizeof(std::uint32_t) + sizeof(Op));
+}
+
+// ---- Tape ----------------------------------------------------------------------------------------
+Tape::Tape() : id(next_tape_id.fetch_add(1, std::memory_order_relaxed)) {}
+
+Tape::~Tape() = default;  // plain arrays: no recursion, whatever the depth of the graphs
+
+void Tape::update_high_water() {
+  const std::size_t live = closed_nodes + (current == kNoOwner ? 0 : segments[current].size);
+  high_water_nodes = std::max(high_water_nodes, live);
+  high_water_bytes = std::max(high_water_bytes, storage_bytes);
+}
+
+void Tape::make_room(std::uint32_t count) {
+  // Grow the open segment while it is below the maximum capacity: few, short graphs stay small.
+  if (current != kNoOwner) {
+    Segment& s = segments[current];
+    const std::uint64_t needed = std::uint64_t{s.size} + count;
+    if (needed <= kMaxSegmentCapacity) {
+      std::uint32_t capacity = std::max(s.nodes.capacity, kFirstSegmentCapacity);
+      while (capacity < needed) capacity *= 2;
+      NodeBuffers bigger(capacity);
+      std::memcpy(bigger.value.get(), s.nodes.value.get(), s.size * sizeof(double));
+      std::memcpy(bigger.grad.get(), s.nodes.grad.get(), s.size * sizeof(double));
+      std::memcpy(bigger.a.get(), s.nodes.a.get(), s.size * sizeof(std::uint32_t));
+      std::memcpy(bigger.b.get(), s.nodes.b.get(), s.size * sizeof(std::uint32_t));
+      std::memcpy(bigger.op.get(), s.nodes.op.get(), s.size * sizeof(Op));
+      storage_bytes += bigger.bytes();
+      storage_bytes -= s.nodes.bytes();
+      s.nodes = std::move(bigger);
+      update_high_water();
+      return;
+    }
+    close_current();  // full: the next nodes go to a new segment that imports from this one
+  }
+
+  // Open a new segment, on recycled storage when there is some.
+  std::uint32_t slot;
+  if (!free_slots.empty()) {
+    slot = free_slots.back();
+    free_slots.pop_back();
+  } else {
+    slot = static_cast<std::uint32_t>(segments.size());
+    segments.emplace_back();
+  }
+  Segment& s = segments[slot];
+  if (!pool.empty() && pool.back().capacity >= count) {
+    s.nodes = std::move(pool.back());
+    pool.pop_back();
+  } else {
+    std::uint32_t capacity = kFirstSegmentCapacity;
+    while (capacity < count) capacity *= 2;
+    s.nodes = NodeBuffers(capacity);
+    storage_bytes += s.nodes.bytes();
+  }
+  s.size = 0;
+  s.serial = next_serial++;
+  s.handles = 0;
+  s.importers = 0;
+  s.grads_dirty = false;
+  current = slot;
+  open = &s;
+  update_high_water();
+}
+
+void Tape::close_current() {
+  if (current == kNoOwner) return;
+  const std::uint32_t slot = current;
+  current = kNoOwner;
+  open = nullptr;
+  closed_nodes += segments[slot].size;
+  update_high_water();
+  if (segments[slot].handles == 0) free_segments_from(slot);
+}
+
+std::uint32_t Tape::operand_slow(const Value& v) {
+  if (v.owner_ == kNoOwner) throw_moved_from();
+  if (v.tape_ != id) throw_other_thread();
+  Segment& s = segments[current];
+
+  if (v.owner_ == kLeafOwner) {
+    // A leaf enters each segment once, through an Import node that holds a reference on it.
+    const std::uint32_t leaf = v.ref_;
+    if (leaf_import_serial[leaf] == s.serial) return leaf_import_offset[leaf];
+    const std::uint32_t n = append(Op::Import, leaf, 0, leaf_value[leaf]);
+    ++leaf_refs[leaf];
+    s.imported_leaves.push_back(leaf);
+    leaf_import_serial[leaf] = s.serial;
+    leaf_import_offset[leaf] = n;
+    return n;
+  }
+
+  // A node of an older segment: imported once per segment; the older segment then stays alive
+  // as long as this one does.
+  const std::uint64_t key = (std::uint64_t{v.owner_} << 32) | v.ref_;
+  if (const auto it = s.import_index.find(key); it != s.import_index.end()) return it->second;
+  Segment& source = segments[v.owner_];
+  const auto index = static_cast<std::uint32_t>(s.imports.size());
+  s.imports.push_back(SegmentRef{v.owner_, v.ref_});
+  const std::uint32_t n = append(Op::ImportSegment, index, 0, source.nodes.value[v.ref_]);
+  s.import_index.emplace(key, n);
+  if (source.last_importer != s.serial) {
+    source.last_importer = s.serial;
+    source.last_importer_entry = static_cast<std::uint32_t>(s.imported_segments.size());
+    ++source.importers;
+    s.imported_segments.push_back(ImportedSegment{v.owner_, v.ref_});
+  } else {
+    std::uint32_t& last = s.imported_segments[source.last_importer_entry].last_offset;
+    last = std::max(last, v.ref_);
+  }
+  return n;
+}
+
+void Tape::release_imports(Segment& s) {
+  for (const std::uint32_t leaf : s.imported_leaves) {
+    if (--leaf_refs[leaf] == 0) leaf_unreferenced(leaf);
+  }
+  s.imported_leaves.clear();
+  s.consts.clear();
+  s.operand_list.clear();
+  s.imports.clear();
+  s.import_index.clear();
+  s.labels.clear();
+  // imported_segments is released by the caller, which may have to free them in turn.
+}
+
+void Tape::segment_unreferenced(std::uint32_t slot) {
+  Segment& s = segments[slot];
+  if (s.importers != 0) return;  // a younger segment still reads it
+  if (slot == current) {
+    // Nothing refers to the open segment any more: start it again from empty, in O(1) plus its
+    // imports. It gets a new serial, so that cached leaf imports into it are forgotten.
+    std::vector<ImportedSegment> older = std::move(s.imported_segments);
+    s.imported_segments.clear();
+    release_imports(s);
+    s.size = 0;
+    s.serial = next_serial++;
+    s.grads_dirty = false;
+    for (const auto [j, last] : older) {
+      if (--segments[j].importers == 0 && segments[j].handles == 0) free_segments_from(j);
+    }
+    return;
+  }
+  free_segments_from(slot);
+}
+
+void Tape::free_segments_from(std::uint32_t first) {
+  // Iterative: freeing one segment can free the older ones it imported from, in a chain as long
+  // as the graph (a 10-million-op chain spans ten segments, a user's graphs may span more).
+  std::vector<std::uint32_t> work{first};
+  while (!work.empty()) {
+    const std::uint32_t slot = work.back();
+    work.pop_back();
+    Segment& s = segments[slot];
+    release_imports(s);
+    for (const auto [j, last] : s.imported_segments) {
+      if (--segments[j].importers == 0 && segments[j].handles == 0 && j != current) work.push_back(j);
+    }
+    s.imported_segments.clear();
+    closed_nodes -= s.size;
+    s.size = 0;
+    s.serial = 0;
+    if (pool.size() < kMaxPooledBuffers) {
+      pool.push_back(std::move(s.nodes));
+      // Keep the largest buffer at the back, where make_room() looks first.
+      if (pool.size() > 1 && pool[pool.size() - 2].capacity > pool.back().capacity) {
+        std::swap(pool[pool.size() - 2], pool.back());
+      }
+    } else {
+      storage_bytes -= s.nodes.bytes();
+    }
+    s.nodes = NodeBuffers();
+    free_slots.push_back(slot);
+  }
+}
+
+std::uint32_t Tape::new_leaf(double value) {
+  std::uint32_t slot;
+  if (!free_leaves.empty()) {
+    slot = free_leaves.back();
+    free_leaves.pop_back();
+    leaf_value[slot] = value;
+    leaf_grad[slot] = 0.0;
+    leaf_refs[slot] = 1;
+    leaf_import_serial[slot] = 0;
+  } else {
+    slot = static_cast<std::uint32_t>(leaf_value.size());
+    leaf_value.push_back(value);
+    leaf_grad.push_back(0.0);
+    leaf_refs.push_back(1);
+    leaf_import_serial.push_back(0);
+    leaf_import_offset.push_back(0);
+  }
+  return slot;
+}
+
+void Tape::leaf_unreferenced(std::uint32_t slot) {
+  if (!leaf_labels.empty()) leaf_labels.erase(slot);
+  free_leaves.push_back(slot);
+}
+
+void Tape::reset_for_benchmark(std::size_t leaves_kept) {
+  current = kNoOwner;
+  open = nullptr;
+  for (std::uint32_t slot = 0; slot < segments.size(); ++slot) {
+    Segment& s = segments[slot];
+    if (s.serial == 0) continue;
+    s.handles = 0;
+    s.importers = 0;
+    s.imported_segments.clear();
+    closed_nodes += s.size;  // free_segments_from() takes it off again
+    free_segments_from(slot);
+  }
+  closed_nodes = 0;
+  leaf_value.resize(leaves_kept);
+  leaf_grad.resize(leaves_kept);
+  leaf_refs.resize(leaves_kept);
+  leaf_import_serial.resize(leaves_kept);
+  leaf_import_offset.resize(leaves_kept);
+  free_leaves.clear();
+}
+
+// ---- backward ------------------------------------------------------------------------------------
+void Tape::backward(const Value& root) {
+  if (!grad_enabled) {
+    throw Error(
+        "scalargrad: backward() called under NoGradGuard, where no graph is recorded; call "
+        "backward() after the guard's scope ends");
+  }
+  if (root.owner_ == kNoOwner) throw_moved_from();
+  if (root.tape_ != id) throw_other_thread();
+
+  // A new generation of nodes starts after each backward(): the next forward pass records into
+  // a fresh segment, so this graph can be recycled as soon as its Values are gone.
+  close_current();
+
+  if (root.owner_ == kLeafOwner) {  // d(x)/d(x) = 1
+    leaf_grad[root.ref_] += 1.0;
+    return;
+  }
+
+  // 1. The segments the root depends on: its own and, transitively, those it imports from.
+  const std::uint64_t mark = next_mark++;
+  std::vector<std::uint32_t> order{root.owner_};
+  segments[root.owner_].visit_mark = mark;
+  segments[root.owner_].sweep_last = root.ref_;
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    for (const auto [j, last] : segments[order[i]].imported_segments) {
+      if (segments[j].visit_mark != mark) {
+        segments[j].visit_mark = mark;
+        segments[j].sweep_last = 0;
+        order.push_back(j);
+      }
+    }
+  }
+  // Older segments only import from older ones, so decreasing serial is a topological order.
+  std::sort(order.begin(), order.end(),
+            [this](std::uint32_t x, std::uint32_t y) { return segments[x].serial > segments[y].serial; });
+  // Each segment is swept from the last node that the root can reach: the root itself, or the
+  // largest offset a younger segment imports (so a long-lived constant in an old segment costs
+  // a few nodes per backward(), not the whole old graph).
+  for (const std::uint32_t slot : order) {
+    for (const auto [j, last] : segments[slot].imported_segments) {
+      segments[j].sweep_last = std::max(segments[j].sweep_last, last);
+    }
+  }
+
+  // 2. Intermediate gradients are recomputed by each backward(): zero them first.
+  for (const std::uint32_t slot : order) {
+    Segment& s = segments[slot];
+    if (s.grads_dirty) std::memset(s.nodes.grad.get(), 0, (std::size_t{s.sweep_last} + 1) * sizeof(double));
+    s.grads_dirty = true;
+  }
+
+  // 3. Seed d(root)/d(root) = 1 and sweep each segment from its last reachable node down to 0.
+  segments[root.owner_].nodes.grad[root.ref_] = 1.0;
+  for (const std::uint32_t slot : order) sweep(segments[slot], segments[slot].sweep_last);
+}
+
+void Tape::sweep(Segment& s, std::uint32_t last) {
+  const double* v = s.nodes.value.get();
+  double* gr = s.nodes.grad.get();
+  const std::uint32_t* A = s.nodes.a.get();
+  const std::uint32_t* B = s.nodes.b.get();
+  const Op* op = s.nodes.op.get();
+  const double* c = s.consts.data();
+  const std::uint32_t* list = s.operand_list.data();
+  double* leaf_gr = leaf_grad.data();
+
+  for (std::uint32_t i = last + 1; i-- > 0;) {
+    const double g = gr[i];
+    if (g == 0.0) continue;  // nothing flows from a zero adjoint: skipping it is a large speed-up
+    const std::uint32_t a = A[i];
+    const std::uint32_t b = B[i];
+    switch (op[i]) {
+#define SCALARGRAD_UNARY_CASE(op_) \
+  case Op::op_:                    \
+    gr[a] += g * Rule<Op::op_>::df(v[a], v[i]); \
+    break;
+      SCALARGRAD_UNARY_OPS(SCALARGRAD_UNARY_CASE)
+#undef SCALARGRAD_UNARY_CASE
+#define SCALARGRAD_UNARY_CONST_CASE(op_) \
+  case Op::op_:                          \
+    gr[a] += g * Rule<Op::op_>::df(v[a], v[i], c[b]); \
+    break;
+      SCALARGRAD_UNARY_CONST_OPS(SCALARGRAD_UNARY_CONST_CASE)
+#undef SCALARGRAD_UNARY_CONST_CASE
+      case Op::Add:  // d(x+y)/dx = 1, d(x+y)/dy = 1
+        gr[a] += g;
+        gr[b] += g;
+        break;
+      case Op::Sub:  // d(x-y)/dx = 1, d(x-y)/dy = -1
+        gr[a] += g;
+        gr[b] -= g;
+        break;
+      case Op::Mul:  // d(xy)/dx = y, d(xy)/dy = x
+        gr[a] += g * v[b];
+        gr[b] += g * v[a];
+        break;
+      case Op::Div:  // d(x/y)/dx = 1/y, d(x/y)/dy = -x/y^2 = -(x/y)/y
+        gr[a] += g / v[b];
+        gr[b] -= g * v[i] / v[b];
+        break;
+      case Op::Pow: {  // d(x^y)/dx = y x^(y-1), d(x^y)/dy = x^y ln x (0 at x = 0, y >= 0)
+        const double x = v[a];
+        const double y = v[b];
+        gr[a] += g * (y == 0.0 ? 0.0 : y * std::pow(x, y - 1.0));
+        gr[b] += g * ((x == 0.0 && y >= 0.0) ? 0.0 : v[i] * std::log(x));
+        break;
+      }
+      case Op::Import:  // a leaf: accumulate into it
+        leaf_gr[a] += g;
+        break;
+      case Op::ImportSegment: {  // a node of an older segment, swept after this one
+        const SegmentRef r = s.imports[a];
+        segments[r.segment].nodes.grad[r.offset] += g;
+        break;
+      }
+      case Op::Sum:  // d(sum x_k)/dx_k = 1
+        for (std::uint32_t k = a; k < a + b; ++k) gr[list[k]] += g;
+        break;
+      case Op::Dot:  // d(sum x_k y_k)/dx_k = y_k, d/dy_k = x_k
+        for (std::uint32_t k = a; k < a + b; ++k) {
+          const std::uint32_t x = list[k];
+          const std::uint32_t y = list[k + b];
+          gr[x] += g * v[y];
+          gr[y] += g * v[x];
+        }
+        break;
+    }
+  }
+}
+
+}  // namespace scalargrad::detail

@@ -1,0 +1,305 @@
+// Value's out-of-line members, n-ary ops, the graph walk and the guards.
+#include <algorithm>
+#include <ostream>
+#include <string>
+#include <unordered_set>
+
+#include "scalargrad/value.hpp"
+
+namespace scalargrad {
+
+namespace detail {
+
+Tape& Tape::checked(const Value& v) {
+  if (v.owner_ == kNoOwner) throw_moved_from();
+  Tape* t = tls_tape;
+  if (t == nullptr || t->id != v.tape_) throw_other_thread();
+  return *t;
+}
+
+Value Tape::handle_to(std::uint32_t slot, std::uint32_t offset) {
+  for (;;) {
+    const Segment& s = segments[slot];
+    const Op op = s.nodes.op[offset];
+    if (op == Op::Import) {
+      const std::uint32_t leaf = s.nodes.a[offset];
+      ++leaf_refs[leaf];
+      return Value(Value::Adopt{}, leaf, kLeafOwner, id);
+    }
+    if (op != Op::ImportSegment) break;
+    const SegmentRef r = s.imports[s.nodes.a[offset]];
+    slot = r.segment;
+    offset = r.offset;
+  }
+  ++segments[slot].handles;
+  return Value(Value::Adopt{}, offset, slot, id);
+}
+
+std::vector<Value> Tape::operands_of(std::uint32_t slot, std::uint32_t offset) {
+  const Segment& s = segments[slot];
+  const std::uint32_t a = s.nodes.a[offset];
+  const std::uint32_t b = s.nodes.b[offset];
+  std::vector<Value> result;
+  switch (s.nodes.op[offset]) {
+#define SCALARGRAD_ONE_OPERAND(op_) case Op::op_:
+    SCALARGRAD_UNARY_OPS(SCALARGRAD_ONE_OPERAND)
+    SCALARGRAD_UNARY_CONST_OPS(SCALARGRAD_ONE_OPERAND)
+#undef SCALARGRAD_ONE_OPERAND
+    result.push_back(handle_to(slot, a));
+    break;
+#define SCALARGRAD_TWO_OPERANDS(op_) case Op::op_:
+    SCALARGRAD_BINARY_OPS(SCALARGRAD_TWO_OPERANDS)
+#undef SCALARGRAD_TWO_OPERANDS
+    result.push_back(handle_to(slot, a));
+    result.push_back(handle_to(slot, b));
+    break;
+    case Op::Sum:
+    case Op::Dot: {
+      const std::uint32_t count = s.nodes.op[offset] == Op::Sum ? b : 2 * b;
+      result.reserve(count);
+      for (std::uint32_t k = a; k < a + count; ++k) {
+        result.push_back(handle_to(slot, segments[slot].operand_list[k]));
+      }
+      break;
+    }
+    case Op::Import:
+    case Op::ImportSegment:
+      break;  // handles never point at imports (handle_to resolves them)
+  }
+  return result;
+}
+
+Value Tape::record_sum(std::span<const Value> xs) {
+  if (xs.empty()) return Value(0.0);
+  if (xs.size() > kMaxNaryOperands) {
+    // One node has at most kMaxNaryOperands operands: sum blocks, then the block sums.
+    std::vector<Value> partial;
+    for (std::size_t i = 0; i < xs.size(); i += kMaxNaryOperands) {
+      partial.push_back(record_sum(xs.subspan(i, std::min(kMaxNaryOperands, xs.size() - i))));
+    }
+    return record_sum(partial);
+  }
+  if (!grad_enabled) {
+    double total = 0.0;
+    for (const Value& x : xs) total += x.data();
+    return Value(total);
+  }
+  const auto n = static_cast<std::uint32_t>(xs.size());
+  ensure_room(n + 1);
+  std::vector<std::uint32_t>& list = segments[current].operand_list;
+  const auto start = static_cast<std::uint32_t>(list.size());
+  double total = 0.0;
+  for (const Value& x : xs) {
+    const std::uint32_t k = operand(x);
+    list.push_back(k);
+    total += value_at(k);
+  }
+  return emit(Op::Sum, start, n, total);
+}
+
+Value Tape::record_dot(std::span<const Value> x, std::span<const Value> y) {
+  if (x.size() != y.size()) {
+    throw Error("scalargrad: dot() needs two spans of the same length, got " + std::to_string(x.size()) +
+                " and " + std::to_string(y.size()));
+  }
+  if (x.empty()) return Value(0.0);
+  if (x.size() > kMaxNaryOperands) {
+    std::vector<Value> partial;
+    for (std::size_t i = 0; i < x.size(); i += kMaxNaryOperands) {
+      const std::size_t len = std::min(kMaxNaryOperands, x.size() - i);
+      partial.push_back(record_dot(x.subspan(i, len), y.subspan(i, len)));
+    }
+    return record_sum(partial);
+  }
+  if (!grad_enabled) {
+    double total = 0.0;
+    for (std::size_t i = 0; i < x.size(); ++i) total += x[i].data() * y[i].data();
+    return Value(total);
+  }
+  const auto n = static_cast<std::uint32_t>(x.size());
+  ensure_room(2 * n + 1);
+  std::vector<std::uint32_t>& list = segments[current].operand_list;
+  const auto start = static_cast<std::uint32_t>(list.size());
+  list.resize(list.size() + 2 * std::size_t{n});
+  double total = 0.0;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const std::uint32_t p = operand(x[i]);
+    const std::uint32_t q = operand(y[i]);
+    list[start + i] = p;
+    list[start + n + i] = q;
+    total += value_at(p) * value_at(q);
+  }
+  return emit(Op::Dot, start, n, total);
+}
+
+std::vector<Value> Tape::graph_of(const Value& root) {
+  // Iterative post-order depth-first search: a node is output once all its operands are.
+  const auto key = [](const Value& v) { return (std::uint64_t{v.owner_} << 32) | v.ref_; };
+  std::vector<Value> order;
+  std::unordered_set<std::uint64_t> seen;
+  struct Frame {
+    Value node;
+    std::vector<Value> operands;
+    std::size_t next = 0;
+  };
+  std::vector<Frame> stack;
+  const auto push = [&](const Value& v) {
+    seen.insert(key(v));
+    std::vector<Value> ops = v.owner_ == kLeafOwner ? std::vector<Value>{} : operands_of(v.owner_, v.ref_);
+    stack.push_back(Frame{v, std::move(ops), 0});
+  };
+  push(root);
+  while (!stack.empty()) {
+    Frame& top = stack.back();
+    if (top.next < top.operands.size()) {
+      const Value& child = top.operands[top.next++];
+      if (!seen.contains(key(child))) push(Value(child));
+      continue;
+    }
+    order.push_back(std::move(top.node));
+    stack.pop_back();
+  }
+  return order;
+}
+
+}  // namespace detail
+
+using detail::kLeafOwner;
+using detail::Tape;
+
+Value::Value(double data) {
+  Tape& t = detail::this_thread_tape();
+  ref_ = t.new_leaf(data);
+  owner_ = kLeafOwner;
+  tape_ = t.id;
+}
+
+double Value::data() const {
+  const Tape& t = Tape::checked(*this);
+  return owner_ == kLeafOwner ? t.leaf_value[ref_] : t.segments[owner_].nodes.value[ref_];
+}
+
+double Value::grad() const {
+  const Tape& t = Tape::checked(*this);
+  return owner_ == kLeafOwner ? t.leaf_grad[ref_] : t.segments[owner_].nodes.grad[ref_];
+}
+
+void Value::set_data(double data) {
+  Tape& t = Tape::checked(*this);
+  if (owner_ != kLeafOwner) {
+    throw Error("scalargrad: set_data() on the result of an op ('" + std::string(op()) +
+                "'); only leaves can change their data: make a leaf with Value(x), or use detach()");
+  }
+  t.leaf_value[ref_] = data;
+  t.leaf_import_serial[ref_] = 0;  // ops recorded from now on import the new value
+}
+
+void Value::zero_grad() {
+  Tape& t = Tape::checked(*this);
+  if (owner_ == kLeafOwner) {
+    t.leaf_grad[ref_] = 0.0;
+  } else {
+    t.segments[owner_].nodes.grad[ref_] = 0.0;
+  }
+}
+
+bool Value::is_leaf() const {
+  Tape::checked(*this);
+  return owner_ == kLeafOwner;
+}
+
+void Value::backward() const {
+  if (owner_ == detail::kNoOwner) detail::throw_moved_from();
+  detail::this_thread_tape().backward(*this);
+}
+
+Value Value::detach() const { return Value(data()); }
+
+Value& Value::label(std::string_view name) {
+  Tape& t = Tape::checked(*this);
+  if (owner_ == kLeafOwner) {
+    t.leaf_labels[ref_] = std::string(name);
+  } else {
+    t.segments[owner_].labels[ref_] = std::string(name);
+  }
+  return *this;
+}
+
+std::string Value::label() const {
+  const Tape& t = Tape::checked(*this);
+  const auto& labels = owner_ == kLeafOwner ? t.leaf_labels : t.segments[owner_].labels;
+  const auto it = labels.find(ref_);
+  return it == labels.end() ? std::string() : it->second;
+}
+
+std::string_view Value::op() const {
+  const Tape& t = Tape::checked(*this);
+  return owner_ == kLeafOwner ? std::string_view() : detail::op_name(t.segments[owner_].nodes.op[ref_]);
+}
+
+std::vector<Value> Value::operands() const {
+  Tape& t = Tape::checked(*this);
+  return owner_ == kLeafOwner ? std::vector<Value>{} : t.operands_of(owner_, ref_);
+}
+
+std::optional<double> Value::constant() const {
+  const Tape& t = Tape::checked(*this);
+  if (owner_ == kLeafOwner) return std::nullopt;
+  const detail::Segment& s = t.segments[owner_];
+  switch (s.nodes.op[ref_]) {
+#define SCALARGRAD_CONSTANT_CASE(op_) case detail::Op::op_:
+    SCALARGRAD_UNARY_CONST_OPS(SCALARGRAD_CONSTANT_CASE)
+#undef SCALARGRAD_CONSTANT_CASE
+    return s.consts[s.nodes.b[ref_]];
+    default:
+      return std::nullopt;
+  }
+}
+
+std::partial_ordering operator<=>(const Value& x, const Value& y) { return x.data() <=> y.data(); }
+std::partial_ordering operator<=>(const Value& x, double y) { return x.data() <=> y; }
+bool operator==(const Value& x, const Value& y) { return x.data() == y.data(); }
+bool operator==(const Value& x, double y) { return x.data() == y; }
+
+std::ostream& operator<<(std::ostream& out, const Value& x) {
+  return out << "Value(data=" << x.data() << ", grad=" << x.grad() << ")";
+}
+
+Value sum(std::span<const Value> xs) { return detail::this_thread_tape().record_sum(xs); }
+Value sum(std::initializer_list<Value> xs) { return sum(std::span<const Value>(xs.begin(), xs.size())); }
+Value dot(std::span<const Value> a, std::span<const Value> b) { return detail::this_thread_tape().record_dot(a, b); }
+
+std::vector<Value> topological_order(const Value& root) { return Tape::checked(root).graph_of(root); }
+
+NoGradGuard::NoGradGuard() : previous_(detail::this_thread_tape().grad_enabled) {
+  detail::this_thread_tape().grad_enabled = false;
+}
+
+NoGradGuard::~NoGradGuard() {
+  if (detail::tls_tape != nullptr) detail::tls_tape->grad_enabled = previous_;
+}
+
+bool is_grad_enabled() { return detail::this_thread_tape().grad_enabled; }
+
+TapeStats tape_stats() {
+  Tape& t = detail::this_thread_tape();
+  t.update_high_water();
+  TapeStats stats;
+  std::size_t side_bytes = 0;
+  for (const detail::Segment& s : t.segments) {
+    side_bytes += s.consts.capacity() * sizeof(double) + s.operand_list.capacity() * sizeof(std::uint32_t) +
+                  s.imports.capacity() * sizeof(detail::SegmentRef);
+    if (s.serial == 0) continue;
+    stats.nodes += s.size;
+    ++stats.segments;
+  }
+  const std::size_t leaf_bytes = t.leaf_value.capacity() * (2 * sizeof(double) + sizeof(std::uint64_t) +
+                                                            2 * sizeof(std::uint32_t));
+  stats.leaves = t.leaf_value.size() - t.free_leaves.size();
+  stats.bytes = t.storage_bytes + side_bytes + leaf_bytes;
+  stats.high_water_nodes = t.high_water_nodes;
+  stats.high_water_bytes = std::max(t.high_water_bytes, stats.bytes);
+  return stats;
+}
+
+}  // namespace scalargrad
