@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev
   libbenchmark-dev
   libadolc-dev
+  nlohmann-json3-dev libcli11-dev
   "$@"
 )
 

@@ -142,6 +142,20 @@ std::uint32_t Tape::operand_slow(const Value& v) {
   if (v.owner_ == kLeafOwner) {
     // A leaf enters each segment once, through an Import node that holds a reference on it.
     const std::uint32_t leaf = v.ref_;
+    if (leaf_import_serial[leaf] == kExternalLeaf) {
+      // An external leaf enters again whenever its owner's data changed since it last did (a
+      // gradient check perturbs Parameter::data between forward passes in one segment).
+      const std::uint32_t index = external_of.at(leaf);
+      External& e = externals[index];
+      const double data = e.data != nullptr ? *e.data : leaf_value[leaf];
+      if (e.import_serial == s.serial && s.nodes.value[e.import_offset] == data) return e.import_offset;
+      const std::uint32_t n = append(Op::ImportExternal, index, 0, data);
+      ++leaf_refs[leaf];
+      s.imported_leaves.push_back(leaf);
+      e.import_serial = s.serial;
+      e.import_offset = n;
+      return n;
+    }
     if (leaf_import_serial[leaf] == s.serial) return leaf_import_offset[leaf];
     const std::uint32_t n = append(Op::Import, leaf, 0, leaf_value[leaf]);
     ++leaf_refs[leaf];
@@ -257,7 +271,28 @@ std::uint32_t Tape::new_leaf(double value) {
 
 void Tape::leaf_unreferenced(std::uint32_t slot) {
   if (!leaf_labels.empty()) leaf_labels.erase(slot);
+  if (leaf_import_serial[slot] == kExternalLeaf) {
+    const auto it = external_of.find(slot);
+    externals[it->second] = External{};
+    free_externals.push_back(it->second);
+    external_of.erase(it);
+  }
   free_leaves.push_back(slot);
+}
+
+External* Tape::external_of_leaf(std::uint32_t slot) {
+  if (leaf_import_serial[slot] != kExternalLeaf) return nullptr;
+  return &externals[external_of.at(slot)];
+}
+
+double Tape::leaf_data(std::uint32_t slot) {
+  const External* e = external_of_leaf(slot);
+  return (e != nullptr && e->data != nullptr) ? *e->data : leaf_value[slot];
+}
+
+double& Tape::leaf_grad_ref(std::uint32_t slot) {
+  External* e = external_of_leaf(slot);
+  return (e != nullptr && e->grad != nullptr) ? *e->grad : leaf_grad[slot];
 }
 
 void Tape::reset_for_benchmark(std::size_t leaves_kept) {
@@ -392,6 +427,11 @@ void Tape::sweep(Segment& s, std::uint32_t last) {
       case Op::Import:  // a leaf: accumulate into it
         leaf_gr[a] += g;
         break;
+      case Op::ImportExternal: {  // an external leaf: accumulate into its owner's grad
+        const External& e = externals[a];
+        (e.grad != nullptr ? *e.grad : leaf_gr[e.leaf]) += g;
+        break;
+      }
       case Op::ImportSegment: {  // a node of an older segment, swept after this one
         const SegmentRef r = s.imports[a];
         segments[r.segment].nodes.grad[r.offset] += g;

@@ -21,8 +21,9 @@ Value Tape::handle_to(std::uint32_t slot, std::uint32_t offset) {
   for (;;) {
     const Segment& s = segments[slot];
     const Op op = s.nodes.op[offset];
-    if (op == Op::Import) {
-      const std::uint32_t leaf = s.nodes.a[offset];
+    if (op == Op::Import || op == Op::ImportExternal) {
+      const std::uint32_t a = s.nodes.a[offset];
+      const std::uint32_t leaf = op == Op::Import ? a : externals[a].leaf;
       ++leaf_refs[leaf];
       return Value(Value::Adopt{}, leaf, kLeafOwner, id);
     }
@@ -63,6 +64,7 @@ std::vector<Value> Tape::operands_of(std::uint32_t slot, std::uint32_t offset) {
       break;
     }
     case Op::Import:
+    case Op::ImportExternal:
     case Op::ImportSegment:
       break;  // handles never point at imports (handle_to resolves them)
   }
@@ -175,13 +177,53 @@ Value::Value(double data) {
 }
 
 double Value::data() const {
-  const Tape& t = Tape::checked(*this);
-  return owner_ == kLeafOwner ? t.leaf_value[ref_] : t.segments[owner_].nodes.value[ref_];
+  Tape& t = Tape::checked(*this);
+  return owner_ == kLeafOwner ? t.leaf_data(ref_) : t.segments[owner_].nodes.value[ref_];
 }
 
 double Value::grad() const {
-  const Tape& t = Tape::checked(*this);
-  return owner_ == kLeafOwner ? t.leaf_grad[ref_] : t.segments[owner_].nodes.grad[ref_];
+  Tape& t = Tape::checked(*this);
+  return owner_ == kLeafOwner ? t.leaf_grad_ref(ref_) : t.segments[owner_].nodes.grad[ref_];
+}
+
+Value Value::external(const double& data, double& grad) {
+  Value leaf(data);
+  Tape& t = *detail::tls_tape;
+  std::uint32_t index;
+  if (!t.free_externals.empty()) {
+    index = t.free_externals.back();
+    t.free_externals.pop_back();
+  } else {
+    index = static_cast<std::uint32_t>(t.externals.size());
+    t.externals.emplace_back();
+  }
+  t.externals[index] = detail::External{&data, &grad, leaf.ref_, 0, 0};
+  t.external_of[leaf.ref_] = index;
+  t.leaf_import_serial[leaf.ref_] = detail::kExternalLeaf;
+  return leaf;
+}
+
+void Value::rebind(const double& data, double& grad) {
+  Tape& t = Tape::checked(*this);
+  detail::External* e = owner_ == kLeafOwner ? t.external_of_leaf(ref_) : nullptr;
+  if (e == nullptr) {
+    throw Error("scalargrad: rebind() on a Value that is not an external leaf; only Values made by "
+                "Value::external() mirror outside storage");
+  }
+  e->data = &data;
+  e->grad = &grad;
+}
+
+void Value::unbind() noexcept {
+  Tape* tape = detail::tls_tape;
+  if (owner_ != kLeafOwner || tape == nullptr || tape->id != tape_) return;
+  Tape& t = *tape;
+  detail::External* e = owner_ == kLeafOwner ? t.external_of_leaf(ref_) : nullptr;
+  if (e == nullptr || e->data == nullptr) return;
+  t.leaf_value[ref_] = *e->data;
+  t.leaf_grad[ref_] = *e->grad;
+  e->data = nullptr;
+  e->grad = nullptr;
 }
 
 void Value::set_data(double data) {
@@ -190,14 +232,20 @@ void Value::set_data(double data) {
     throw Error("scalargrad: set_data() on the result of an op ('" + std::string(op()) +
                 "'); only leaves can change their data: make a leaf with Value(x), or use detach()");
   }
+  if (const detail::External* e = t.external_of_leaf(ref_); e != nullptr && e->data != nullptr) {
+    throw Error("scalargrad: set_data() on an external leaf (such as an nn::Parameter's); change "
+                "the owner's data instead, which the leaf reads each time it enters a graph");
+  }
   t.leaf_value[ref_] = data;
-  t.leaf_import_serial[ref_] = 0;  // ops recorded from now on import the new value
+  if (t.leaf_import_serial[ref_] != detail::kExternalLeaf) {
+    t.leaf_import_serial[ref_] = 0;  // ops recorded from now on import the new value
+  }
 }
 
 void Value::zero_grad() {
   Tape& t = Tape::checked(*this);
   if (owner_ == kLeafOwner) {
-    t.leaf_grad[ref_] = 0.0;
+    t.leaf_grad_ref(ref_) = 0.0;
   } else {
     t.segments[owner_].nodes.grad[ref_] = 0.0;
   }

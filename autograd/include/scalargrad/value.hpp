@@ -59,14 +59,27 @@ class Value {
   /// True for a Value made from a double (or by detach(), or under NoGradGuard).
   [[nodiscard]] bool is_leaf() const;
 
-  // ---- 2. Backpropagation ----------------------------------------------------------------
+  // ---- 2. External leaves (for nn::Parameter) ---------------------------------------------
+  /// A leaf that mirrors two doubles owned by the caller: each time it enters a graph it takes
+  /// the current value of `data`, and backward() adds its gradient into `grad`; data() and
+  /// grad() read them (set_data() throws: change the owner's data instead). The owner must
+  /// call unbind() or rebind() before either double goes away; nn::Parameter does.
+  static Value external(const double& data, double& grad);
+  /// Points an external leaf at new storage (its owner moved). Throws Error on other Values.
+  void rebind(const double& data, double& grad);
+  /// Detaches an external leaf from its owner's storage: it becomes a plain leaf holding the
+  /// last data and grad, and graphs that still use it stay valid. Does nothing on other Values,
+  /// on a moved-from Value, or on another thread.
+  void unbind() noexcept;
+
+  // ---- 3. Backpropagation ----------------------------------------------------------------
   /// Computes d(this)/dv for every v this Value depends on, in one reverse sweep of the tape:
   /// leaves accumulate (+=), op results are overwritten. Throws Error under NoGradGuard.
   void backward() const;
   /// A new leaf with the same data: a constant for the graphs built from it.
   [[nodiscard]] Value detach() const;
 
-  // ---- 3. Teaching and debugging ---------------------------------------------------------
+  // ---- 4. Teaching and debugging ---------------------------------------------------------
   /// Names this Value (shown in graphs); returns *this so it chains.
   Value& label(std::string_view name);
   /// The name given by label(name), or "" if none.
@@ -78,7 +91,7 @@ class Value {
   /// The constant operand of an op such as `x * 2.0` or `pow(x, 3.0)`, or leaky_relu's slope.
   [[nodiscard]] std::optional<double> constant() const;
 
-  // ---- 4. Ops as members (each also a free function below) --------------------------------
+  // ---- 5. Ops as members (each also a free function below) --------------------------------
   /// x^p; d/dx = p x^(p-1) (0 when p = 0).
   [[nodiscard]] Value pow(double exponent) const;
   /// x^y; d/dx = y x^(y-1), d/dy = x^y ln x (0 at x = 0 for y >= 0, as PyTorch).

@@ -20,9 +20,9 @@ namespace scalargrad::detail {
 // Binary ops y = f(x1, x2): dy/dx1 and dy/dx2 are written in the backward sweep (tape.cpp).
 #define SCALARGRAD_BINARY_OPS(X) X(Add) X(Sub) X(Mul) X(Div) X(Pow)
 
-// Structural ops: a leaf imported into a segment, a node imported from an older segment, and
-// the fused n-ary nodes.
-#define SCALARGRAD_STRUCTURAL_OPS(X) X(Import) X(ImportSegment) X(Sum) X(Dot)
+// Structural ops: a leaf imported into a segment, an external leaf (Value::external) imported,
+// a node imported from an older segment, and the fused n-ary nodes.
+#define SCALARGRAD_STRUCTURAL_OPS(X) X(Import) X(ImportExternal) X(ImportSegment) X(Sum) X(Dot)
 
 /// Op code of a tape node.
 enum class Op : std::uint8_t {
@@ -179,7 +179,8 @@ constexpr std::string_view op_name(Op op) noexcept {
     case Op::Mul: return "*";
     case Op::Div: return "/";
     case Op::Pow: return "pow";
-    case Op::Import: return "leaf";
+    case Op::Import:
+    case Op::ImportExternal: return "leaf";
     case Op::ImportSegment: return "import";
     case Op::Sum: return "sum";
     case Op::Dot: return "dot";

@@ -53,6 +53,19 @@ struct SegmentRef {
   std::uint32_t offset;   // node offset in it
 };
 
+/// Where an external leaf (Value::external) reads its data and adds its gradient.
+struct External {
+  const double* data = nullptr;  // the owner's data; nullptr once unbound
+  double* grad = nullptr;        // the owner's grad; nullptr once unbound
+  std::uint32_t leaf = 0;        // leaf slot
+  std::uint64_t import_serial = 0;  // segment it was last imported into
+  std::uint32_t import_offset = 0;  // ... and the offset of that ImportExternal node
+};
+
+/// leaf_import_serial of an external leaf: never a segment's serial, so that the inline import
+/// cache always misses and operand_slow() checks the owner's current data.
+inline constexpr std::uint64_t kExternalLeaf = ~std::uint64_t{0};
+
 /// An older segment that a segment imports from, and the largest offset it imports: backward()
 /// sweeps the older segment from there down, not from its end.
 struct ImportedSegment {
@@ -124,6 +137,9 @@ struct Tape {
   std::vector<std::uint32_t> leaf_import_offset;  // ... and the offset of that Import node
   std::vector<std::uint32_t> free_leaves;
   std::unordered_map<std::uint32_t, std::string> leaf_labels;
+  std::vector<External> externals;                   // by index (ImportExternal's a)
+  std::vector<std::uint32_t> free_externals;
+  std::unordered_map<std::uint32_t, std::uint32_t> external_of;  // leaf slot -> externals index
 
   // ---- 4. Statistics ----
   std::size_t closed_nodes = 0;  // nodes in live segments other than the open one
@@ -174,6 +190,10 @@ struct Tape {
   SCALARGRAD_NOINLINE void segment_unreferenced(std::uint32_t slot);
   SCALARGRAD_NOINLINE void leaf_unreferenced(std::uint32_t slot);
   std::uint32_t new_leaf(double value);
+  /// The External of an external leaf, or nullptr for a plain leaf.
+  External* external_of_leaf(std::uint32_t slot);
+  [[nodiscard]] double leaf_data(std::uint32_t slot);
+  double& leaf_grad_ref(std::uint32_t slot);
   void close_current();
   void free_segments_from(std::uint32_t slot);
   void release_imports(Segment& s);

@@ -1,0 +1,116 @@
+// Value::external, rebind and unbind: the leaves behind nn::Parameter.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <thread>
+
+#include <scalargrad/value.hpp>
+
+using scalargrad::Error;
+using scalargrad::Value;
+using testing::HasSubstr;
+
+namespace {
+
+struct Owner {
+  double data;
+  double grad;
+};
+
+}  // namespace
+
+TEST(ExternalLeaf, ReadsOwnerDataAndAddsGradientIntoOwnerGrad) {
+  Owner w{3.0, 0.5};
+  const Value leaf = Value::external(w.data, w.grad);
+  EXPECT_TRUE(leaf.is_leaf());
+  EXPECT_EQ(leaf.data(), 3.0);
+  EXPECT_EQ(leaf.grad(), 0.5);
+
+  const Value y = leaf * leaf + 1.0;  // dy/dw = 2w = 6
+  y.backward();
+  EXPECT_EQ(y.data(), 10.0);
+  EXPECT_EQ(w.grad, 0.5 + 6.0);  // accumulated into the owner's grad
+  EXPECT_EQ(leaf.grad(), w.grad);
+}
+
+TEST(ExternalLeaf, OwnerDataChangedWithoutBackwardIsSeenByLaterOps) {
+  // A gradient check perturbs the weight between two forward passes in the same segment.
+  Owner w{3.0, 0.0};
+  const Value leaf = Value::external(w.data, w.grad);
+  const Value before = leaf * 2.0;
+  w.data = 4.0;
+  const Value after = leaf * 2.0;
+  EXPECT_EQ(before.data(), 6.0);
+  EXPECT_EQ(after.data(), 8.0);
+  const Value both = before + after;
+  both.backward();
+  EXPECT_EQ(w.grad, 4.0);  // both uses reach the same owner
+}
+
+TEST(ExternalLeaf, UnbindKeepsGraphsValidAndStopsWritingToOwner) {
+  auto owner = std::make_unique<Owner>(Owner{2.0, 0.0});
+  Value leaf = Value::external(owner->data, owner->grad);
+  const Value y = leaf * leaf;  // dy/dw = 4
+  leaf.unbind();
+  owner.reset();  // the owner is gone; the graph must not write into it
+  y.backward();
+  EXPECT_EQ(leaf.data(), 2.0);
+  EXPECT_EQ(leaf.grad(), 4.0);  // into the leaf's own storage now
+  leaf.unbind();                // a second unbind does nothing
+}
+
+TEST(ExternalLeaf, RebindFollowsTheOwnerToNewStorage) {
+  Owner first{1.0, 0.0};
+  Owner second{5.0, 0.0};
+  Value leaf = Value::external(first.data, first.grad);
+  leaf.rebind(second.data, second.grad);
+  const Value y = leaf * 3.0;
+  y.backward();
+  EXPECT_EQ(y.data(), 15.0);
+  EXPECT_EQ(second.grad, 3.0);
+  EXPECT_EQ(first.grad, 0.0);
+}
+
+TEST(ExternalLeaf, SetDataThrowsAndNamesTheOwner) {
+  Owner w{1.0, 0.0};
+  Value leaf = Value::external(w.data, w.grad);
+  try {
+    leaf.set_data(2.0);
+    FAIL() << "set_data on an external leaf must throw";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("external leaf"));
+    EXPECT_THAT(e.what(), HasSubstr("owner's data"));
+  }
+  EXPECT_EQ(w.data, 1.0);
+}
+
+TEST(ExternalLeaf, RebindOnAnOrdinaryValueThrows) {
+  Owner w{1.0, 0.0};
+  Value plain = 1.0;
+  EXPECT_THROW(plain.rebind(w.data, w.grad), Error);
+  Value op = plain * 2.0;
+  EXPECT_THROW(op.rebind(w.data, w.grad), Error);
+  op.unbind();  // no-op on a Value that is not an external leaf
+  EXPECT_EQ(op.data(), 2.0);
+}
+
+TEST(ExternalLeaf, UnbindOnAnotherThreadDoesNothing) {
+  Owner w{1.0, 0.0};
+  Value leaf = Value::external(w.data, w.grad);
+  std::thread([&leaf] { leaf.unbind(); }).join();
+  const Value y = leaf * 2.0;
+  y.backward();
+  EXPECT_EQ(w.grad, 2.0);  // still bound
+}
+
+TEST(ExternalLeaf, SlotIsRecycledWhenTheLastHandleGoes) {
+  Owner a{1.0, 0.0};
+  Owner b{7.0, 0.0};
+  { const Value leaf = Value::external(a.data, a.grad); }
+  const Value reused = Value::external(b.data, b.grad);  // may reuse the freed slot and record
+  const Value y = reused * 1.0;
+  y.backward();
+  EXPECT_EQ(b.grad, 1.0);
+  EXPECT_EQ(a.grad, 0.0);
+}
