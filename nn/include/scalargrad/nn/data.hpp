@@ -1,0 +1,37 @@
+// Datasets: the two-moons data built in, and points with labels from CSV files.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <vector>
+
+namespace scalargrad::nn {
+
+/// Points and their labels.
+struct Dataset {
+  std::vector<std::vector<double>> inputs;  ///< one row per point
+  std::vector<double> labels;               ///< one label per point
+  [[nodiscard]] std::size_t size() const { return labels.size(); }
+};
+
+/// How binary labels are written.
+enum class Labels {
+  PlusMinusOne,  ///< -1 / +1 (micrograd's hinge loss)
+  ZeroOne,       ///< 0 / 1 (binary cross-entropy)
+};
+
+/// Two interleaving half circles, as scikit-learn's make_moons: n / 2 points on the upper
+/// circle (label -1 or 0), the rest on the lower one (label +1 or 1), shuffled, with Gaussian
+/// noise of standard deviation `noise` added to each coordinate. Bit-identical for a seed.
+Dataset make_moons(std::size_t n = 100, double noise = 0.1, std::uint64_t seed = 1,
+                   Labels labels = Labels::PlusMinusOne);
+
+/// Reads rows "x1,x2,...,label" (one header line of non-numbers and lines starting with '#'
+/// are skipped; every row must have the same number of columns). Throws Error naming the file,
+/// the line, the column and the reason for a bad row.
+Dataset load_csv(const std::filesystem::path& path);
+/// Writes rows "x1,...,label" with a header, with full precision.
+void save_csv(const Dataset& data, const std::filesystem::path& path);
+
+}  // namespace scalargrad::nn

@@ -1,0 +1,25 @@
+// Losses and metrics over a batch of model outputs.
+#pragma once
+
+#include <span>
+
+#include <scalargrad/nn/module.hpp>
+#include <scalargrad/value.hpp>
+
+namespace scalargrad::nn {
+
+/// micrograd's max-margin loss: mean over i of relu(1 - y_i s_i), labels y_i in {-1, +1}.
+/// Throws Error if the sizes differ or are 0.
+Value hinge_loss(std::span<const Value> scores, std::span<const double> labels);
+/// mean over i of (p_i - t_i)^2.
+Value mse_loss(std::span<const Value> predictions, std::span<const double> targets);
+/// Binary cross-entropy on logits z_i with labels y_i in {0, 1}: mean of
+/// softplus(z) - y z = -[y log s(z) + (1 - y) log(1 - s(z))], stable for any |z|.
+Value bce_with_logits_loss(std::span<const Value> logits, std::span<const double> labels);
+/// alpha * sum of p^2 over the model's parameters (micrograd's "reg_loss" with alpha = 1e-4).
+Value l2_penalty(const Module& model, double alpha);
+/// Fraction of i with (s_i > 0) == (y_i > 0): for ±1 labels with scores, and for 0/1 labels
+/// with logits.
+double accuracy(std::span<const Value> scores, std::span<const double> labels);
+
+}  // namespace scalargrad::nn

@@ -1,0 +1,159 @@
+// nn::Module, Neuron, Layer, MLP: micrograd's nn.py, in C++.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <iosfwd>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <scalargrad/nn/activation.hpp>
+#include <scalargrad/nn/parameter.hpp>
+#include <scalargrad/nn/random.hpp>
+#include <scalargrad/value.hpp>
+
+namespace scalargrad::nn {
+
+/// How initial weights are drawn (biases start at 0).
+enum class Init {
+  Uniform,  ///< uniform(-1, 1), as micrograd
+  Xavier,   ///< Glorot uniform: uniform(-b, b), b = sqrt(6 / (fan_in + fan_out))
+  He,       ///< Kaiming uniform for ReLU: uniform(-b, b), b = sqrt(6 / fan_in)
+};
+/// "uniform", "xavier", "he".
+std::string_view init_name(Init init);
+/// Parses init_name()'s names; throws Error listing them for anything else.
+Init parse_init(std::string_view text);
+/// The bound b of uniform(-b, b) for a layer of fan_in inputs and fan_out outputs.
+double init_bound(Init init, std::size_t fan_in, std::size_t fan_out);
+
+/// Anything with parameters.
+class Module {
+ public:
+  virtual ~Module() = default;
+
+  /// Every parameter, in micrograd's order: layer by layer, neuron by neuron, its weights
+  /// then its bias (then its PReLU slope, if any).
+  [[nodiscard]] virtual std::vector<Parameter*> parameters() = 0;
+  [[nodiscard]] std::vector<const Parameter*> parameters() const;
+  /// Sets every parameter's grad to 0.
+  void zero_grad();
+  /// How many parameters parameters() returns.
+  [[nodiscard]] std::size_t num_parameters() const;
+  /// micrograd's repr: "MLP of [Layer of [ReLUNeuron(2), ...], ...]".
+  [[nodiscard]] virtual std::string repr() const = 0;
+
+ protected:
+  Module() = default;
+  Module(const Module&) = default;
+  Module& operator=(const Module&) = default;
+};
+
+/// Prints module.repr().
+std::ostream& operator<<(std::ostream& out, const Module& module);
+
+/// One neuron: activation(w . x + b), with w . x one fused dot node of the graph.
+class Neuron : public Module {
+ public:
+  /// nin weights drawn from uniform(-bound, bound) with `rng`, bias 0.
+  Neuron(std::size_t nin, Activation activation, Rng& rng, double bound = 1.0);
+  /// As above with a generator seeded by `seed` (micrograd's uniform(-1, 1) by default).
+  explicit Neuron(std::size_t nin, Activation activation = Activation::relu(), std::uint64_t seed = 1);
+
+  /// activation(w . x + b). Throws Error if x.size() != nin().
+  Value operator()(std::span<const Value> x) const;
+  Value operator()(std::span<const double> x) const;
+
+  [[nodiscard]] std::vector<Parameter*> parameters() override;
+  using Module::parameters;
+  [[nodiscard]] std::string repr() const override;
+
+  [[nodiscard]] std::size_t nin() const { return weights_.size(); }
+  [[nodiscard]] const std::vector<Parameter>& weights() const { return weights_; }
+  [[nodiscard]] const Parameter& bias() const { return bias_; }
+  [[nodiscard]] const Activation& activation() const { return activation_; }
+  /// The learnable slope of a PReLU neuron (its initial value otherwise, unused).
+  [[nodiscard]] const Parameter& slope() const { return slope_; }
+
+ private:
+  // The weights as Values, made once (copying a Neuron must not copy them: they are the
+  // leaves of the original's weights).
+  struct WeightValues {
+    std::vector<Value> values;
+    WeightValues() = default;
+    WeightValues(const WeightValues&) {}
+    WeightValues& operator=(const WeightValues&) {
+      values.clear();
+      return *this;
+    }
+  };
+  const std::vector<Value>& weight_values() const;
+
+  std::vector<Parameter> weights_;
+  Parameter bias_;
+  Parameter slope_;  // PReLU's slope
+  Activation activation_;
+  mutable WeightValues weight_values_;
+};
+
+/// nout neurons reading the same nin inputs.
+class Layer : public Module {
+ public:
+  /// Weights drawn with `rng` as `init` says for fan_in = nin, fan_out = nout.
+  Layer(std::size_t nin, std::size_t nout, Activation activation, Init init, Rng& rng);
+  Layer(std::size_t nin, std::size_t nout, Activation activation = Activation::relu(),
+        Init init = Init::Uniform, std::uint64_t seed = 1);
+
+  /// Each neuron's output. Throws Error if x.size() != nin().
+  std::vector<Value> operator()(std::span<const Value> x) const;
+  std::vector<Value> operator()(std::span<const double> x) const;
+
+  [[nodiscard]] std::vector<Parameter*> parameters() override;
+  using Module::parameters;
+  [[nodiscard]] std::string repr() const override;
+
+  [[nodiscard]] std::size_t nin() const { return nin_; }
+  [[nodiscard]] std::size_t nout() const { return neurons_.size(); }
+  [[nodiscard]] const std::vector<Neuron>& neurons() const { return neurons_; }
+  [[nodiscard]] const Activation& activation() const { return activation_; }
+
+ private:
+  std::size_t nin_;
+  Activation activation_;
+  std::vector<Neuron> neurons_;
+};
+
+/// A multi-layer perceptron: layers of the given sizes, one activation for the hidden layers
+/// and one for the output layer (micrograd: ReLU hidden, linear output).
+class MLP : public Module {
+ public:
+  MLP(std::size_t nin, std::vector<std::size_t> sizes, Activation hidden = Activation::relu(),
+      Activation output = Activation::linear(), Init init = Init::Uniform, std::uint64_t seed = 1);
+  /// One activation per layer (activations.size() == sizes.size()).
+  MLP(std::size_t nin, std::vector<std::size_t> sizes, std::vector<Activation> activations,
+      Init init = Init::Uniform, std::uint64_t seed = 1);
+
+  /// The outputs of the last layer. Throws Error if x.size() != nin().
+  std::vector<Value> operator()(std::span<const Value> x) const;
+  std::vector<Value> operator()(std::span<const double> x) const;
+  /// The single output of a network whose last layer has one neuron (a score); throws Error
+  /// for other networks.
+  Value score(std::span<const Value> x) const;
+  Value score(std::span<const double> x) const;
+
+  [[nodiscard]] std::vector<Parameter*> parameters() override;
+  using Module::parameters;
+  [[nodiscard]] std::string repr() const override;
+
+  [[nodiscard]] std::size_t nin() const { return nin_; }
+  [[nodiscard]] std::size_t nout() const { return layers_.back().nout(); }
+  [[nodiscard]] const std::vector<Layer>& layers() const { return layers_; }
+
+ private:
+  std::size_t nin_;
+  std::vector<Layer> layers_;
+};
+
+}  // namespace scalargrad::nn

@@ -1,0 +1,61 @@
+// Optimizers: SGD (momentum, weight decay) and Adam, and micrograd's learning-rate schedule.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include <scalargrad/nn/parameter.hpp>
+
+namespace scalargrad::nn {
+
+/// Updates parameters from their grad. The parameters must outlive the optimizer.
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+  /// One update of every parameter's data from its grad.
+  virtual void step() = 0;
+  /// Sets every parameter's grad to 0.
+  void zero_grad();
+  [[nodiscard]] double learning_rate() const { return learning_rate_; }
+  /// Throws Error unless rate > 0 and finite.
+  void set_learning_rate(double rate);
+  [[nodiscard]] const std::vector<Parameter*>& parameters() const { return parameters_; }
+
+ protected:
+  Optimizer(std::vector<Parameter*> parameters, double learning_rate);
+  std::vector<Parameter*> parameters_;
+  double learning_rate_;
+};
+
+/// Stochastic gradient descent: v = momentum v + (grad + weight_decay data);
+/// data -= learning_rate v. With momentum 0 and no decay: micrograd's `p.data -= lr * p.grad`.
+class SGD : public Optimizer {
+ public:
+  SGD(std::vector<Parameter*> parameters, double learning_rate, double momentum = 0.0,
+      double weight_decay = 0.0);
+  void step() override;
+
+ private:
+  double momentum_;
+  double weight_decay_;
+  std::vector<double> velocity_;  // per parameter
+};
+
+/// Adam (Kingma & Ba, 2015), with bias correction; weight decay added to the gradient.
+class Adam : public Optimizer {
+ public:
+  explicit Adam(std::vector<Parameter*> parameters, double learning_rate = 1e-3, double beta1 = 0.9,
+                double beta2 = 0.999, double epsilon = 1e-8, double weight_decay = 0.0);
+  void step() override;
+
+ private:
+  double beta1_, beta2_, epsilon_, weight_decay_;
+  std::size_t steps_ = 0;
+  std::vector<double> m_;  // first moment per parameter
+  std::vector<double> v_;  // second moment per parameter
+};
+
+/// micrograd's schedule: start - (start - end) * step / steps (1.0 - 0.9 * k / 100 by default).
+double linear_decay(std::size_t step, std::size_t steps, double start = 1.0, double end = 0.1);
+
+}  // namespace scalargrad::nn

@@ -1,0 +1,29 @@
+// Model files: an MLP's architecture and weights as JSON.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include <scalargrad/nn/module.hpp>
+
+namespace scalargrad::nn {
+
+/// The model as JSON text: format name and version, nin, and per layer its size, activation
+/// and weights (micrograd's parameter order), with full double precision.
+std::string to_json(const MLP& model);
+/// The model read from to_json()'s text. Throws Error naming the problem (not JSON, missing
+/// or wrong-typed field, wrong shape, NaN or infinite weight, unknown activation); `source`
+/// names the text in messages (a file name).
+MLP from_json(std::string_view text, std::string_view source = "<json>");
+
+/// Writes to_json(model) to a temporary file beside `path`, then renames it over `path`: a
+/// crash never leaves a half-written model. Throws Error if the file cannot be written.
+void save_model(const MLP& model, const std::filesystem::path& path);
+/// Reads a model written by save_model().
+MLP load_model(const std::filesystem::path& path);
+/// Reads the weights of a model file into `model`, whose architecture must be the file's.
+/// On any error, throws Error and leaves `model` untouched.
+void load_weights(MLP& model, const std::filesystem::path& path);
+
+}  // namespace scalargrad::nn

@@ -1,0 +1,128 @@
+#include <scalargrad/nn/activation.hpp>
+
+#include <charconv>
+#include <cmath>
+#include <string>
+
+#include <scalargrad/error.hpp>
+
+namespace scalargrad::nn {
+
+namespace {
+
+struct Entry {
+  std::string_view name;     // parse() name
+  std::string_view display;  // micrograd-style repr name
+  Activation::Kind kind;
+  bool takes_parameter;
+};
+
+constexpr Entry kEntries[] = {
+    {"linear", "Linear", Activation::Kind::Linear, false},
+    {"relu", "ReLU", Activation::Kind::ReLU, false},
+    {"leaky_relu", "LeakyReLU", Activation::Kind::LeakyReLU, true},
+    {"prelu", "PReLU", Activation::Kind::PReLU, true},
+    {"tanh", "Tanh", Activation::Kind::Tanh, false},
+    {"sigmoid", "Sigmoid", Activation::Kind::Sigmoid, false},
+    {"elu", "ELU", Activation::Kind::ELU, true},
+    {"gelu", "GELU", Activation::Kind::GELU, false},
+    {"silu", "SiLU", Activation::Kind::SiLU, false},
+    {"softplus", "Softplus", Activation::Kind::Softplus, false},
+};
+
+const Entry& entry_of(Activation::Kind kind) {
+  for (const Entry& e : kEntries) {
+    if (e.kind == kind) return e;
+  }
+  return kEntries[0];
+}
+
+std::string all_names() {
+  std::string names;
+  for (const Entry& e : kEntries) {
+    if (!names.empty()) names += ", ";
+    names += e.name;
+  }
+  return names;
+}
+
+std::string format_number(double x) {
+  char buffer[32];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, x);
+  return std::string(buffer, result.ptr);
+}
+
+}  // namespace
+
+Activation Activation::parse(std::string_view text) {
+  const std::size_t colon = text.find(':');
+  const std::string_view name = text.substr(0, colon);
+  for (const Entry& e : kEntries) {
+    if (e.name != name) continue;
+    Activation result = [&] {
+      switch (e.kind) {
+        case Kind::LeakyReLU: return leaky_relu();
+        case Kind::PReLU: return prelu();
+        case Kind::ELU: return elu();
+        default: return Activation(e.kind, 0.0);
+      }
+    }();
+    if (colon == std::string_view::npos) return result;
+    const std::string_view number = text.substr(colon + 1);
+    if (!e.takes_parameter) {
+      throw Error("scalargrad::nn: activation '" + std::string(name) + "' takes no parameter, got '" +
+                  std::string(text) + "'");
+    }
+    double value = 0.0;
+    const auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), value);
+    if (error != std::errc() || end != number.data() + number.size() || !std::isfinite(value)) {
+      throw Error("scalargrad::nn: activation '" + std::string(text) + "': '" + std::string(number) +
+                  "' is not a finite number");
+    }
+    result.parameter_ = value;
+    return result;
+  }
+  throw Error("scalargrad::nn: unknown activation '" + std::string(text) + "'; valid: " + all_names() +
+              " (leaky_relu, prelu and elu take an optional ':number')");
+}
+
+std::vector<std::string_view> Activation::names() {
+  std::vector<std::string_view> names;
+  for (const Entry& e : kEntries) names.push_back(e.name);
+  return names;
+}
+
+std::string Activation::name() const {
+  const Entry& e = entry_of(kind_);
+  std::string name(e.name);
+  if (e.takes_parameter) {
+    name += ':';
+    name += format_number(parameter_);
+  }
+  return name;
+}
+
+std::string_view Activation::display_name() const { return entry_of(kind_).display; }
+
+Value Activation::operator()(const Value& x, const Value* slope) const {
+  switch (kind_) {
+    case Kind::Linear: return x;
+    case Kind::ReLU: return x.relu();
+    case Kind::LeakyReLU: return x.leaky_relu(parameter_);
+    case Kind::PReLU: {
+      if (slope == nullptr) return x.leaky_relu(parameter_);
+      // prelu(x) = relu(x) + a min(x, 0), min(x, 0) = x - relu(x): d/dx = 1 (x > 0), a (x <= 0)
+      const Value positive = x.relu();
+      return positive + *slope * (x - positive);
+    }
+    case Kind::Tanh: return x.tanh();
+    case Kind::Sigmoid: return x.sigmoid();
+    case Kind::ELU: return x.elu(parameter_);
+    case Kind::GELU: return x.gelu();
+    case Kind::SiLU: return x.silu();
+    case Kind::Softplus: return x.softplus();
+  }
+  return x;
+}
+
+}  // namespace scalargrad::nn

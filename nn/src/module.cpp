@@ -1,0 +1,227 @@
+#include <scalargrad/nn/module.hpp>
+
+#include <cmath>
+#include <ostream>
+#include <string>
+
+#include <scalargrad/error.hpp>
+
+namespace scalargrad::nn {
+
+namespace {
+
+void check_inputs(std::string_view who, std::size_t expected, std::size_t got) {
+  if (expected != got) {
+    throw Error("scalargrad::nn: " + std::string(who) + " expects " + std::to_string(expected) +
+                " inputs, got " + std::to_string(got));
+  }
+}
+
+// A temporary generator lives until the end of the delegating constructor's initialiser.
+Rng& as_lvalue(Rng&& rng) { return rng; }
+
+std::vector<Value> to_values(std::span<const double> x) { return std::vector<Value>(x.begin(), x.end()); }
+
+template <typename Items>
+std::string join_reprs(const Items& items) {
+  std::string text;
+  for (const auto& item : items) {
+    if (!text.empty()) text += ", ";
+    text += item.repr();
+  }
+  return text;
+}
+
+}  // namespace
+
+// ---- Init -----------------------------------------------------------------------------------------
+std::string_view init_name(Init init) {
+  switch (init) {
+    case Init::Uniform: return "uniform";
+    case Init::Xavier: return "xavier";
+    case Init::He: return "he";
+  }
+  return "uniform";
+}
+
+Init parse_init(std::string_view text) {
+  for (const Init init : {Init::Uniform, Init::Xavier, Init::He}) {
+    if (text == init_name(init)) return init;
+  }
+  throw Error("scalargrad::nn: unknown initialisation '" + std::string(text) + "'; valid: uniform, xavier, he");
+}
+
+double init_bound(Init init, std::size_t fan_in, std::size_t fan_out) {
+  switch (init) {
+    case Init::Uniform: return 1.0;
+    case Init::Xavier: return std::sqrt(6.0 / static_cast<double>(fan_in + fan_out));
+    case Init::He: return std::sqrt(6.0 / static_cast<double>(fan_in));
+  }
+  return 1.0;
+}
+
+// ---- Module ---------------------------------------------------------------------------------------
+std::vector<const Parameter*> Module::parameters() const {
+  const std::vector<Parameter*> mutable_params = const_cast<Module*>(this)->parameters();
+  return std::vector<const Parameter*>(mutable_params.begin(), mutable_params.end());
+}
+
+void Module::zero_grad() {
+  for (Parameter* p : parameters()) p->grad = 0.0;
+}
+
+std::size_t Module::num_parameters() const { return parameters().size(); }
+
+std::ostream& operator<<(std::ostream& out, const Module& module) { return out << module.repr(); }
+
+// ---- Neuron ---------------------------------------------------------------------------------------
+Neuron::Neuron(std::size_t nin, Activation activation, Rng& rng, double bound)
+    : bias_(0.0), slope_(activation.parameter()), activation_(activation) {
+  if (nin == 0) throw Error("scalargrad::nn: a Neuron needs at least one input");
+  weights_.reserve(nin);
+  for (std::size_t i = 0; i < nin; ++i) weights_.emplace_back(rng.uniform(-bound, bound));
+}
+
+Neuron::Neuron(std::size_t nin, Activation activation, std::uint64_t seed)
+    : Neuron(nin, activation, as_lvalue(Rng(seed))) {}
+
+const std::vector<Value>& Neuron::weight_values() const {
+  std::vector<Value>& values = weight_values_.values;
+  if (values.size() != weights_.size()) {
+    values.clear();
+    values.reserve(weights_.size());
+    for (const Parameter& w : weights_) values.push_back(w.value());
+  }
+  return values;
+}
+
+Value Neuron::operator()(std::span<const Value> x) const {
+  check_inputs("Neuron", nin(), x.size());
+  const Value z = dot(weight_values(), x) + bias_.value();  // one fused node for w . x
+  return activation_(z, activation_.has_parameter() ? &slope_.value() : nullptr);
+}
+
+Value Neuron::operator()(std::span<const double> x) const {
+  check_inputs("Neuron", nin(), x.size());
+  return (*this)(to_values(x));
+}
+
+std::vector<Parameter*> Neuron::parameters() {
+  std::vector<Parameter*> params;
+  params.reserve(weights_.size() + 2);
+  for (Parameter& w : weights_) params.push_back(&w);
+  params.push_back(&bias_);
+  if (activation_.has_parameter()) params.push_back(&slope_);
+  return params;
+}
+
+std::string Neuron::repr() const {
+  return std::string(activation_.display_name()) + "Neuron(" + std::to_string(nin()) + ")";
+}
+
+// ---- Layer ----------------------------------------------------------------------------------------
+Layer::Layer(std::size_t nin, std::size_t nout, Activation activation, Init init, Rng& rng)
+    : nin_(nin), activation_(activation) {
+  if (nout == 0) throw Error("scalargrad::nn: a Layer needs at least one neuron");
+  const double bound = init_bound(init, nin, nout);
+  neurons_.reserve(nout);
+  for (std::size_t i = 0; i < nout; ++i) neurons_.emplace_back(nin, activation, rng, bound);
+}
+
+Layer::Layer(std::size_t nin, std::size_t nout, Activation activation, Init init, std::uint64_t seed)
+    : Layer(nin, nout, activation, init, as_lvalue(Rng(seed))) {}
+
+std::vector<Value> Layer::operator()(std::span<const Value> x) const {
+  check_inputs("Layer", nin_, x.size());
+  std::vector<Value> out;
+  out.reserve(neurons_.size());
+  for (const Neuron& n : neurons_) out.push_back(n(x));
+  return out;
+}
+
+std::vector<Value> Layer::operator()(std::span<const double> x) const {
+  check_inputs("Layer", nin_, x.size());
+  return (*this)(to_values(x));
+}
+
+std::vector<Parameter*> Layer::parameters() {
+  std::vector<Parameter*> params;
+  for (Neuron& n : neurons_) {
+    const std::vector<Parameter*> own = n.parameters();
+    params.insert(params.end(), own.begin(), own.end());
+  }
+  return params;
+}
+
+std::string Layer::repr() const { return "Layer of [" + join_reprs(neurons_) + "]"; }
+
+// ---- MLP ------------------------------------------------------------------------------------------
+namespace {
+
+std::vector<Activation> micrograd_activations(std::size_t layers, Activation hidden, Activation output) {
+  std::vector<Activation> activations(layers, hidden);
+  if (!activations.empty()) activations.back() = output;
+  return activations;
+}
+
+}  // namespace
+
+MLP::MLP(std::size_t nin, std::vector<std::size_t> sizes, Activation hidden, Activation output, Init init,
+         std::uint64_t seed)
+    : MLP(nin, sizes, micrograd_activations(sizes.size(), hidden, output), init, seed) {}
+
+MLP::MLP(std::size_t nin, std::vector<std::size_t> sizes, std::vector<Activation> activations, Init init,
+         std::uint64_t seed)
+    : nin_(nin) {
+  if (nin == 0) throw Error("scalargrad::nn: an MLP needs at least one input");
+  if (sizes.empty()) throw Error("scalargrad::nn: an MLP needs at least one layer size");
+  if (activations.size() != sizes.size()) {
+    throw Error("scalargrad::nn: an MLP of " + std::to_string(sizes.size()) + " layers needs as many activations, got " +
+                std::to_string(activations.size()));
+  }
+  Rng rng(seed);
+  layers_.reserve(sizes.size());
+  std::size_t fan_in = nin;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    layers_.emplace_back(fan_in, sizes[i], activations[i], init, rng);
+    fan_in = sizes[i];
+  }
+}
+
+std::vector<Value> MLP::operator()(std::span<const Value> x) const {
+  check_inputs("MLP", nin_, x.size());
+  std::vector<Value> out = layers_.front()(x);
+  for (std::size_t i = 1; i < layers_.size(); ++i) out = layers_[i](out);
+  return out;
+}
+
+std::vector<Value> MLP::operator()(std::span<const double> x) const {
+  check_inputs("MLP", nin_, x.size());
+  return (*this)(to_values(x));
+}
+
+Value MLP::score(std::span<const Value> x) const {
+  if (nout() != 1) {
+    throw Error("scalargrad::nn: score() needs an MLP with one output, this one has " + std::to_string(nout()) +
+                "; use operator() for all outputs");
+  }
+  return (*this)(x).front();
+}
+
+Value MLP::score(std::span<const double> x) const {
+  check_inputs("MLP", nin_, x.size());
+  return score(to_values(x));
+}
+
+std::vector<Parameter*> MLP::parameters() {
+  std::vector<Parameter*> params;
+  for (Layer& layer : layers_) {
+    const std::vector<Parameter*> own = layer.parameters();
+    params.insert(params.end(), own.begin(), own.end());
+  }
+  return params;
+}
+
+std::string MLP::repr() const { return "MLP of [" + join_reprs(layers_) + "]"; }
+
+}  // namespace scalargrad::nn
