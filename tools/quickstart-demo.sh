@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# Builds scalargrad (release preset) and runs the demo program.
+# Builds scalargrad (release preset) and runs the two-moons demo (examples/demo.cpp).
 #
 #   tools/quickstart-demo.sh [arguments for the demo]
 #
 # Environment (optional): SCALARGRAD_DEMO names the examples/ program to run (default:
-# expression); SCALARGRAD_JOBS parallel build jobs; SCALARGRAD_SKIP_DEPS=1 skips the Debian
+# demo); SCALARGRAD_JOBS parallel build jobs; SCALARGRAD_SKIP_DEPS=1 skips the Debian
 # package check.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-demo=${SCALARGRAD_DEMO:-expression}
+demo=${SCALARGRAD_DEMO:-demo}
 jobs=${SCALARGRAD_JOBS:-$(nproc)}
 
 if [[ "${SCALARGRAD_SKIP_DEPS:-0}" != 1 ]]; then
