@@ -145,7 +145,7 @@ std::uint32_t Tape::operand_slow(const Value& v) {
     if (leaf_import_serial[leaf] == kExternalLeaf) {
       // An external leaf enters again whenever its owner's data changed since it last did (a
       // gradient check perturbs Parameter::data between forward passes in one segment).
-      const std::uint32_t index = external_of.at(leaf);
+      const std::uint32_t index = leaf_import_offset[leaf];
       External& e = externals[index];
       const double data = e.data != nullptr ? *e.data : leaf_value[leaf];
       if (e.import_serial == s.serial && s.nodes.value[e.import_offset] == data) return e.import_offset;
@@ -272,17 +272,15 @@ std::uint32_t Tape::new_leaf(double value) {
 void Tape::leaf_unreferenced(std::uint32_t slot) {
   if (!leaf_labels.empty()) leaf_labels.erase(slot);
   if (leaf_import_serial[slot] == kExternalLeaf) {
-    const auto it = external_of.find(slot);
-    externals[it->second] = External{};
-    free_externals.push_back(it->second);
-    external_of.erase(it);
+    externals[leaf_import_offset[slot]] = External{};
+    free_externals.push_back(leaf_import_offset[slot]);
   }
   free_leaves.push_back(slot);
 }
 
 External* Tape::external_of_leaf(std::uint32_t slot) {
   if (leaf_import_serial[slot] != kExternalLeaf) return nullptr;
-  return &externals[external_of.at(slot)];
+  return &externals[leaf_import_offset[slot]];
 }
 
 double Tape::leaf_data(std::uint32_t slot) {

@@ -198,8 +198,8 @@ Value Value::external(const double& data, double& grad) {
     t.externals.emplace_back();
   }
   t.externals[index] = detail::External{&data, &grad, leaf.ref_, 0, 0};
-  t.external_of[leaf.ref_] = index;
   t.leaf_import_serial[leaf.ref_] = detail::kExternalLeaf;
+  t.leaf_import_offset[leaf.ref_] = index;
   return leaf;
 }
 

@@ -135,11 +135,11 @@ struct Tape {
   std::vector<std::uint32_t> leaf_refs;           // Values + segments that imported it
   std::vector<std::uint64_t> leaf_import_serial;  // serial of the segment it was last imported into
   std::vector<std::uint32_t> leaf_import_offset;  // ... and the offset of that Import node
+                                                  // (for an external leaf: its externals index)
   std::vector<std::uint32_t> free_leaves;
   std::unordered_map<std::uint32_t, std::string> leaf_labels;
   std::vector<External> externals;                   // by index (ImportExternal's a)
   std::vector<std::uint32_t> free_externals;
-  std::unordered_map<std::uint32_t, std::uint32_t> external_of;  // leaf slot -> externals index
 
   // ---- 4. Statistics ----
   std::size_t closed_nodes = 0;  // nodes in live segments other than the open one
