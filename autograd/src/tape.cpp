@@ -201,7 +201,13 @@ void Tape::release_imports(Segment& s) {
 
 void Tape::segment_unreferenced(std::uint32_t slot) {
   Segment& s = segments[slot];
-  if (s.importers != 0) return;  // a younger segment still reads it
+  if (s.importers != 0) {
+    // A younger segment still reads some of its nodes; the older segments it imports from may
+    // no longer be reachable (an evaluation loop whose graphs straddle segment boundaries
+    // would otherwise keep a chain of dead segments alive).
+    if (!s.imported_segments.empty()) release_unreachable_imports(slot);
+    return;
+  }
   if (slot == current) {
     // Nothing refers to the open segment any more: start it again from empty, in O(1) plus its
     // imports. It gets a new serial, so that cached leaf imports into it are forgotten.
@@ -314,6 +320,59 @@ void Tape::reset_for_benchmark(std::size_t leaves_kept) {
   free_leaves.clear();
 }
 
+std::vector<std::uint8_t> Tape::reachable(const Segment& s, std::uint32_t last,
+                                          const std::vector<std::uint32_t>& seeds) {
+  std::vector<std::uint8_t> mask(std::size_t{last} + 1, 0);
+  for (const std::uint32_t k : seeds) {
+    if (k <= last) mask[k] = 1;
+  }
+  // Operands sit at smaller offsets: one reverse pass marks everything the seeds depend on.
+  for (std::uint32_t i = last + 1; i-- > 0;) {
+    if (mask[i] != 0) for_each_operand(s, i, [&mask](std::uint32_t k) { mask[k] = 1; });
+  }
+  return mask;
+}
+
+std::vector<std::uint32_t> Tape::imported_offsets(std::uint32_t slot) const {
+  std::vector<std::uint32_t> offsets;
+  for (std::uint32_t j = 0; j < segments.size(); ++j) {
+    if (j == slot || segments[j].serial == 0) continue;
+    for (const SegmentRef& r : segments[j].imports) {
+      if (r.segment == slot) offsets.push_back(r.offset);
+    }
+  }
+  return offsets;
+}
+
+void Tape::release_unreachable_imports(std::uint32_t slot) {
+  Segment& s = segments[slot];
+  if (s.size == 0) return;
+  // No Value points into s, so what younger segments import is all that is live in it; no
+  // new import can appear (that would need a Value).
+  const std::vector<std::uint8_t> live = reachable(s, s.size - 1, imported_offsets(slot));
+  std::vector<std::uint32_t> needed;
+  for (std::uint32_t i = 0; i < s.size; ++i) {
+    if (live[i] != 0 && s.nodes.op[i] == Op::ImportSegment) needed.push_back(s.imports[s.nodes.a[i]].segment);
+  }
+  std::vector<std::uint32_t> released;
+  std::erase_if(s.imported_segments, [&](const ImportedSegment& entry) {
+    if (std::find(needed.begin(), needed.end(), entry.segment) != needed.end()) return false;
+    released.push_back(entry.segment);
+    return true;
+  });
+  if (released.empty()) return;
+  // The dead import nodes keep their value but no longer name their source.
+  for (std::uint32_t i = 0; i < s.size; ++i) {
+    if (s.nodes.op[i] == Op::ImportSegment &&
+        std::find(released.begin(), released.end(), s.imports[s.nodes.a[i]].segment) != released.end()) {
+      s.nodes.op[i] = Op::Released;
+    }
+  }
+  for (const std::uint32_t j : released) {
+    if (--segments[j].importers == 0 && segments[j].handles == 0 && j != current) free_segments_from(j);
+  }
+}
+
 // ---- backward ------------------------------------------------------------------------------------
 void Tape::backward(const Value& root) {
   if (!grad_enabled) {
@@ -359,19 +418,38 @@ void Tape::backward(const Value& root) {
     }
   }
 
-  // 2. Intermediate gradients are recomputed by each backward(): zero them first.
-  for (const std::uint32_t slot : order) {
-    Segment& s = segments[slot];
-    if (s.grads_dirty) std::memset(s.nodes.grad.get(), 0, (std::size_t{s.sweep_last} + 1) * sizeof(double));
+  // 2. Intermediate gradients are recomputed by each backward(): zero them first. A segment
+  // never swept since it was recorded has all gradients 0 already. One swept before may hold
+  // the gradients of another graph recorded in it: then only the nodes this backward() can
+  // reach are zeroed and swept, and the other graph keeps its gradients.
+  std::vector<std::vector<std::uint8_t>> masks(order.size());
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    Segment& s = segments[order[k]];
+    if (s.grads_dirty) {
+      std::vector<std::uint32_t> seeds;
+      if (order[k] == root.owner_) seeds.push_back(root.ref_);
+      for (std::size_t younger = 0; younger < k; ++younger) {
+        for (const SegmentRef& r : segments[order[younger]].imports) {
+          if (r.segment == order[k]) seeds.push_back(r.offset);
+        }
+      }
+      masks[k] = reachable(s, s.sweep_last, seeds);
+      for (std::uint32_t i = 0; i <= s.sweep_last; ++i) {
+        if (masks[k][i] != 0) s.nodes.grad[i] = 0.0;
+      }
+    }
     s.grads_dirty = true;
   }
 
   // 3. Seed d(root)/d(root) = 1 and sweep each segment from its last reachable node down to 0.
   segments[root.owner_].nodes.grad[root.ref_] = 1.0;
-  for (const std::uint32_t slot : order) sweep(segments[slot], segments[slot].sweep_last);
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    Segment& s = segments[order[k]];
+    sweep(s, s.sweep_last, masks[k].empty() ? nullptr : masks[k].data());
+  }
 }
 
-void Tape::sweep(Segment& s, std::uint32_t last) {
+void Tape::sweep(Segment& s, std::uint32_t last, const std::uint8_t* mask) {
   const double* v = s.nodes.value.get();
   double* gr = s.nodes.grad.get();
   const std::uint32_t* A = s.nodes.a.get();
@@ -384,6 +462,7 @@ void Tape::sweep(Segment& s, std::uint32_t last) {
   for (std::uint32_t i = last + 1; i-- > 0;) {
     const double g = gr[i];
     if (g == 0.0) continue;  // nothing flows from a zero adjoint: skipping it is a large speed-up
+    if (mask != nullptr && mask[i] == 0) continue;  // another graph's node (see backward())
     const std::uint32_t a = A[i];
     const std::uint32_t b = B[i];
     switch (op[i]) {
@@ -435,6 +514,8 @@ void Tape::sweep(Segment& s, std::uint32_t last) {
         segments[r.segment].nodes.grad[r.offset] += g;
         break;
       }
+      case Op::Released:  // nothing live reaches it (release_unreachable_imports())
+        break;
       case Op::Sum:  // d(sum x_k)/dx_k = 1
         for (std::uint32_t k = a; k < a + b; ++k) gr[list[k]] += g;
         break;

@@ -37,37 +37,9 @@ Value Tape::handle_to(std::uint32_t slot, std::uint32_t offset) {
 }
 
 std::vector<Value> Tape::operands_of(std::uint32_t slot, std::uint32_t offset) {
-  const Segment& s = segments[slot];
-  const std::uint32_t a = s.nodes.a[offset];
-  const std::uint32_t b = s.nodes.b[offset];
+  // (Handles never point at import nodes: handle_to() resolves them.)
   std::vector<Value> result;
-  switch (s.nodes.op[offset]) {
-#define SCALARGRAD_ONE_OPERAND(op_) case Op::op_:
-    SCALARGRAD_UNARY_OPS(SCALARGRAD_ONE_OPERAND)
-    SCALARGRAD_UNARY_CONST_OPS(SCALARGRAD_ONE_OPERAND)
-#undef SCALARGRAD_ONE_OPERAND
-    result.push_back(handle_to(slot, a));
-    break;
-#define SCALARGRAD_TWO_OPERANDS(op_) case Op::op_:
-    SCALARGRAD_BINARY_OPS(SCALARGRAD_TWO_OPERANDS)
-#undef SCALARGRAD_TWO_OPERANDS
-    result.push_back(handle_to(slot, a));
-    result.push_back(handle_to(slot, b));
-    break;
-    case Op::Sum:
-    case Op::Dot: {
-      const std::uint32_t count = s.nodes.op[offset] == Op::Sum ? b : 2 * b;
-      result.reserve(count);
-      for (std::uint32_t k = a; k < a + count; ++k) {
-        result.push_back(handle_to(slot, segments[slot].operand_list[k]));
-      }
-      break;
-    }
-    case Op::Import:
-    case Op::ImportExternal:
-    case Op::ImportSegment:
-      break;  // handles never point at imports (handle_to resolves them)
-  }
+  for_each_operand(segments[slot], offset, [&](std::uint32_t k) { result.push_back(handle_to(slot, k)); });
   return result;
 }
 

@@ -21,8 +21,9 @@ namespace scalargrad::detail {
 #define SCALARGRAD_BINARY_OPS(X) X(Add) X(Sub) X(Mul) X(Div) X(Pow)
 
 // Structural ops: a leaf imported into a segment, an external leaf (Value::external) imported,
-// a node imported from an older segment, and the fused n-ary nodes.
-#define SCALARGRAD_STRUCTURAL_OPS(X) X(Import) X(ImportExternal) X(ImportSegment) X(Sum) X(Dot)
+// a node imported from an older segment, a former import whose source was released because
+// nothing live reached it (a value with no operands), and the fused n-ary nodes.
+#define SCALARGRAD_STRUCTURAL_OPS(X) X(Import) X(ImportExternal) X(ImportSegment) X(Released) X(Sum) X(Dot)
 
 /// Op code of a tape node.
 enum class Op : std::uint8_t {
@@ -182,6 +183,7 @@ constexpr std::string_view op_name(Op op) noexcept {
     case Op::Import:
     case Op::ImportExternal: return "leaf";
     case Op::ImportSegment: return "import";
+    case Op::Released: return "released";
     case Op::Sum: return "sum";
     case Op::Dot: return "dot";
   }

@@ -108,6 +108,38 @@ struct Segment {
   std::unordered_map<std::uint32_t, std::string> labels;  // node offset -> label
 };
 
+/// Calls f(offset) for each operand of node `i` of `s` (none for imports and leaves).
+template <typename F>
+void for_each_operand(const Segment& s, std::uint32_t i, F f) {
+  const std::uint32_t a = s.nodes.a[i];
+  const std::uint32_t b = s.nodes.b[i];
+  switch (s.nodes.op[i]) {
+#define SCALARGRAD_ONE_OPERAND(op_) case Op::op_:
+    SCALARGRAD_UNARY_OPS(SCALARGRAD_ONE_OPERAND)
+    SCALARGRAD_UNARY_CONST_OPS(SCALARGRAD_ONE_OPERAND)
+#undef SCALARGRAD_ONE_OPERAND
+    f(a);
+    break;
+#define SCALARGRAD_TWO_OPERANDS(op_) case Op::op_:
+    SCALARGRAD_BINARY_OPS(SCALARGRAD_TWO_OPERANDS)
+#undef SCALARGRAD_TWO_OPERANDS
+    f(a);
+    f(b);
+    break;
+    case Op::Sum:
+    case Op::Dot: {
+      const std::uint32_t count = s.nodes.op[i] == Op::Sum ? b : 2 * b;
+      for (std::uint32_t k = a; k < a + count; ++k) f(s.operand_list[k]);
+      break;
+    }
+    case Op::Import:
+    case Op::ImportExternal:
+    case Op::ImportSegment:
+    case Op::Released:
+      break;
+  }
+}
+
 /// All autodiff state of one thread: the segments of the tape and the leaves.
 /// Reached through `tls_tape` (Note [Thread-local tape] in docs/architecture.md).
 struct Tape {
@@ -198,7 +230,17 @@ struct Tape {
   void free_segments_from(std::uint32_t slot);
   void release_imports(Segment& s);
   void backward(const Value& root);
-  void sweep(Segment& s, std::uint32_t last);
+  /// Applies the chain rule to nodes last..0 of `s`; only to those with mask[i] != 0 if a mask
+  /// is given.
+  void sweep(Segment& s, std::uint32_t last, const std::uint8_t* mask);
+  /// mask[i] = 1 for each node of s[0..last] that one of `seeds` depends on (or is).
+  static std::vector<std::uint8_t> reachable(const Segment& s, std::uint32_t last,
+                                             const std::vector<std::uint32_t>& seeds);
+  /// The offsets of segment `slot` that live segments other than itself import.
+  std::vector<std::uint32_t> imported_offsets(std::uint32_t slot) const;
+  /// Drops the imports of closed segment `slot` that nothing live reaches any more (called
+  /// when its last Value goes while younger segments still import from it).
+  void release_unreachable_imports(std::uint32_t slot);
   void update_high_water();
   /// Only with SCALARGRAD_UNCOUNTED_HANDLES (bench/): frees every segment and the leaves made
   /// after the first `leaves_kept`, as counting would have.
