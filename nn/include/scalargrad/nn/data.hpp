@@ -23,7 +23,9 @@ enum class Labels {
 
 /// Two interleaving half circles, as scikit-learn's make_moons: n / 2 points on the upper
 /// circle (label -1 or 0), the rest on the lower one (label +1 or 1), shuffled, with Gaussian
-/// noise of standard deviation `noise` added to each coordinate. Bit-identical for a seed.
+/// noise of standard deviation `noise` added to each coordinate. The same seed gives the same
+/// points with the same C math library (the circles and the noise use cos, sin, log and sqrt,
+/// whose last bit may differ between libraries); weights (nn::Rng::uniform) use none.
 Dataset make_moons(std::size_t n = 100, double noise = 0.1, std::uint64_t seed = 1,
                    Labels labels = Labels::PlusMinusOne);
 

@@ -45,4 +45,24 @@ class Parameter {
   mutable std::optional<Value> leaf_;  // external leaf bound to data and grad, made on first use
 };
 
+// The engine's operators and ops, made visible to argument-dependent lookup on a Parameter
+// (its namespace is scalargrad::nn), so that `p * 2.0`, `p - q` and `tanh(p)` compile anywhere.
+using scalargrad::operator+;
+using scalargrad::operator-;
+using scalargrad::operator*;
+using scalargrad::operator/;
+using scalargrad::abs;
+using scalargrad::elu;
+using scalargrad::exp;
+using scalargrad::gelu;
+using scalargrad::leaky_relu;
+using scalargrad::log;
+using scalargrad::pow;
+using scalargrad::relu;
+using scalargrad::sigmoid;
+using scalargrad::silu;
+using scalargrad::softplus;
+using scalargrad::sqrt;
+using scalargrad::tanh;
+
 }  // namespace scalargrad::nn

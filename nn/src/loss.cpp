@@ -1,0 +1,101 @@
+#include <scalargrad/nn/loss.hpp>
+
+#include <charconv>
+#include <cmath>
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <scalargrad/error.hpp>
+
+namespace scalargrad::nn {
+
+namespace {
+
+// Shortest text that reads back as the same double ("0.5", "-1", "nan").
+std::string format_number(double x) {
+  char buffer[32];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, x);
+  return std::string(buffer, result.ptr);
+}
+
+// A batch needs one label per output, and at least one of each.
+void check_batch(std::string_view who, std::string_view outputs, std::size_t n_outputs, std::size_t n_labels) {
+  if (n_outputs != n_labels || n_outputs == 0) {
+    throw Error("scalargrad::nn: " + std::string(who) + " needs as many labels as " + std::string(outputs) +
+                " and at least one of each, got " + std::to_string(n_outputs) + " " + std::string(outputs) +
+                " and " + std::to_string(n_labels) + " labels");
+  }
+}
+
+void check_label(std::string_view who, std::size_t index, double label, double a, double b) {
+  if (label != a && label != b) {
+    throw Error("scalargrad::nn: " + std::string(who) + ": label " + std::to_string(index) + " is " +
+                format_number(label) + "; labels must be " + format_number(a) + " or " + format_number(b));
+  }
+}
+
+// The mean of per-point terms: one fused sum node, then micrograd's `* (1.0 / n)` (which keeps
+// results bit-identical to micrograd's demo).
+Value mean(const std::vector<Value>& terms) {
+  return sum(terms) * (1.0 / static_cast<double>(terms.size()));
+}
+
+}  // namespace
+
+Value hinge_loss(std::span<const Value> scores, std::span<const double> labels) {
+  check_batch("hinge_loss", "scores", scores.size(), labels.size());
+  std::vector<Value> terms;
+  terms.reserve(scores.size());
+  for (std::size_t i = 0; i < scores.size(); ++i) {
+    check_label("hinge_loss", i, labels[i], -1.0, 1.0);
+    terms.push_back(relu(1.0 - labels[i] * scores[i]));  // micrograd: (1 + -yi*scorei).relu()
+  }
+  return mean(terms);
+}
+
+Value mse_loss(std::span<const Value> predictions, std::span<const double> targets) {
+  check_batch("mse_loss", "predictions", predictions.size(), targets.size());
+  std::vector<Value> terms;
+  terms.reserve(predictions.size());
+  for (std::size_t i = 0; i < predictions.size(); ++i) {
+    const Value error = predictions[i] - targets[i];
+    terms.push_back(error * error);  // one variable used twice: d/dp = 2 (p - t)
+  }
+  return mean(terms);
+}
+
+Value bce_with_logits_loss(std::span<const Value> logits, std::span<const double> labels) {
+  check_batch("bce_with_logits_loss", "logits", logits.size(), labels.size());
+  std::vector<Value> terms;
+  terms.reserve(logits.size());
+  for (std::size_t i = 0; i < logits.size(); ++i) {
+    check_label("bce_with_logits_loss", i, labels[i], 0.0, 1.0);
+    // -[y log s(z) + (1 - y) log(1 - s(z))] = softplus(z) - y z; softplus is stable for any z,
+    // where log(sigmoid(z)) would give -inf once sigmoid(z) rounds to 0. d/dz = s(z) - y.
+    const Value& z = logits[i];
+    terms.push_back(labels[i] == 1.0 ? softplus(z) - z : softplus(z));
+  }
+  return mean(terms);
+}
+
+Value l2_penalty(const Module& model, double alpha) {
+  if (!(alpha >= 0.0) || !std::isfinite(alpha)) {
+    throw Error("scalargrad::nn: l2_penalty: alpha must be >= 0 and finite, got " + format_number(alpha));
+  }
+  std::vector<Value> weights;
+  for (const Parameter* p : model.parameters()) weights.push_back(p->value());
+  return alpha * dot(weights, weights);  // one node; d/dp = 2 alpha p (dot adds both partials)
+}
+
+double accuracy(std::span<const Value> scores, std::span<const double> labels) {
+  check_batch("accuracy", "scores", scores.size(), labels.size());
+  std::size_t correct = 0;
+  for (std::size_t i = 0; i < scores.size(); ++i) {
+    if ((scores[i].data() > 0.0) == (labels[i] > 0.0)) ++correct;
+  }
+  return static_cast<double>(correct) / static_cast<double>(scores.size());
+}
+
+}  // namespace scalargrad::nn

@@ -1,0 +1,270 @@
+// nn losses and accuracy: values and gradients against hand-computed numbers and central finite
+// differences; bce_with_logits_loss at extreme logits; misuse throws Error naming the problem.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <limits>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <scalargrad/error.hpp>
+#include <scalargrad/nn/loss.hpp>
+#include <scalargrad/nn/module.hpp>
+#include <scalargrad/value.hpp>
+
+namespace {
+
+using scalargrad::Value;
+using scalargrad::nn::accuracy;
+using scalargrad::nn::bce_with_logits_loss;
+using scalargrad::nn::hinge_loss;
+using scalargrad::nn::l2_penalty;
+using scalargrad::nn::mse_loss;
+using ::testing::HasSubstr;
+
+/// The message of the scalargrad::Error that `f` throws, or a note saying what happened instead.
+std::string ErrorMessage(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const scalargrad::Error& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string("<not scalargrad::Error: ") + e.what() + ">";
+  }
+  return "<no exception>";
+}
+
+using Loss = std::function<Value(std::span<const Value>, std::span<const double>)>;
+
+std::vector<Value> Leaves(const std::vector<double>& xs) { return std::vector<Value>(xs.begin(), xs.end()); }
+
+/// d loss / d output_i for each output, by backward().
+std::vector<double> Gradients(const Loss& loss, const std::vector<double>& outputs, const std::vector<double>& labels) {
+  const std::vector<Value> x = Leaves(outputs);
+  loss(x, labels).backward();
+  std::vector<double> grads;
+  for (const Value& xi : x) grads.push_back(xi.grad());
+  return grads;
+}
+
+/// d loss / d output_i for each output, by central differences (an independent reference).
+std::vector<double> FiniteDifferences(const Loss& loss, const std::vector<double>& outputs,
+                                      const std::vector<double>& labels) {
+  const double h = 1e-6;
+  std::vector<double> grads;
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    std::vector<double> plus = outputs, minus = outputs;
+    plus[i] += h;
+    minus[i] -= h;
+    grads.push_back((loss(Leaves(plus), labels).data() - loss(Leaves(minus), labels).data()) / (2 * h));
+  }
+  return grads;
+}
+
+void ExpectGradientsMatchFiniteDifferences(const Loss& loss, const std::vector<double>& outputs,
+                                           const std::vector<double>& labels) {
+  const std::vector<double> analytic = Gradients(loss, outputs, labels);
+  const std::vector<double> numeric = FiniteDifferences(loss, outputs, labels);
+  ASSERT_EQ(analytic.size(), numeric.size());
+  for (std::size_t i = 0; i < analytic.size(); ++i) {
+    EXPECT_NEAR(analytic[i], numeric[i], 1e-7) << "output " << i;
+  }
+}
+
+// ---- hinge_loss -----------------------------------------------------------------------------
+// scores (2, -0.5, 0.3), labels (+1, +1, -1): terms relu(1 - y s) = relu(-1), relu(1.5), relu(1.3)
+// = 0, 1.5, 1.3; mean 2.8 / 3. d/ds_i = -y_i / 3 where the term is active: 0, -1/3, +1/3.
+const std::vector<double> kScores = {2.0, -0.5, 0.3};
+const std::vector<double> kSigns = {1.0, 1.0, -1.0};
+
+TEST(HingeLoss, MatchesHandComputedValue) {
+  EXPECT_DOUBLE_EQ(hinge_loss(Leaves(kScores), kSigns).data(), 2.8 / 3.0);
+}
+
+TEST(HingeLoss, GradientMatchesHandDerivedValues) {
+  const std::vector<double> grads = Gradients(hinge_loss, kScores, kSigns);
+  EXPECT_DOUBLE_EQ(grads[0], 0.0);
+  EXPECT_DOUBLE_EQ(grads[1], -1.0 / 3.0);
+  EXPECT_DOUBLE_EQ(grads[2], 1.0 / 3.0);
+}
+
+TEST(HingeLoss, GradientMatchesFiniteDifference) { ExpectGradientsMatchFiniteDifferences(hinge_loss, kScores, kSigns); }
+
+TEST(HingeLoss, PointExactlyOnTheMarginHasZeroGradient) {
+  // 1 - y s = 0: relu'(0) = 0, as PyTorch and micrograd.
+  const std::vector<double> grads = Gradients(hinge_loss, {1.0, -1.0}, {1.0, -1.0});
+  EXPECT_EQ(grads[0], 0.0);
+  EXPECT_EQ(grads[1], 0.0);
+}
+
+TEST(HingeLoss, GradientAccumulatesWhenOneScoreIsUsedTwice) {
+  const Value s = 0.5;
+  const std::vector<Value> scores = {s, s};
+  hinge_loss(scores, std::vector<double>{1.0, -1.0}).backward();
+  // d/ds [relu(1 - s) + relu(1 + s)] / 2 = (-1 + 1) / 2 = 0; with labels (+1, +1) it would be -1.
+  EXPECT_DOUBLE_EQ(s.grad(), 0.0);
+  const Value t = 0.5;
+  const std::vector<Value> same = {t, t};
+  hinge_loss(same, std::vector<double>{1.0, 1.0}).backward();
+  EXPECT_DOUBLE_EQ(t.grad(), -1.0);
+}
+
+// ---- mse_loss -------------------------------------------------------------------------------
+// predictions (1.5, -0.5, 2), targets (1, 0.5, 2): errors 0.5, -1, 0; mean of squares 1.25 / 3;
+// d/dp_i = 2 e_i / 3 = 1/3, -2/3, 0.
+const std::vector<double> kPredictions = {1.5, -0.5, 2.0};
+const std::vector<double> kTargets = {1.0, 0.5, 2.0};
+
+TEST(MseLoss, MatchesHandComputedValue) {
+  EXPECT_DOUBLE_EQ(mse_loss(Leaves(kPredictions), kTargets).data(), 1.25 / 3.0);
+}
+
+TEST(MseLoss, GradientMatchesHandDerivedValues) {
+  const std::vector<double> grads = Gradients(mse_loss, kPredictions, kTargets);
+  EXPECT_DOUBLE_EQ(grads[0], 1.0 / 3.0);
+  EXPECT_DOUBLE_EQ(grads[1], -2.0 / 3.0);
+  EXPECT_DOUBLE_EQ(grads[2], 0.0);
+}
+
+TEST(MseLoss, GradientMatchesFiniteDifference) {
+  ExpectGradientsMatchFiniteDifferences(mse_loss, kPredictions, kTargets);
+}
+
+// ---- bce_with_logits_loss -------------------------------------------------------------------
+// logits (0, 2, -1), labels (1, 0, 0). Reference: the textbook form
+// -[y log s(z) + (1 - y) log(1 - s(z))], fine for moderate z; d/dz_i = (s(z_i) - y_i) / 3.
+const std::vector<double> kLogits = {0.0, 2.0, -1.0};
+const std::vector<double> kBits = {1.0, 0.0, 0.0};
+
+double Sigmoid(double z) { return 1.0 / (1.0 + std::exp(-z)); }
+
+TEST(BceWithLogitsLoss, MatchesTextbookCrossEntropy) {
+  double expected = 0.0;
+  for (std::size_t i = 0; i < kLogits.size(); ++i) {
+    const double s = Sigmoid(kLogits[i]);
+    expected -= kBits[i] * std::log(s) + (1.0 - kBits[i]) * std::log(1.0 - s);
+  }
+  expected /= 3.0;
+  // = (ln 2 + ln(1 + e^2) + ln(1 + e^-1)) / 3
+  EXPECT_NEAR(expected, (std::log(2.0) + std::log1p(std::exp(2.0)) + std::log1p(std::exp(-1.0))) / 3.0, 1e-15);
+  EXPECT_NEAR(bce_with_logits_loss(Leaves(kLogits), kBits).data(), expected, 1e-15);
+}
+
+TEST(BceWithLogitsLoss, GradientIsSigmoidMinusLabelOverN) {
+  const std::vector<double> grads = Gradients(bce_with_logits_loss, kLogits, kBits);
+  EXPECT_NEAR(grads[0], (0.5 - 1.0) / 3.0, 1e-15);
+  EXPECT_NEAR(grads[1], Sigmoid(2.0) / 3.0, 1e-15);
+  EXPECT_NEAR(grads[2], Sigmoid(-1.0) / 3.0, 1e-15);
+}
+
+TEST(BceWithLogitsLoss, GradientMatchesFiniteDifference) {
+  ExpectGradientsMatchFiniteDifferences(bce_with_logits_loss, kLogits, kBits);
+}
+
+TEST(BceWithLogitsLoss, IsFiniteAndExactAtLogitsPlusMinus800) {
+  // Right and confident: softplus(800) - 800 = 0 and softplus(-800) = e^-800 = 0 (underflow).
+  // Wrong and confident: softplus(800) = 800 and softplus(-800) + 800 = 800. Mean 1600 / 4.
+  // Gradients (s(z) - y) / 4: 0, 0, +1/4, -1/4. The textbook form would give inf or NaN here.
+  const std::vector<double> logits = {800.0, -800.0, 800.0, -800.0};
+  const std::vector<double> labels = {1.0, 0.0, 0.0, 1.0};
+  const Value loss = bce_with_logits_loss(Leaves(logits), labels);
+  ASSERT_TRUE(std::isfinite(loss.data()));
+  EXPECT_DOUBLE_EQ(loss.data(), 400.0);
+  const std::vector<double> grads = Gradients(bce_with_logits_loss, logits, labels);
+  EXPECT_EQ(grads[0], 0.0);
+  EXPECT_EQ(grads[1], 0.0);
+  EXPECT_DOUBLE_EQ(grads[2], 0.25);
+  EXPECT_DOUBLE_EQ(grads[3], -0.25);
+}
+
+TEST(BceWithLogitsLoss, IsFiniteAtLogitsPlusMinus1000) {
+  const std::vector<double> logits = {1e3, -1e3};
+  const std::vector<double> labels = {0.0, 1.0};
+  EXPECT_DOUBLE_EQ(bce_with_logits_loss(Leaves(logits), labels).data(), 1e3);
+  for (const double g : Gradients(bce_with_logits_loss, logits, labels)) EXPECT_TRUE(std::isfinite(g));
+}
+
+// ---- l2_penalty -----------------------------------------------------------------------------
+TEST(L2Penalty, IsAlphaTimesSumOfSquaredParametersWithGradientTwoAlphaP) {
+  scalargrad::nn::Neuron neuron(2, scalargrad::nn::Activation::linear());
+  const std::vector<scalargrad::nn::Parameter*> params = neuron.parameters();  // w1, w2, b
+  ASSERT_EQ(params.size(), 3u);
+  params[0]->data = 0.5;
+  params[1]->data = -2.0;
+  params[2]->data = 3.0;
+  // 1e-4 (0.25 + 4 + 9) = 1.325e-3; d/dp = 2e-4 p = 1e-4, -4e-4, 6e-4.
+  const Value penalty = l2_penalty(neuron, 1e-4);
+  EXPECT_DOUBLE_EQ(penalty.data(), 1.325e-3);
+  penalty.backward();
+  EXPECT_DOUBLE_EQ(params[0]->grad, 1e-4);
+  EXPECT_DOUBLE_EQ(params[1]->grad, -4e-4);
+  EXPECT_DOUBLE_EQ(params[2]->grad, 6e-4);
+}
+
+TEST(L2Penalty, MatchesSumOverEveryParameterOfAnMlp) {
+  scalargrad::nn::MLP model(2, {4, 4, 1});
+  double expected = 0.0;
+  for (const scalargrad::nn::Parameter* p : std::as_const(model).parameters()) expected += p->data * p->data;
+  EXPECT_NEAR(l2_penalty(model, 0.5).data(), 0.5 * expected, 1e-12);
+}
+
+TEST(L2Penalty, RejectsNegativeOrNonFiniteAlpha) {
+  const scalargrad::nn::Neuron neuron(2);
+  EXPECT_THAT(ErrorMessage([&] { (void)l2_penalty(neuron, -1.0); }), HasSubstr("alpha must be >= 0 and finite, got -1"));
+  EXPECT_THAT(ErrorMessage([&] { (void)l2_penalty(neuron, std::numeric_limits<double>::quiet_NaN()); }),
+              HasSubstr("alpha"));
+}
+
+// ---- accuracy -------------------------------------------------------------------------------
+TEST(Accuracy, CountsSignAgreementForPlusMinusOneLabels) {
+  // scores (2, -0.5, 0.3, -1) vs labels (+1, +1, -1, -1): right, wrong, wrong, right.
+  EXPECT_DOUBLE_EQ(accuracy(Leaves({2.0, -0.5, 0.3, -1.0}), std::vector<double>{1, 1, -1, -1}), 0.5);
+}
+
+TEST(Accuracy, CountsSignAgreementForZeroOneLabelsWithLogits) {
+  EXPECT_DOUBLE_EQ(accuracy(Leaves({2.0, -0.5, 0.3, -1.0}), std::vector<double>{1, 1, 0, 0}), 0.5);
+  EXPECT_DOUBLE_EQ(accuracy(Leaves({2.0, -0.5, -0.3}), std::vector<double>{1, 0, 0}), 1.0);
+}
+
+TEST(Accuracy, ScoreZeroCountsAsNegative) {
+  EXPECT_DOUBLE_EQ(accuracy(Leaves({0.0}), std::vector<double>{-1.0}), 1.0);
+  EXPECT_DOUBLE_EQ(accuracy(Leaves({0.0}), std::vector<double>{1.0}), 0.0);
+}
+
+// ---- Misuse ---------------------------------------------------------------------------------
+TEST(LossErrors, SizeMismatchNamesBothSizes) {
+  const std::vector<Value> three = Leaves({1.0, 2.0, 3.0});
+  const std::vector<double> two = {1.0, 1.0};
+  EXPECT_THAT(ErrorMessage([&] { (void)hinge_loss(three, two); }), HasSubstr("got 3 scores and 2 labels"));
+  EXPECT_THAT(ErrorMessage([&] { (void)mse_loss(three, two); }), HasSubstr("got 3 predictions and 2 labels"));
+  EXPECT_THAT(ErrorMessage([&] { (void)bce_with_logits_loss(three, two); }), HasSubstr("got 3 logits and 2 labels"));
+  EXPECT_THAT(ErrorMessage([&] { (void)accuracy(three, two); }), HasSubstr("got 3 scores and 2 labels"));
+}
+
+TEST(LossErrors, EmptyBatchIsAnError) {
+  const std::vector<Value> none;
+  const std::vector<double> no_labels;
+  for (const Loss& loss : {Loss(hinge_loss), Loss(mse_loss), Loss(bce_with_logits_loss)}) {
+    EXPECT_THAT(ErrorMessage([&] { (void)loss(none, no_labels); }), HasSubstr("and 0 labels"));
+  }
+  EXPECT_THAT(ErrorMessage([&] { (void)accuracy(none, no_labels); }), HasSubstr("got 0 scores and 0 labels"));
+}
+
+TEST(LossErrors, HingeLabelOtherThanPlusMinusOneNamesIndexAndValue) {
+  EXPECT_THAT(ErrorMessage([] { (void)hinge_loss(Leaves({1.0, 2.0}), std::vector<double>{1.0, 0.0}); }),
+              HasSubstr("hinge_loss: label 1 is 0; labels must be -1 or 1"));
+}
+
+TEST(LossErrors, BceLabelOtherThanZeroOneNamesIndexAndValue) {
+  EXPECT_THAT(ErrorMessage([] { (void)bce_with_logits_loss(Leaves({1.0, 2.0, 3.0}), std::vector<double>{0, 1, -1}); }),
+              HasSubstr("bce_with_logits_loss: label 2 is -1; labels must be 0 or 1"));
+  EXPECT_THAT(ErrorMessage([] { (void)bce_with_logits_loss(Leaves({1.0}), std::vector<double>{0.5}); }),
+              HasSubstr("label 0 is 0.5"));
+}
+
+}  // namespace
