@@ -148,7 +148,7 @@ std::uint32_t Tape::operand_slow(const Value& v) {
       const std::uint32_t index = leaf_import_offset[leaf];
       External& e = externals[index];
       const double data = e.data != nullptr ? *e.data : leaf_value[leaf];
-      if (e.import_serial == s.serial && s.nodes.value[e.import_offset] == data) return e.import_offset;
+      if (e.import_serial == s.serial && same_bits(s.nodes.value[e.import_offset], data)) return e.import_offset;
       const std::uint32_t n = append(Op::ImportExternal, index, 0, data);
       ++leaf_refs[leaf];
       s.imported_leaves.push_back(leaf);
@@ -419,27 +419,32 @@ void Tape::backward(const Value& root) {
   }
 
   // 2. Intermediate gradients are recomputed by each backward(): zero them first. A segment
-  // never swept since it was recorded has all gradients 0 already. One swept before may hold
-  // the gradients of another graph recorded in it: then only the nodes this backward() can
-  // reach are zeroed and swept, and the other graph keeps its gradients.
-  std::vector<std::vector<std::uint8_t>> masks(order.size());
+  // never swept since it was recorded has all gradients 0 already (a training step's graph).
+  // One swept before may hold the gradients of another graph recorded in it: then only the
+  // nodes this backward() reaches are zeroed and swept, and the other graph keeps its
+  // gradients. Reachability flows from the root through the import nodes it reaches, so it is
+  // computed for every segment down to the oldest such one.
+  std::size_t masked = 0;  // segments order[0, masked) get a reachability mask
   for (std::size_t k = 0; k < order.size(); ++k) {
+    if (segments[order[k]].grads_dirty) masked = k + 1;
+  }
+  std::vector<std::vector<std::uint8_t>> masks(order.size());
+  std::vector<std::vector<std::uint32_t>> seeds(masked);
+  if (masked > 0) seeds[0].push_back(root.ref_);
+  for (std::size_t k = 0; k < masked; ++k) {
     Segment& s = segments[order[k]];
-    if (s.grads_dirty) {
-      std::vector<std::uint32_t> seeds;
-      if (order[k] == root.owner_) seeds.push_back(root.ref_);
-      for (std::size_t younger = 0; younger < k; ++younger) {
-        for (const SegmentRef& r : segments[order[younger]].imports) {
-          if (r.segment == order[k]) seeds.push_back(r.offset);
-        }
-      }
-      masks[k] = reachable(s, s.sweep_last, seeds);
-      for (std::uint32_t i = 0; i <= s.sweep_last; ++i) {
-        if (masks[k][i] != 0) s.nodes.grad[i] = 0.0;
+    masks[k] = reachable(s, s.sweep_last, seeds[k]);
+    for (std::uint32_t i = 0; i <= s.sweep_last; ++i) {
+      if (masks[k][i] == 0) continue;
+      if (s.grads_dirty) s.nodes.grad[i] = 0.0;
+      if (s.nodes.op[i] == Op::ImportSegment) {
+        const SegmentRef r = s.imports[s.nodes.a[i]];
+        const auto older = static_cast<std::size_t>(std::find(order.begin(), order.end(), r.segment) - order.begin());
+        if (older < masked) seeds[older].push_back(r.offset);
       }
     }
-    s.grads_dirty = true;
   }
+  for (const std::uint32_t slot : order) segments[slot].grads_dirty = true;
 
   // 3. Seed d(root)/d(root) = 1 and sweep each segment from its last reachable node down to 0.
   segments[root.owner_].nodes.grad[root.ref_] = 1.0;

@@ -60,13 +60,16 @@ Value Tape::record_sum(std::span<const Value> xs) {
   }
   const auto n = static_cast<std::uint32_t>(xs.size());
   ensure_room(n + 1);
-  std::vector<std::uint32_t>& list = segments[current].operand_list;
+  std::vector<std::uint32_t>& list = open->operand_list;
   const auto start = static_cast<std::uint32_t>(list.size());
+  list.resize(list.size() + n);
+  std::uint32_t* const out = list.data() + start;
+  const OperandResolver resolve(*this);
   double total = 0.0;
-  for (const Value& x : xs) {
-    const std::uint32_t k = operand(x);
-    list.push_back(k);
-    total += value_at(k);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const std::uint32_t k = resolve(xs[i]);
+    out[i] = k;
+    total += resolve.values[k];
   }
   return emit(Op::Sum, start, n, total);
 }
@@ -92,16 +95,18 @@ Value Tape::record_dot(std::span<const Value> x, std::span<const Value> y) {
   }
   const auto n = static_cast<std::uint32_t>(x.size());
   ensure_room(2 * n + 1);
-  std::vector<std::uint32_t>& list = segments[current].operand_list;
+  std::vector<std::uint32_t>& list = open->operand_list;
   const auto start = static_cast<std::uint32_t>(list.size());
   list.resize(list.size() + 2 * std::size_t{n});
+  std::uint32_t* const out = list.data() + start;
+  const OperandResolver resolve(*this);
   double total = 0.0;
   for (std::uint32_t i = 0; i < n; ++i) {
-    const std::uint32_t p = operand(x[i]);
-    const std::uint32_t q = operand(y[i]);
-    list[start + i] = p;
-    list[start + n + i] = q;
-    total += value_at(p) * value_at(q);
+    const std::uint32_t p = resolve(x[i]);
+    const std::uint32_t q = resolve(y[i]);
+    out[i] = p;
+    out[n + i] = q;
+    total += resolve.values[p] * resolve.values[q];
   }
   return emit(Op::Dot, start, n, total);
 }

@@ -19,6 +19,7 @@ namespace scalargrad {
 
 namespace detail {
 struct Tape;
+struct OperandResolver;
 }
 
 /// A scalar in a dynamic computation graph.
@@ -132,6 +133,7 @@ class Value {
 
  private:
   friend struct detail::Tape;
+  friend struct detail::OperandResolver;
   struct Adopt {};
   // A handle whose reference the tape has already counted.
   Value(Adopt, std::uint32_t ref, std::uint32_t owner, std::uint32_t tape) noexcept

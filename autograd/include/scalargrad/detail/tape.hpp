@@ -2,6 +2,7 @@
 // in docs/architecture.md.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -106,6 +107,31 @@ struct Segment {
 
   // ---- 3. Teaching ----
   std::unordered_map<std::uint32_t, std::string> labels;  // node offset -> label
+};
+
+struct Tape;
+
+/// a and b are the same double, bit for bit (-0.0 is not 0.0; a NaN equals itself).
+inline bool same_bits(double a, double b) {
+  return std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b);
+}
+
+/// Resolves Values to operand offsets in the open segment, with the segment's fields held in
+/// locals: the loops of sum() and dot() resolve thousands of operands per node. Valid until the
+/// next ensure_room() (which may open another segment).
+struct OperandResolver {
+  explicit OperandResolver(Tape& t);
+  /// As Tape::operand(v).
+  std::uint32_t operator()(const Value& v) const;
+
+  Tape& tape;
+  std::uint32_t tape_id;               // this thread's tape
+  std::uint32_t slot;                  // the open segment
+  std::uint64_t serial;                // its serial
+  const double* values;                // its node values (imports do not reallocate them)
+  const std::uint64_t* import_serial;  // Tape::leaf_import_serial
+  const std::uint32_t* import_offset;  // Tape::leaf_import_offset
+  const External* externals;           // Tape::externals
 };
 
 /// Calls f(offset) for each operand of node `i` of `s` (none for imports and leaves).

@@ -2,6 +2,7 @@
 // Included by value.hpp; not a public header.
 #pragma once
 
+#include <bit>
 #include <utility>
 
 #include "scalargrad/detail/tape.hpp"
@@ -18,15 +19,35 @@ namespace scalargrad {
 
 namespace detail {
 
-inline std::uint32_t Tape::operand(const Value& v) {
-  if (v.tape_ == id) [[likely]] {
-    if (v.owner_ == current) return v.ref_;
-    // A leaf already imported into the open segment (weights used by every neuron).
-    if (v.owner_ == kLeafOwner && leaf_import_serial[v.ref_] == open->serial) {
-      return leaf_import_offset[v.ref_];
+inline std::uint32_t Tape::operand(const Value& v) { return OperandResolver(*this)(v); }
+
+inline OperandResolver::OperandResolver(Tape& t)
+    : tape(t),
+      tape_id(t.id),
+      slot(t.current),
+      serial(t.open->serial),
+      values(t.open->nodes.value.get()),
+      import_serial(t.leaf_import_serial.data()),
+      import_offset(t.leaf_import_offset.data()),
+      externals(t.externals.data()) {}
+
+inline std::uint32_t OperandResolver::operator()(const Value& v) const {
+  if (v.tape_ == tape_id) [[likely]] {
+    if (v.owner_ == slot) return v.ref_;
+    if (v.owner_ == kLeafOwner) {
+      // A leaf already imported into the open segment (weights used by every neuron).
+      const std::uint64_t imported = import_serial[v.ref_];
+      if (imported == serial) return import_offset[v.ref_];
+      if (imported == kExternalLeaf) {
+        // An external leaf (nn::Parameter) imported here with the owner's current data.
+        const External& e = externals[import_offset[v.ref_]];
+        if (e.import_serial == serial && e.data != nullptr && same_bits(values[e.import_offset], *e.data)) {
+          return e.import_offset;
+        }
+      }
     }
   }
-  return operand_slow(v);
+  return tape.operand_slow(v);
 }
 
 inline Value Tape::emit(Op op, std::uint32_t a, std::uint32_t b, double value) {
