@@ -1,0 +1,559 @@
+// nn::Parameter, Activation, Neuron, Layer, MLP (nn/module.hpp, parameter.hpp, activation.hpp).
+//
+// References: micrograd's nn.py for parameter order, counts and repr; hand computation of
+// activation(w . x + b) for a neuron; central finite differences for the gradient of a whole
+// network's loss with respect to every parameter.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "scalargrad/nn/activation.hpp"
+#include "scalargrad/nn/module.hpp"
+#include "scalargrad/nn/parameter.hpp"
+#include "scalargrad/value.hpp"
+
+namespace {
+
+using scalargrad::Error;
+using scalargrad::Value;
+using scalargrad::nn::Activation;
+using scalargrad::nn::Init;
+using scalargrad::nn::init_bound;
+using scalargrad::nn::init_name;
+using scalargrad::nn::Layer;
+using scalargrad::nn::MLP;
+using scalargrad::nn::Neuron;
+using scalargrad::nn::Parameter;
+using scalargrad::nn::parse_init;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+// ---- 1. Helpers ------------------------------------------------------------------------------
+
+std::uint64_t Bits(double x) { return std::bit_cast<std::uint64_t>(x); }
+
+std::vector<std::uint64_t> DataBits(const scalargrad::nn::Module& module) {
+  std::vector<std::uint64_t> bits;
+  for (const Parameter* p : module.parameters()) bits.push_back(Bits(p->data));
+  return bits;
+}
+
+template <typename F>
+std::string ErrorOf(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no scalargrad::Error thrown";
+  return "";
+}
+
+/// `count` copies of `item` joined by ", ".
+std::string Repeat(const std::string& item, int count) {
+  std::string text;
+  for (int i = 0; i < count; ++i) text += (i == 0 ? "" : ", ") + item;
+  return text;
+}
+
+// What code outside namespace scalargrad can write with a Parameter (unqualified lookup from
+// here, plus argument-dependent lookup, as in a user's program).
+template <typename P>
+concept TimesDouble = requires(const P& p) { p * 1.0; };
+template <typename P>
+concept DoubleTimes = requires(const P& p) { 1.0 * p; };
+template <typename P>
+concept TimesItself = requires(const P& p) { p * p; };
+template <typename P>
+concept TimesValue = requires(const P& p, const Value& x) { p * x + 1.0; };
+
+// ---- 2. Parameter ----------------------------------------------------------------------------
+
+TEST(Parameter, DataAndGradArePublicDoubles) {
+  Parameter p(2.5);
+  EXPECT_EQ(p.data, 2.5);
+  EXPECT_EQ(p.grad, 0.0);
+  p.data -= 0.5;  // micrograd's p.data += -lr * p.grad
+  p.grad = 3.0;
+  EXPECT_EQ(p.data, 2.0);
+  EXPECT_EQ(p.grad, 3.0);
+  EXPECT_EQ(Parameter().data, 0.0);
+}
+
+TEST(Parameter, EntersAnExpressionAsALeafHoldingItsData) {
+  const Parameter p(1.5);
+  EXPECT_TRUE(p.value().is_leaf());
+  EXPECT_EQ(p.value().data(), 1.5);
+  const Value y = p * 3.0 + 1.0;
+  EXPECT_EQ(y.data(), 5.5);
+  const std::vector<Value> path = y.operands();  // (p * 3) + 1
+  ASSERT_FALSE(path.empty());
+  const std::vector<Value> product = path[0].operands();
+  ASSERT_FALSE(product.empty());
+  EXPECT_TRUE(product[0].is_leaf());
+  EXPECT_EQ(product[0].data(), 1.5);
+}
+
+TEST(Parameter, UsableInExpressionsLikeAValueFromUserCode) {
+  // parameter.hpp: "So that a Parameter can be used in expressions like a Value: `p * x + 1.0`".
+  EXPECT_TRUE(TimesValue<Parameter>);
+  // micrograd writes `p * 2` and `p * p` (its l2 penalty). With a double or another Parameter
+  // as the other operand, no Value brings namespace scalargrad into argument-dependent lookup:
+  // the operators must be reachable from scalargrad::nn (parameter.hpp's using-declarations).
+  EXPECT_TRUE(TimesDouble<Parameter>) << "p * 1.0 does not compile outside namespace scalargrad";
+  EXPECT_TRUE(DoubleTimes<Parameter>) << "1.0 * p does not compile outside namespace scalargrad";
+  EXPECT_TRUE(TimesItself<Parameter>) << "p * p does not compile outside namespace scalargrad";
+}
+
+TEST(Parameter, BackwardAddsIntoGradAndAccumulatesOverCalls) {
+  Parameter p(3.0);
+  p.grad = 0.5;  // backward adds to what is there
+  const Value y = p * p + p;  // p used three times: dy/dp = 2p + 1 = 7
+  y.backward();
+  EXPECT_EQ(p.grad, 0.5 + 7.0);
+  y.backward();  // a leaf accumulates over backward() calls (PyTorch semantics)
+  EXPECT_EQ(p.grad, 0.5 + 14.0);
+  const Value z = 2.0 * p;  // a second graph adds too
+  z.backward();
+  EXPECT_EQ(p.grad, 0.5 + 16.0);
+  EXPECT_EQ(p.value().grad(), p.grad) << "the leaf reads the Parameter's grad";
+}
+
+TEST(Parameter, ZeroGradClearsTheGrad) {
+  Neuron n(2, Activation::linear());
+  const std::vector<double> x = {1.0, -2.0};
+  n(x).backward();
+  bool any_nonzero = false;
+  for (const Parameter* p : n.parameters()) any_nonzero = any_nonzero || p->grad != 0.0;
+  ASSERT_TRUE(any_nonzero);
+  n.zero_grad();
+  for (const Parameter* p : n.parameters()) EXPECT_EQ(p->grad, 0.0);
+  n(x).backward();
+  EXPECT_EQ(n.bias().grad, 1.0) << "after zero_grad, one backward gives exactly one gradient";
+}
+
+TEST(Parameter, ACopyIsAnIndependentLeaf) {
+  Parameter p(2.0);
+  (void)(p * 1.0);  // p has its leaf already
+  Parameter q = p;
+  EXPECT_EQ(q.data, 2.0);
+  q.data = 5.0;
+  EXPECT_EQ(p.data, 2.0);
+  (q * q).backward();
+  EXPECT_EQ(q.grad, 10.0);
+  EXPECT_EQ(p.grad, 0.0) << "the copy's gradient must not reach the original";
+  (p * 3.0).backward();
+  EXPECT_EQ(p.grad, 3.0);
+  EXPECT_EQ(q.grad, 10.0);
+
+  Parameter r(7.0);
+  (void)(r * 1.0);
+  r = p;  // assignment copies the numbers; r stays its own leaf
+  EXPECT_EQ(r.data, 2.0);
+  (r * 4.0).backward();
+  EXPECT_EQ(r.grad, 3.0 + 4.0);
+  EXPECT_EQ(p.grad, 3.0);
+}
+
+TEST(Parameter, DestroyedWhileItsGraphLivesThenBackwardIsSafe) {
+  // Run under AddressSanitizer too: backward() must not write into the freed Parameter.
+  auto p = std::make_unique<Parameter>(3.0);
+  const Value y = *p * *p + 1.0;
+  const Value w = p->value();
+  p.reset();
+  EXPECT_EQ(y.data(), 10.0);
+  y.backward();
+  EXPECT_EQ(w.grad(), 6.0) << "the gradient lands in the orphaned leaf";
+  EXPECT_EQ(w.data(), 3.0);
+  const Value z = w * 2.0;  // the orphaned leaf is an ordinary leaf now
+  EXPECT_EQ(z.data(), 6.0);
+}
+
+TEST(Parameter, ParametersOfADestroyedModelLeaveTheirGraphsUsable) {
+  Value loss;
+  {
+    const MLP model(2, {4, 1}, Activation::tanh(), Activation::linear(), Init::Uniform, 9);
+    loss = model.score(std::vector<double>{0.3, -0.2});
+  }
+  loss.backward();
+  EXPECT_TRUE(std::isfinite(loss.data()));
+}
+
+TEST(Parameter, DataChangedBetweenForwardPassesWithoutBackwardIsSeen) {
+  Parameter p(1.0);
+  const Value y1 = p * p;
+  p.data = 2.0;
+  const Value y2 = p * p;
+  p.data = 1.0;  // back to a value seen before: the third pass must not reuse the second's import
+  const Value y3 = p * p;
+  EXPECT_EQ(y1.data(), 1.0);
+  EXPECT_EQ(y2.data(), 4.0);
+  EXPECT_EQ(y3.data(), 1.0);
+  y2.backward();
+  EXPECT_EQ(p.grad, 4.0);  // 2 * 2.0
+  y1.backward();
+  EXPECT_EQ(p.grad, 4.0 + 2.0);  // + 2 * 1.0, into the same Parameter
+
+  // The same through a Neuron, whose weights are cached as Values between passes.
+  Neuron n(2, Activation::linear());
+  const std::vector<double> x = {1.0, 1.0};
+  const double before = n(x).data();
+  n.parameters()[0]->data += 0.25;
+  EXPECT_DOUBLE_EQ(n(x).data(), before + 0.25);
+  n.parameters()[2]->data = 1.0;  // the bias
+  EXPECT_DOUBLE_EQ(n(x).data(), before + 1.25);
+}
+
+TEST(Parameter, ChangingTheSignOfZeroIsSeenByTheNextPass) {
+  // A change of data that compares equal (0.0 to -0.0) is still a change: 1/x tells them apart.
+  Parameter p(0.0);
+  const Value y1 = 1.0 / p;
+  p.data = -0.0;
+  const Value y2 = 1.0 / p;
+  EXPECT_EQ(y1.data(), std::numeric_limits<double>::infinity());
+  EXPECT_EQ(y2.data(), -std::numeric_limits<double>::infinity()) << "the second pass reused the +0.0 leaf";
+}
+
+// ---- 3. Structure: counts, order, repr -------------------------------------------------------
+
+TEST(MLP, NumParametersIsMicrogradsCount) {
+  EXPECT_EQ(MLP(2, {16, 16, 1}).num_parameters(), 337u);  // (2+1)*16 + (16+1)*16 + (16+1)*1
+  EXPECT_EQ(MLP(3, {4, 4, 1}).num_parameters(), 41u);
+  EXPECT_EQ(Neuron(5).num_parameters(), 6u);
+  EXPECT_EQ(Layer(3, 4).num_parameters(), 16u);
+  // PReLU adds one slope per neuron.
+  EXPECT_EQ(MLP(2, {16, 16, 1}, Activation::prelu(), Activation::linear()).num_parameters(), 337u + 32u);
+}
+
+TEST(MLP, ParametersAreInMicrogradsOrder) {
+  for (const Activation hidden : {Activation::relu(), Activation::prelu()}) {
+    MLP model(2, {16, 16, 1}, hidden, Activation::linear());
+    const std::vector<Parameter*> params = model.parameters();
+    std::vector<const Parameter*> expected;
+    for (const Layer& layer : model.layers()) {
+      for (const Neuron& neuron : layer.neurons()) {
+        for (const Parameter& w : neuron.weights()) expected.push_back(&w);
+        expected.push_back(&neuron.bias());
+        if (neuron.activation().has_parameter()) expected.push_back(&neuron.slope());
+      }
+    }
+    ASSERT_EQ(params.size(), expected.size());
+    for (std::size_t i = 0; i < params.size(); ++i) EXPECT_EQ(params[i], expected[i]) << "parameter " << i;
+    // The const overload gives the same pointers.
+    const std::vector<const Parameter*> const_params = std::as_const(model).parameters();
+    EXPECT_EQ(const_params, expected);
+  }
+}
+
+TEST(MLP, ReprIsMicrogradsText) {
+  const MLP model(2, {16, 16, 1});
+  const std::string expected = "MLP of [Layer of [" + Repeat("ReLUNeuron(2)", 16) + "], Layer of [" +
+                               Repeat("ReLUNeuron(16)", 16) + "], Layer of [LinearNeuron(16)]]";
+  EXPECT_EQ(model.repr(), expected);
+  std::ostringstream printed;
+  printed << model;
+  EXPECT_EQ(printed.str(), expected);
+  EXPECT_EQ(Neuron(3, Activation::tanh()).repr(), "TanhNeuron(3)");
+  EXPECT_EQ(Layer(3, 2, Activation::leaky_relu(0.2)).repr(), "Layer of [LeakyReLUNeuron(3), LeakyReLUNeuron(3)]");
+}
+
+// ---- 4. Errors -------------------------------------------------------------------------------
+
+TEST(Module, WrongInputSizeThrowsNamingBothSizes) {
+  const Neuron neuron(3);
+  const Layer layer(3, 2);
+  const MLP mlp(3, {2, 1});
+  const std::vector<double> doubles = {1.0, 2.0};
+  const std::vector<Value> values = {Value(1.0), Value(2.0)};
+  const auto names_sizes = [](std::string_view who) {
+    return AllOf(HasSubstr(std::string(who)), HasSubstr("3 inputs"), HasSubstr("got 2"));
+  };
+  EXPECT_THAT(ErrorOf([&] { (void)neuron(doubles); }), names_sizes("Neuron"));
+  EXPECT_THAT(ErrorOf([&] { (void)neuron(values); }), names_sizes("Neuron"));
+  EXPECT_THAT(ErrorOf([&] { (void)layer(doubles); }), names_sizes("Layer"));
+  EXPECT_THAT(ErrorOf([&] { (void)layer(values); }), names_sizes("Layer"));
+  EXPECT_THAT(ErrorOf([&] { (void)mlp(doubles); }), names_sizes("MLP"));
+  EXPECT_THAT(ErrorOf([&] { (void)mlp(values); }), names_sizes("MLP"));
+  EXPECT_THAT(ErrorOf([&] { (void)mlp.score(doubles); }), names_sizes("MLP"));
+  EXPECT_THAT(ErrorOf([&] { (void)mlp.score(values); }), names_sizes("MLP"));
+}
+
+TEST(MLP, ScoreNeedsExactlyOneOutput) {
+  const MLP two(2, {4, 2});
+  const std::vector<double> x = {0.5, -0.5};
+  EXPECT_THAT(ErrorOf([&] { (void)two.score(x); }), AllOf(HasSubstr("one output"), HasSubstr("2")));
+  const MLP one(2, {4, 1});
+  EXPECT_EQ(Bits(one.score(x).data()), Bits(one(x).front().data()));
+}
+
+TEST(MLP, ConstructorRejectsEmptyShapes) {
+  EXPECT_THROW(MLP(0, {4, 1}), Error);
+  EXPECT_THROW(MLP(2, {}), Error);
+  EXPECT_THROW(MLP(2, {4, 0, 1}), Error);
+  EXPECT_THROW(MLP(2, {4, 1}, std::vector<Activation>{Activation::relu()}), Error);
+  EXPECT_THROW(Neuron(0), Error);
+}
+
+// ---- 5. Initialisation -----------------------------------------------------------------------
+
+/// Checks every weight of `model` is in [-b, b) with b the layer's bound, reaches past b/2
+/// somewhere (so the bound is the one used, not a smaller one), and every bias is 0.
+void ExpectWithinBounds(const MLP& model, Init init) {
+  for (const Layer& layer : model.layers()) {
+    const double bound = init_bound(init, layer.nin(), layer.nout());
+    double largest = 0.0;
+    for (const Neuron& neuron : layer.neurons()) {
+      for (const Parameter& w : neuron.weights()) {
+        EXPECT_GE(w.data, -bound);
+        EXPECT_LT(w.data, bound);
+        largest = std::max(largest, std::abs(w.data));
+      }
+      EXPECT_EQ(neuron.bias().data, 0.0);
+    }
+    EXPECT_GT(largest, bound / 2) << init_name(init) << " layer of " << layer.nin() << " -> " << layer.nout();
+  }
+}
+
+TEST(Init, WeightsAreWithinTheirBoundsAndBiasesZero) {
+  EXPECT_EQ(init_bound(Init::Uniform, 4, 8), 1.0);
+  EXPECT_DOUBLE_EQ(init_bound(Init::Xavier, 4, 8), std::sqrt(6.0 / 12.0));
+  EXPECT_DOUBLE_EQ(init_bound(Init::He, 4, 8), std::sqrt(6.0 / 4.0));
+  for (const Init init : {Init::Uniform, Init::Xavier, Init::He}) {
+    ExpectWithinBounds(MLP(4, {32, 16, 1}, Activation::relu(), Activation::linear(), init, 3), init);
+  }
+  // Xavier's bound is below He's, and below 1, for these layers: the three are told apart.
+  EXPECT_LT(init_bound(Init::Xavier, 16, 32), init_bound(Init::He, 16, 32));
+  EXPECT_LT(init_bound(Init::He, 16, 32), 1.0);
+}
+
+TEST(Init, NamesRoundTripAndUnknownNamesThrow) {
+  for (const Init init : {Init::Uniform, Init::Xavier, Init::He}) EXPECT_EQ(parse_init(init_name(init)), init);
+  EXPECT_THAT(ErrorOf([] { (void)parse_init("glorot"); }), AllOf(HasSubstr("'glorot'"), HasSubstr("xavier")));
+}
+
+TEST(Init, SameSeedGivesBitIdenticalWeightsAnotherSeedOthers) {
+  for (const Init init : {Init::Uniform, Init::Xavier, Init::He}) {
+    const MLP a(2, {16, 16, 1}, Activation::relu(), Activation::linear(), init, 42);
+    const MLP b(2, {16, 16, 1}, Activation::relu(), Activation::linear(), init, 42);
+    const MLP c(2, {16, 16, 1}, Activation::relu(), Activation::linear(), init, 43);
+    EXPECT_EQ(DataBits(a), DataBits(b));
+    EXPECT_NE(DataBits(a), DataBits(c));
+  }
+  EXPECT_EQ(DataBits(Neuron(8, Activation::relu(), 5)), DataBits(Neuron(8, Activation::relu(), 5)));
+  EXPECT_NE(DataBits(Neuron(8, Activation::relu(), 5)), DataBits(Neuron(8, Activation::relu(), 6)));
+}
+
+// ---- 6. Forward: a neuron by hand ------------------------------------------------------------
+
+double ByHand(const Activation& activation, double z, double slope) {
+  switch (activation.kind()) {
+    case Activation::Kind::Linear: return z;
+    case Activation::Kind::ReLU: return z > 0 ? z : 0.0;
+    case Activation::Kind::LeakyReLU: return z > 0 ? z : activation.parameter() * z;
+    case Activation::Kind::PReLU: return z > 0 ? z : slope * z;
+    case Activation::Kind::Tanh: return std::tanh(z);
+    case Activation::Kind::Sigmoid: return 1.0 / (1.0 + std::exp(-z));
+    case Activation::Kind::ELU: return z > 0 ? z : activation.parameter() * (std::exp(z) - 1.0);
+    case Activation::Kind::GELU: return 0.5 * z * (1.0 + std::erf(z / std::sqrt(2.0)));
+    case Activation::Kind::SiLU: return z / (1.0 + std::exp(-z));
+    case Activation::Kind::Softplus: return std::log1p(std::exp(z));
+  }
+  return 0.0;
+}
+
+std::vector<std::string> ActivationNames() {
+  std::vector<std::string> names;
+  for (const std::string_view name : Activation::names()) names.emplace_back(name);
+  for (const char* with_parameter : {"leaky_relu:0.2", "prelu:0.1", "elu:0.5"}) names.emplace_back(with_parameter);
+  return names;
+}
+
+std::string TestName(const ::testing::TestParamInfo<std::string>& info) {
+  std::string name = info.param;
+  for (char& c : name) {
+    if (c == ':' || c == '.') c = '_';
+  }
+  return name;
+}
+
+class PerActivation : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(PerActivation, NeuronOutputIsActivationOfWeightedSumPlusBias) {
+  const Activation activation = Activation::parse(GetParam());
+  Neuron neuron(3, activation, 17);
+  std::vector<Parameter*> params = neuron.parameters();
+  params[3]->data = 0.3;                                   // bias
+  if (activation.has_parameter()) params[4]->data = 0.07;  // PReLU slope
+  const double slope = neuron.slope().data;
+  for (const double sign : {1.0, -1.0}) {  // both sides of 0 for the piecewise activations
+    const std::vector<double> x = {0.5 * sign, -1.2 * sign, 2.0 * sign};
+    const std::vector<Parameter>& w = neuron.weights();
+    const double z = w[0].data * x[0] + w[1].data * x[1] + w[2].data * x[2] + 0.3;
+    EXPECT_NEAR(neuron(x).data(), ByHand(activation, z, slope), 1e-14 * std::max(1.0, std::abs(z)))
+        << "z = " << z;
+  }
+}
+
+// ---- 7. Backward: the whole network against finite differences -------------------------------
+
+/// A loss written with engine ops only: the mean over four points of an MSE term plus a hinge
+/// term, so that several paths reach every parameter.
+Value Loss(const MLP& model) {
+  static const double inputs[4][3] = {{0.5, -1.0, 0.25}, {-0.3, 0.8, 1.5}, {1.2, 0.1, -0.7}, {-0.9, -0.4, 0.3}};
+  static const double labels[4] = {1.0, -1.0, -1.0, 1.0};
+  Value total = 0.0;
+  for (int i = 0; i < 4; ++i) {
+    const Value s = model.score(std::vector<double>(inputs[i], inputs[i] + 3));
+    total = total + (s - labels[i]).pow(2.0) + (1.0 - labels[i] * s).relu();
+  }
+  return total / 4.0;
+}
+
+TEST_P(PerActivation, WholeNetworkGradientMatchesCentralFiniteDifferences) {
+  const Activation activation = Activation::parse(GetParam());
+  // Output activation too, so that the output layer's derivative is checked for each kind.
+  MLP model(3, {4, 4, 1}, std::vector<Activation>{activation, activation, activation}, Init::Uniform, 8);
+  if (activation.has_parameter()) {
+    // Distinct slopes, so that a slope gradient sent to the wrong neuron shows.
+    double slope = 0.05;
+    for (Parameter* p : model.parameters()) {
+      for (const Layer& layer : model.layers()) {
+        for (const Neuron& neuron : layer.neurons()) {
+          if (p == &neuron.slope()) {
+            p->data = slope;
+            slope += 0.03;
+          }
+        }
+      }
+    }
+    ASSERT_NEAR(slope, 0.05 + 9 * 0.03, 1e-12) << "every neuron's slope set";
+  }
+
+  model.zero_grad();
+  Loss(model).backward();
+  const std::vector<Parameter*> params = model.parameters();
+  ASSERT_EQ(params.size(), activation.has_parameter() ? 41u + 9u : 41u);
+
+  const double h = 1e-6;
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    Parameter& p = *params[i];
+    const double saved = p.data;
+    p.data = saved + h;
+    const double up = Loss(model).data();  // forward only: no backward between the passes
+    p.data = saved - h;
+    const double down = Loss(model).data();
+    p.data = saved;
+    const double numeric = (up - down) / (2 * h);
+    EXPECT_NEAR(p.grad, numeric, 1e-6 * std::max(1.0, std::abs(numeric))) << "parameter " << i;
+  }
+  // Every parameter's gradient is reachable: the check above is not vacuous.
+  int nonzero = 0;
+  for (const Parameter* p : params) nonzero += p->grad != 0.0 ? 1 : 0;
+  EXPECT_GT(nonzero, static_cast<int>(params.size()) / 2);
+}
+
+TEST_P(PerActivation, NameParsesBackToTheSameActivation) {
+  const Activation activation = Activation::parse(GetParam());
+  EXPECT_EQ(Activation::parse(activation.name()), activation);
+  EXPECT_EQ(Activation::parse(activation.name()).name(), activation.name());
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryActivation, PerActivation, ::testing::ValuesIn(ActivationNames()), TestName);
+
+// ---- 8. Activation names ---------------------------------------------------------------------
+
+TEST(Activation, ParseReadsParametersAndDefaults) {
+  EXPECT_EQ(Activation::parse("leaky_relu:0.001"), Activation::leaky_relu(0.001));
+  EXPECT_EQ(Activation::parse("leaky_relu:0.001").name(), "leaky_relu:0.001");
+  EXPECT_EQ(Activation::parse("leaky_relu"), Activation::leaky_relu(0.01));
+  EXPECT_EQ(Activation::parse("prelu"), Activation::prelu(0.25));
+  EXPECT_EQ(Activation::parse("prelu:0.1").parameter(), 0.1);
+  EXPECT_EQ(Activation::parse("elu"), Activation::elu(1.0));
+  EXPECT_EQ(Activation::parse("elu:0.5"), Activation::elu(0.5));
+  EXPECT_EQ(Activation::parse("relu"), Activation::relu());
+  EXPECT_EQ(Activation::parse("linear"), Activation::linear());
+  EXPECT_EQ(Activation::relu().name(), "relu");
+  EXPECT_EQ(Activation::relu().display_name(), "ReLU");
+  EXPECT_EQ(Activation::linear().display_name(), "Linear");
+  // Shortest text that reads back to the same double.
+  EXPECT_EQ(Activation::leaky_relu(0.1 + 0.2).name(), "leaky_relu:0.30000000000000004");
+  EXPECT_EQ(Activation::parse(Activation::leaky_relu(0.1 + 0.2).name()).parameter(), 0.1 + 0.2);
+  EXPECT_EQ(Activation::names().size(), 10u);
+}
+
+TEST(Activation, ParseRejectsUnknownNamesBadNumbersAndUnwantedParameters) {
+  EXPECT_THAT(ErrorOf([] { (void)Activation::parse("swish"); }),
+              AllOf(HasSubstr("unknown activation 'swish'"), HasSubstr("relu"), HasSubstr("tanh"),
+                    HasSubstr("softplus")));
+  EXPECT_THAT(ErrorOf([] { (void)Activation::parse(""); }), HasSubstr("unknown activation"));
+  EXPECT_THAT(ErrorOf([] { (void)Activation::parse("ReLU"); }), HasSubstr("unknown activation 'ReLU'"));
+  for (const char* bad : {"leaky_relu:abc", "leaky_relu:", "leaky_relu:0.1x", "elu:1e999", "prelu:nan",
+                          "leaky_relu: 0.1"}) {
+    EXPECT_THAT(ErrorOf([&] { (void)Activation::parse(bad); }), HasSubstr("not a finite number")) << bad;
+  }
+  EXPECT_THAT(ErrorOf([] { (void)Activation::parse("relu:0.5"); }),
+              AllOf(HasSubstr("'relu'"), HasSubstr("takes no parameter")));
+  EXPECT_THAT(ErrorOf([] { (void)Activation::parse("tanh:1"); }), HasSubstr("takes no parameter"));
+}
+
+// ---- 9. Copies -------------------------------------------------------------------------------
+
+TEST(MLP, ACopyHasIndependentWeightsThatTrainIndependently) {
+  MLP original(2, {4, 1}, Activation::tanh(), Activation::linear(), Init::Uniform, 5);
+  const std::vector<double> x = {0.7, -0.3};
+  (void)original.score(x);  // the original's weights are cached as graph leaves already
+  MLP copy = original;
+  EXPECT_EQ(DataBits(copy), DataBits(original));
+  const std::vector<Parameter*> a = original.parameters();
+  const std::vector<Parameter*> b = copy.parameters();
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_NE(a[i], b[i]);
+
+  const double original_output = original.score(x).data();
+  original.zero_grad();
+  copy.zero_grad();
+  // A few steps of gradient descent on the copy only.
+  for (int step = 0; step < 3; ++step) {
+    copy.zero_grad();
+    const Value loss = (copy.score(x) - 1.0).pow(2.0);
+    loss.backward();
+    for (Parameter* p : copy.parameters()) p->data -= 0.1 * p->grad;
+  }
+  for (const Parameter* p : original.parameters()) {
+    EXPECT_EQ(p->grad, 0.0) << "the copy's backward reached the original";
+  }
+  EXPECT_EQ(original.score(x).data(), original_output);
+  EXPECT_NE(copy.score(x).data(), original_output);
+
+  // And the other way round: training the original leaves the copy alone.
+  const std::vector<std::uint64_t> copy_before = DataBits(copy);
+  copy.zero_grad();
+  (original.score(x) * 2.0).backward();
+  for (Parameter* p : original.parameters()) p->data -= 0.1 * p->grad;
+  for (const Parameter* p : copy.parameters()) EXPECT_EQ(p->grad, 0.0) << "the original's backward reached the copy";
+  EXPECT_EQ(DataBits(copy), copy_before);
+
+  // Copy assignment onto a model that has been used: it takes the numbers, keeps its own leaves.
+  MLP assigned(2, {4, 1}, Activation::tanh(), Activation::linear(), Init::Uniform, 6);
+  (void)assigned.score(x);
+  assigned = original;
+  EXPECT_EQ(DataBits(assigned), DataBits(original));
+  EXPECT_EQ(Bits(assigned.score(x).data()), Bits(original.score(x).data()));
+  original.zero_grad();
+  assigned.zero_grad();
+  assigned.score(x).backward();
+  for (const Parameter* p : original.parameters()) EXPECT_EQ(p->grad, 0.0);
+}
+
+}  // namespace
