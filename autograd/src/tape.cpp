@@ -142,22 +142,15 @@ std::uint32_t Tape::operand_slow(const Value& v) {
   if (v.owner_ == kLeafOwner) {
     // A leaf enters each segment once, through an Import node that holds a reference on it.
     const std::uint32_t leaf = v.ref_;
-    if (leaf_import_serial[leaf] == kExternalLeaf) {
-      // An external leaf enters again whenever its owner's data changed since it last did (a
-      // gradient check perturbs Parameter::data between forward passes in one segment).
-      const std::uint32_t index = leaf_import_offset[leaf];
-      External& e = externals[index];
-      const double data = e.data != nullptr ? *e.data : leaf_value[leaf];
-      if (e.import_serial == s.serial && same_bits(s.nodes.value[e.import_offset], data)) return e.import_offset;
-      const std::uint32_t n = append(Op::ImportExternal, index, 0, data);
-      ++leaf_refs[leaf];
-      s.imported_leaves.push_back(leaf);
-      e.import_serial = s.serial;
-      e.import_offset = n;
-      return n;
+    // An external leaf enters again whenever its owner's data changed since it last did (a
+    // gradient check perturbs Parameter::data between forward passes in one segment).
+    const double data = leaf_data(leaf);
+    if (leaf_import_serial[leaf] == s.serial && same_bits(s.nodes.value[leaf_import_offset[leaf]], data)) {
+      return leaf_import_offset[leaf];
     }
-    if (leaf_import_serial[leaf] == s.serial) return leaf_import_offset[leaf];
-    const std::uint32_t n = append(Op::Import, leaf, 0, leaf_value[leaf]);
+    const std::uint32_t external = leaf_external[leaf];
+    const std::uint32_t n = external == kNoExternal ? append(Op::Import, leaf, 0, data)
+                                                    : append(Op::ImportExternal, external, 0, data);
     ++leaf_refs[leaf];
     s.imported_leaves.push_back(leaf);
     leaf_import_serial[leaf] = s.serial;
@@ -264,6 +257,8 @@ std::uint32_t Tape::new_leaf(double value) {
     leaf_grad[slot] = 0.0;
     leaf_refs[slot] = 1;
     leaf_import_serial[slot] = 0;
+    leaf_external[slot] = kNoExternal;
+    leaf_external_data[slot] = nullptr;
   } else {
     slot = static_cast<std::uint32_t>(leaf_value.size());
     leaf_value.push_back(value);
@@ -271,27 +266,28 @@ std::uint32_t Tape::new_leaf(double value) {
     leaf_refs.push_back(1);
     leaf_import_serial.push_back(0);
     leaf_import_offset.push_back(0);
+    leaf_external.push_back(kNoExternal);
+    leaf_external_data.push_back(nullptr);
   }
   return slot;
 }
 
 void Tape::leaf_unreferenced(std::uint32_t slot) {
   if (!leaf_labels.empty()) leaf_labels.erase(slot);
-  if (leaf_import_serial[slot] == kExternalLeaf) {
-    externals[leaf_import_offset[slot]] = External{};
-    free_externals.push_back(leaf_import_offset[slot]);
+  if (leaf_external[slot] != kNoExternal) {
+    externals[leaf_external[slot]] = External{};
+    free_externals.push_back(leaf_external[slot]);
   }
   free_leaves.push_back(slot);
 }
 
 External* Tape::external_of_leaf(std::uint32_t slot) {
-  if (leaf_import_serial[slot] != kExternalLeaf) return nullptr;
-  return &externals[leaf_import_offset[slot]];
+  return leaf_external[slot] == kNoExternal ? nullptr : &externals[leaf_external[slot]];
 }
 
 double Tape::leaf_data(std::uint32_t slot) {
-  const External* e = external_of_leaf(slot);
-  return (e != nullptr && e->data != nullptr) ? *e->data : leaf_value[slot];
+  const double* data = leaf_external_data[slot];
+  return data != nullptr ? *data : leaf_value[slot];
 }
 
 double& Tape::leaf_grad_ref(std::uint32_t slot) {
@@ -317,6 +313,8 @@ void Tape::reset_for_benchmark(std::size_t leaves_kept) {
   leaf_refs.resize(leaves_kept);
   leaf_import_serial.resize(leaves_kept);
   leaf_import_offset.resize(leaves_kept);
+  leaf_external.resize(leaves_kept);
+  leaf_external_data.resize(leaves_kept);
   free_leaves.clear();
 }
 

@@ -174,9 +174,9 @@ Value Value::external(const double& data, double& grad) {
     index = static_cast<std::uint32_t>(t.externals.size());
     t.externals.emplace_back();
   }
-  t.externals[index] = detail::External{&data, &grad, leaf.ref_, 0, 0};
-  t.leaf_import_serial[leaf.ref_] = detail::kExternalLeaf;
-  t.leaf_import_offset[leaf.ref_] = index;
+  t.externals[index] = detail::External{&data, &grad, leaf.ref_};
+  t.leaf_external[leaf.ref_] = index;
+  t.leaf_external_data[leaf.ref_] = &data;
   return leaf;
 }
 
@@ -189,6 +189,7 @@ void Value::rebind(const double& data, double& grad) {
   }
   e->data = &data;
   e->grad = &grad;
+  t.leaf_external_data[ref_] = &data;
 }
 
 void Value::unbind() noexcept {
@@ -201,6 +202,7 @@ void Value::unbind() noexcept {
   t.leaf_grad[ref_] = *e->grad;
   e->data = nullptr;
   e->grad = nullptr;
+  t.leaf_external_data[ref_] = nullptr;
 }
 
 void Value::set_data(double data) {
@@ -214,9 +216,7 @@ void Value::set_data(double data) {
                 "the owner's data instead, which the leaf reads each time it enters a graph");
   }
   t.leaf_value[ref_] = data;
-  if (t.leaf_import_serial[ref_] != detail::kExternalLeaf) {
-    t.leaf_import_serial[ref_] = 0;  // ops recorded from now on import the new value
-  }
+  t.leaf_import_serial[ref_] = 0;  // ops recorded from now on import the new value
 }
 
 void Value::zero_grad() {

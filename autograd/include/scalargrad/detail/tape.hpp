@@ -59,13 +59,10 @@ struct External {
   const double* data = nullptr;  // the owner's data; nullptr once unbound
   double* grad = nullptr;        // the owner's grad; nullptr once unbound
   std::uint32_t leaf = 0;        // leaf slot
-  std::uint64_t import_serial = 0;  // segment it was last imported into
-  std::uint32_t import_offset = 0;  // ... and the offset of that ImportExternal node
 };
 
-/// leaf_import_serial of an external leaf: never a segment's serial, so that the inline import
-/// cache always misses and operand_slow() checks the owner's current data.
-inline constexpr std::uint64_t kExternalLeaf = ~std::uint64_t{0};
+/// Tape::leaf_external of a plain leaf.
+inline constexpr std::uint32_t kNoExternal = 0xFFFFFFFFu;
 
 /// An older segment that a segment imports from, and the largest offset it imports: backward()
 /// sweeps the older segment from there down, not from its end.
@@ -131,7 +128,7 @@ struct OperandResolver {
   const double* values;                // its node values (imports do not reallocate them)
   const std::uint64_t* import_serial;  // Tape::leaf_import_serial
   const std::uint32_t* import_offset;  // Tape::leaf_import_offset
-  const External* externals;           // Tape::externals
+  const double* const* external_data;  // Tape::leaf_external_data
 };
 
 /// Calls f(offset) for each operand of node `i` of `s` (none for imports and leaves).
@@ -193,7 +190,8 @@ struct Tape {
   std::vector<std::uint32_t> leaf_refs;           // Values + segments that imported it
   std::vector<std::uint64_t> leaf_import_serial;  // serial of the segment it was last imported into
   std::vector<std::uint32_t> leaf_import_offset;  // ... and the offset of that Import node
-                                                  // (for an external leaf: its externals index)
+  std::vector<std::uint32_t> leaf_external;       // index in externals, or kNoExternal
+  std::vector<const double*> leaf_external_data;  // an external leaf's bound data, else nullptr
   std::vector<std::uint32_t> free_leaves;
   std::unordered_map<std::uint32_t, std::string> leaf_labels;
   std::vector<External> externals;                   // by index (ImportExternal's a)

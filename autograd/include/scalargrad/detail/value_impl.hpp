@@ -29,21 +29,18 @@ inline OperandResolver::OperandResolver(Tape& t)
       values(t.open->nodes.value.get()),
       import_serial(t.leaf_import_serial.data()),
       import_offset(t.leaf_import_offset.data()),
-      externals(t.externals.data()) {}
+      external_data(t.leaf_external_data.data()) {}
 
 inline std::uint32_t OperandResolver::operator()(const Value& v) const {
   if (v.tape_ == tape_id) [[likely]] {
     if (v.owner_ == slot) return v.ref_;
     if (v.owner_ == kLeafOwner) {
-      // A leaf already imported into the open segment (weights used by every neuron).
-      const std::uint64_t imported = import_serial[v.ref_];
-      if (imported == serial) return import_offset[v.ref_];
-      if (imported == kExternalLeaf) {
-        // An external leaf (nn::Parameter) imported here with the owner's current data.
-        const External& e = externals[import_offset[v.ref_]];
-        if (e.import_serial == serial && e.data != nullptr && same_bits(values[e.import_offset], *e.data)) {
-          return e.import_offset;
-        }
+      // A leaf already imported into the open segment (weights used by every neuron); an
+      // external leaf (nn::Parameter) only if its owner's data is still what was imported.
+      if (import_serial[v.ref_] == serial) {
+        const std::uint32_t k = import_offset[v.ref_];
+        const double* data = external_data[v.ref_];
+        if (data == nullptr || same_bits(*data, values[k])) return k;
       }
     }
   }
