@@ -131,7 +131,8 @@ void Tape::close_current() {
   open = nullptr;
   closed_nodes += segments[slot].size;
   update_high_water();
-  if (segments[slot].handles == 0) free_segments_from(slot);
+  // (Without handle counting, a bench/ build, counts are always 0: nothing is freed here.)
+  if (!SCALARGRAD_UNCOUNTED_HANDLES && segments[slot].handles == 0) free_segments_from(slot);
 }
 
 std::uint32_t Tape::operand_slow(const Value& v) {

@@ -19,7 +19,18 @@ namespace scalargrad {
 
 namespace detail {
 
-inline std::uint32_t Tape::operand(const Value& v) { return OperandResolver(*this)(v); }
+inline std::uint32_t Tape::operand(const Value& v) {
+  // As OperandResolver, reading the fields only where needed (one or two operands per op).
+  if (v.tape_ == id) [[likely]] {
+    if (v.owner_ == current) return v.ref_;
+    if (v.owner_ == kLeafOwner && leaf_import_serial[v.ref_] == open->serial) {
+      const std::uint32_t k = leaf_import_offset[v.ref_];
+      const double* data = leaf_external_data[v.ref_];
+      if (data == nullptr || same_bits(*data, open->nodes.value[k])) return k;
+    }
+  }
+  return operand_slow(v);
+}
 
 inline OperandResolver::OperandResolver(Tape& t)
     : tape(t),
