@@ -13,26 +13,15 @@
 
 #include "scalargrad/value.hpp"
 
+#include "support/test_support.hpp"
+
 namespace {
+
+using scalargrad::testing_support::OnFreshTape;
 
 using scalargrad::TapeStats;
 using scalargrad::Value;
 using scalargrad::tape_stats;
-
-/// Runs `body` on a new thread, whose tape starts empty, so that tape_stats() counts only what
-/// `body` made; rethrows what it throws.
-void OnFreshTape(const std::function<void()>& body) {
-  std::exception_ptr error;
-  std::thread worker([&] {
-    try {
-      body();
-    } catch (...) {
-      error = std::current_exception();
-    }
-  });
-  worker.join();
-  if (error) std::rethrow_exception(error);
-}
 
 // y_0 = x; y_{k+1} = a y_k + x, two ops (a multiplication by a constant, an addition) per step.
 // Closed form: y_n = a^n x + x (1 - a^n) / (1 - a), so dy_n/dx = a^n + (1 - a^n) / (1 - a).

@@ -16,7 +16,11 @@
 
 #include "scalargrad/value.hpp"
 
+#include "support/test_support.hpp"
+
 namespace {
+
+using scalargrad::testing_support::ErrorMessage;
 
 using scalargrad::NoGradGuard;
 using scalargrad::Value;
@@ -24,20 +28,6 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 static_assert(std::is_base_of_v<std::runtime_error, scalargrad::Error>);
-
-/// The message of the scalargrad::Error that `f` throws, or a note saying what happened instead.
-std::string ErrorMessage(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const scalargrad::Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("<not scalargrad::Error: ") + e.what() + ">";
-  } catch (...) {
-    return "<not a std::exception>";
-  }
-  return "<no exception>";
-}
 
 /// Runs `f` on a new thread and returns what ErrorMessage gives there.
 std::string ErrorMessageOnAnotherThread(const std::function<void()>& f) {

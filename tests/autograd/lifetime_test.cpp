@@ -27,7 +27,11 @@
 
 #include "scalargrad/value.hpp"
 
+#include "support/test_support.hpp"
+
 namespace {
+
+using scalargrad::testing_support::OnFreshTape;
 
 using scalargrad::NoGradGuard;
 using scalargrad::TapeStats;
@@ -52,21 +56,6 @@ constexpr int Scaled(int full, int sanitized) { return SCALARGRAD_TEST_SANITIZED
 
 constexpr std::size_t kSegmentNodes = std::size_t{1} << 20;  // most nodes of one segment
 constexpr std::size_t kMiB = std::size_t{1} << 20;
-
-/// Runs `body` on a new thread, whose tape starts empty; rethrows what it throws. GoogleTest's
-/// EXPECT_* are thread-safe on this platform; an ASSERT_* ends `body`.
-void OnFreshTape(const std::function<void()>& body) {
-  std::exception_ptr error;
-  std::thread worker([&] {
-    try {
-      body();
-    } catch (...) {
-      error = std::current_exception();
-    }
-  });
-  worker.join();
-  if (error) std::rethrow_exception(error);
-}
 
 /// Resident set of the process (VmRSS in /proc/self/status), in bytes; 0 if unreadable.
 std::size_t ResidentBytes() {

@@ -17,7 +17,11 @@
 #include <scalargrad/error.hpp>
 #include <scalargrad/nn/data.hpp>
 
+#include "support/test_support.hpp"
+
 namespace {
+
+using scalargrad::testing_support::ErrorMessage;
 
 namespace fs = std::filesystem;
 using scalargrad::nn::Dataset;
@@ -26,18 +30,6 @@ using scalargrad::nn::load_csv;
 using scalargrad::nn::make_moons;
 using scalargrad::nn::save_csv;
 using ::testing::HasSubstr;
-
-/// The message of the scalargrad::Error that `f` throws, or a note saying what happened instead.
-std::string ErrorMessage(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const scalargrad::Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("<not scalargrad::Error: ") + e.what() + ">";
-  }
-  return "<no exception>";
-}
 
 // ---- make_moons -----------------------------------------------------------------------------
 std::size_t Count(const Dataset& data, double label) {

@@ -17,7 +17,11 @@
 #include <scalargrad/nn/module.hpp>
 #include <scalargrad/value.hpp>
 
+#include "support/test_support.hpp"
+
 namespace {
+
+using scalargrad::testing_support::ErrorMessage;
 
 using scalargrad::Value;
 using scalargrad::nn::accuracy;
@@ -26,18 +30,6 @@ using scalargrad::nn::hinge_loss;
 using scalargrad::nn::l2_penalty;
 using scalargrad::nn::mse_loss;
 using ::testing::HasSubstr;
-
-/// The message of the scalargrad::Error that `f` throws, or a note saying what happened instead.
-std::string ErrorMessage(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const scalargrad::Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("<not scalargrad::Error: ") + e.what() + ">";
-  }
-  return "<no exception>";
-}
 
 using Loss = std::function<Value(std::span<const Value>, std::span<const double>)>;
 

@@ -16,25 +16,17 @@
 #include <scalargrad/nn/parameter.hpp>
 #include <scalargrad/value.hpp>
 
+#include "support/test_support.hpp"
+
 namespace {
+
+using scalargrad::testing_support::ErrorMessage;
 
 using scalargrad::nn::Adam;
 using scalargrad::nn::linear_decay;
 using scalargrad::nn::Parameter;
 using scalargrad::nn::SGD;
 using ::testing::HasSubstr;
-
-/// The message of the scalargrad::Error that `f` throws, or a note saying what happened instead.
-std::string ErrorMessage(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const scalargrad::Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("<not scalargrad::Error: ") + e.what() + ">";
-  }
-  return "<no exception>";
-}
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();

@@ -1,0 +1,44 @@
+// Helpers shared by the test suites (tests/<suite>/*_test.cpp include it as
+// "support/test_support.hpp").
+#pragma once
+
+#include <exception>
+#include <functional>
+#include <string>
+#include <thread>
+
+#include <scalargrad/error.hpp>
+
+namespace scalargrad::testing_support {
+
+/// The message of the scalargrad::Error that `f` throws, or a note saying what happened instead.
+inline std::string ErrorMessage(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const scalargrad::Error& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string("<not scalargrad::Error: ") + e.what() + ">";
+  } catch (...) {
+    return "<not a std::exception>";
+  }
+  return "<no exception>";
+}
+
+/// Runs `body` on a new thread, whose tape starts empty, so that tape_stats() counts only what
+/// `body` made; rethrows what it throws. GoogleTest's EXPECT_* are thread-safe on this
+/// platform; an ASSERT_* ends `body`.
+inline void OnFreshTape(const std::function<void()>& body) {
+  std::exception_ptr error;
+  std::thread worker([&] {
+    try {
+      body();
+    } catch (...) {
+      error = std::current_exception();
+    }
+  });
+  worker.join();
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace scalargrad::testing_support
