@@ -28,6 +28,8 @@
 #include <utility>
 #include <vector>
 
+#include <benchmark/benchmark.h>
+
 #if __has_include(<valgrind/callgrind.h>)
 #include <valgrind/callgrind.h>
 #define SGBENCH_HAVE_CALLGRIND 1
@@ -431,6 +433,24 @@ inline double max_rel_diff(const double* a, const double* b, std::size_t n) {
 [[noreturn]] inline void die(const char* what) {
   std::fprintf(stderr, "FATAL: %s\n", what);
   std::exit(2);
+}
+
+// ---- Google Benchmark ------------------------------------------------------------------------
+/// Registers `fn` as a Google Benchmark variant named `name`: one call per iteration.
+inline benchmark::internal::Benchmark* register_variant(const char* name, double (*fn)()) {
+  return benchmark::RegisterBenchmark(name, [fn](benchmark::State& state) {
+    for (auto _ : state) benchmark::DoNotOptimize(fn());
+  });
+}
+
+/// Runs the registered variants with the arguments parse_options() left in argv; false if one
+/// of them is not Google Benchmark's either.
+inline bool run_google_benchmark(int& argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return false;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return true;
 }
 
 }  // namespace sgbench

@@ -237,9 +237,7 @@ void verify_and_describe() {
 
 void register_benchmarks() {
   const auto add = [](const char* name, double (*fn)()) {
-    benchmark::RegisterBenchmark(name, [fn](benchmark::State& state) {
-      for (auto _ : state) benchmark::DoNotOptimize(fn());
-    })->Unit(benchmark::kMillisecond);
+    sgbench::register_variant(name, fn)->Unit(benchmark::kMillisecond);
   };
   add("demo_training/engine_100_steps", run_engine);
   add("demo_training/hand_written_100_steps", run_hand);
@@ -283,10 +281,7 @@ int main(int argc, char** argv) {
 
   if (opt.gbench) {
     register_benchmarks();
-    benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-    benchmark::RunSpecifiedBenchmarks();
-    benchmark::Shutdown();
+    if (!sgbench::run_google_benchmark(argc, argv)) return 1;
   }
   if (opt.rounds <= 0) return 0;
   const bool ok = summary(opt.rounds);

@@ -271,11 +271,7 @@ void verify_and_describe() {
 }
 
 void register_benchmarks() {
-  const auto add = [](const char* name, double (*fn)()) {
-    benchmark::RegisterBenchmark(name, [fn](benchmark::State& state) {
-      for (auto _ : state) benchmark::DoNotOptimize(fn());
-    });
-  };
+  const auto add = sgbench::register_variant;
   add("W1/F_plain_forward", run_F);
   add("W1/F_plain_forward_interleaved", run_F_interleaved);
   add("W1/H_plain_gradient", run_H);
@@ -402,10 +398,7 @@ int main(int argc, char** argv) {
 
   if (opt.gbench) {
     register_benchmarks();
-    benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-    benchmark::RunSpecifiedBenchmarks();
-    benchmark::Shutdown();
+    if (!sgbench::run_google_benchmark(argc, argv)) return 1;
   }
   if (opt.rounds <= 0) return 0;
   const bool ok = summary(opt.rounds, opt.dump_rounds);
