@@ -21,6 +21,7 @@
 namespace {
 
 using scalargrad::testing_support::ErrorMessage;
+using scalargrad::testing_support::OnFreshTape;
 
 using scalargrad::NoGradGuard;
 using scalargrad::Value;
@@ -35,20 +36,6 @@ std::string ErrorMessageOnAnotherThread(const std::function<void()>& f) {
   std::thread other([&] { message = ErrorMessage(f); });
   other.join();
   return message;
-}
-
-/// Runs `body` on a new thread, rethrowing what it throws.
-void OnThread(const std::function<void()>& body) {
-  std::exception_ptr error;
-  std::thread worker([&] {
-    try {
-      body();
-    } catch (...) {
-      error = std::current_exception();
-    }
-  });
-  worker.join();
-  if (error) std::rethrow_exception(error);
 }
 
 const auto kMovedFrom = AllOf(HasSubstr("moved from"), HasSubstr("assign it a new Value"));
@@ -128,7 +115,7 @@ TEST(Errors, OpResultUsedOnAnotherThreadThrows) {
 TEST(Errors, OpResultUsedOnAThreadWhoseOwnTapeHasTheSameSlotsThrows) {
   // Both threads start from empty tapes: a's segment slot and offset exist on the second thread
   // too, so only the tape's identity can tell them apart.
-  OnThread([] {
+  OnFreshTape([] {
     Value x = 2.0;
     const Value a = x * 3.0;
     std::string on_other;

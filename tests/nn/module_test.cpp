@@ -24,7 +24,11 @@
 #include "scalargrad/nn/parameter.hpp"
 #include "scalargrad/value.hpp"
 
+#include "support/test_support.hpp"
+
 namespace {
+
+using scalargrad::testing_support::Bits;
 
 using scalargrad::Error;
 using scalargrad::Value;
@@ -41,8 +45,6 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 // ---- 1. Helpers ------------------------------------------------------------------------------
-
-std::uint64_t Bits(double x) { return std::bit_cast<std::uint64_t>(x); }
 
 std::vector<std::uint64_t> DataBits(const scalargrad::nn::Module& module) {
   std::vector<std::uint64_t> bits;

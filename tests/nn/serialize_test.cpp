@@ -27,7 +27,11 @@
 #include "scalargrad/nn/module.hpp"
 #include "scalargrad/nn/serialize.hpp"
 
+#include "support/test_support.hpp"
+
 namespace {
+
+using scalargrad::testing_support::Bits;
 
 namespace fs = std::filesystem;
 using scalargrad::Error;
@@ -45,8 +49,6 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 // ---- 1. Helpers ------------------------------------------------------------------------------
-
-std::uint64_t Bits(double x) { return std::bit_cast<std::uint64_t>(x); }
 
 /// Every parameter's data and grad as bits, in parameters() order.
 std::vector<std::uint64_t> State(const MLP& model) {

@@ -2,6 +2,8 @@
 // "support/test_support.hpp").
 #pragma once
 
+#include <bit>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <string>
@@ -10,6 +12,9 @@
 #include <scalargrad/error.hpp>
 
 namespace scalargrad::testing_support {
+
+/// The bits of x: compares doubles exactly (-0.0 is not 0.0; a NaN equals itself).
+inline std::uint64_t Bits(double x) { return std::bit_cast<std::uint64_t>(x); }
 
 /// The message of the scalargrad::Error that `f` throws, or a note saying what happened instead.
 inline std::string ErrorMessage(const std::function<void()>& f) {
