@@ -223,32 +223,9 @@ inline Activity activity(const double* p, const Data& d) {
 #else
 #define W1_COPY_WEAK
 #endif
-namespace w1_uncounted {
-/// Creates the 337 weight leaves (checked to be the first leaves of this copy's tape); returns
-/// "" on success, else what went wrong.
-W1_COPY_WEAK const char* init(const w1::Data& data, const double* params);
-/// One step (zero grads, forward, backward, read the grads); the uncounted copy then calls
-/// scalargrad_uncounted::detail::this_thread_tape().reset_for_benchmark(337).
-W1_COPY_WEAK double step_scalar();
-W1_COPY_WEAK double step_fused();
-/// The weights' gradients after the last step.
-W1_COPY_WEAK void gradient(double* g);
-/// Tape nodes at the end of a forward (measured in init()); live leaves now.
-W1_COPY_WEAK std::size_t last_nodes();
-W1_COPY_WEAK std::size_t leaves_now();
-}  // namespace w1_uncounted
-
-namespace w1_counted_copy {
-/// Creates the 337 weight leaves (checked to be the first leaves of this copy's tape); returns
-/// "" on success, else what went wrong.
-W1_COPY_WEAK const char* init(const w1::Data& data, const double* params);
-/// One step (zero grads, forward, backward, read the grads); the uncounted copy then calls
-/// scalargrad_uncounted::detail::this_thread_tape().reset_for_benchmark(337).
-W1_COPY_WEAK double step_scalar();
-W1_COPY_WEAK double step_fused();
-/// The weights' gradients after the last step.
-W1_COPY_WEAK void gradient(double* g);
-/// Tape nodes at the end of a forward (measured in init()); live leaves now.
-W1_COPY_WEAK std::size_t last_nodes();
-W1_COPY_WEAK std::size_t leaves_now();
-}  // namespace w1_counted_copy
+#define W1_COPY_API w1_uncounted
+#include "w1_copy_api.inc"
+#undef W1_COPY_API
+#define W1_COPY_API w1_counted_copy
+#include "w1_copy_api.inc"
+#undef W1_COPY_API
