@@ -6,9 +6,13 @@
 
 #include <scalargrad/error.hpp>
 
+#include "format.hpp"
+
 namespace scalargrad::nn {
 
 namespace {
+
+using detail::format_number;
 
 struct Entry {
   std::string_view name;     // parse() name
@@ -44,12 +48,6 @@ std::string all_names() {
     names += e.name;
   }
   return names;
-}
-
-std::string format_number(double x) {
-  char buffer[32];
-  const auto result = std::to_chars(buffer, buffer + sizeof buffer, x);
-  return std::string(buffer, result.ptr);
 }
 
 }  // namespace

@@ -16,16 +16,13 @@
 #include <scalargrad/error.hpp>
 #include <scalargrad/nn/random.hpp>
 
+#include "format.hpp"
+
 namespace scalargrad::nn {
 
 namespace {
 
-// Shortest text that reads back as the same double ("0.1", "-1", "1e-300").
-std::string format_number(double x) {
-  char buffer[32];
-  const auto result = std::to_chars(buffer, buffer + sizeof buffer, x);
-  return std::string(buffer, result.ptr);
-}
+using detail::format_number;
 
 // numpy.linspace(0, pi, n): i * (pi / (n - 1)), the last point exactly pi.
 double linspace_pi(std::size_t i, std::size_t n) {

@@ -9,16 +9,13 @@
 
 #include <scalargrad/error.hpp>
 
+#include "format.hpp"
+
 namespace scalargrad::nn {
 
 namespace {
 
-// Shortest text that reads back as the same double ("0.5", "-1", "nan").
-std::string format_number(double x) {
-  char buffer[32];
-  const auto result = std::to_chars(buffer, buffer + sizeof buffer, x);
-  return std::string(buffer, result.ptr);
-}
+using detail::format_number;
 
 // A batch needs one label per output, and at least one of each.
 void check_batch(std::string_view who, std::string_view outputs, std::size_t n_outputs, std::size_t n_labels) {

@@ -10,16 +10,13 @@
 
 #include <scalargrad/error.hpp>
 
+#include "format.hpp"
+
 namespace scalargrad::nn {
 
 namespace {
 
-// Shortest text that reads back as the same double ("0.9", "-1", "inf").
-std::string format_number(double x) {
-  char buffer[32];
-  const auto result = std::to_chars(buffer, buffer + sizeof buffer, x);
-  return std::string(buffer, result.ptr);
-}
+using detail::format_number;
 
 [[noreturn]] void bad_argument(std::string_view who, std::string_view name, std::string_view must, double got) {
   throw Error("scalargrad::nn: " + std::string(who) + ": " + std::string(name) + " must be " + std::string(must) +

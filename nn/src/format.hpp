@@ -1,0 +1,16 @@
+// Text helpers shared by nn's sources (private: not installed).
+#pragma once
+
+#include <charconv>
+#include <string>
+
+namespace scalargrad::nn::detail {
+
+/// Shortest text that reads back as the same double ("0.1", "-1", "1e-300", "inf", "nan").
+inline std::string format_number(double x) {
+  char buffer[32];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, x);
+  return std::string(buffer, result.ptr);
+}
+
+}  // namespace scalargrad::nn::detail
