@@ -3,6 +3,7 @@
 
 #include <scalargrad/nn/activation.hpp>
 #include <scalargrad/nn/data.hpp>
+#include <scalargrad/nn/diagnostics.hpp>
 #include <scalargrad/nn/loss.hpp>
 #include <scalargrad/nn/module.hpp>
 #include <scalargrad/nn/optim.hpp>
