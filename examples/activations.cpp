@@ -1,0 +1,178 @@
+// activations.cpp: every activation function of scalargrad and its derivative, side by side.
+//
+// For each function f it walks a grid over [-6, 6], computes y = f(x) on a Value and calls
+// y.backward(): x.grad() is then f'(x) as the engine computes it. The program checks that
+// derivative against the closed form written below (independent of the engine) and prints a
+// table of what the study note claims about each function:
+//   its output range, its largest derivative and where that is reached, and f'(-5), f'(0),
+//   f'(5): sigmoid' is at most 0.25 (at 0), tanh' at most 1 (at 0), ReLU' is 1 for every
+//   x > 0 and 0 for every x < 0, Leaky ReLU' is its slope for x < 0.
+// It writes every grid point as CSV (activations.csv) for tools/plot_lab.py.
+//
+//   activations                 the table, and ./activations.csv
+//   activations --out DIR       write DIR/activations.csv
+//   activations --step 0.001    a finer grid
+//
+// Exit status: 0 on success, 1 if a derivative disagrees with its closed form or the CSV
+// cannot be written, 2 for a bad command line. docs/activations.md shows the output.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <numbers>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <scalargrad/scalargrad.hpp>
+
+namespace nn = scalargrad::nn;
+using scalargrad::Value;
+
+namespace {
+
+// ---- 1. The functions, with their derivatives in closed form ---------------------------------
+
+double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+
+/// An activation and its derivative written out by hand: the reference for the engine's.
+struct Function {
+  nn::Activation activation;
+  std::function<double(double)> derivative;
+};
+
+std::vector<Function> functions() {
+  const double sqrt_2pi = std::sqrt(2.0 * std::numbers::pi);
+  return {
+      {nn::Activation::sigmoid(), [](double x) { return sigmoid(x) * (1.0 - sigmoid(x)); }},
+      {nn::Activation::tanh(), [](double x) { return 1.0 - std::tanh(x) * std::tanh(x); }},
+      // At the kinks, the convention of PyTorch: relu'(0) = 0, leaky_relu'(0) = slope.
+      {nn::Activation::relu(), [](double x) { return x > 0.0 ? 1.0 : 0.0; }},
+      {nn::Activation::leaky_relu(0.01), [](double x) { return x > 0.0 ? 1.0 : 0.01; }},
+      {nn::Activation::leaky_relu(0.001), [](double x) { return x > 0.0 ? 1.0 : 0.001; }},
+      {nn::Activation::elu(1.0), [](double x) { return x > 0.0 ? 1.0 : std::exp(x); }},
+      // gelu(x) = x Phi(x): Phi(x) + x phi(x), phi the standard normal density.
+      {nn::Activation::gelu(),
+       [sqrt_2pi](double x) {
+         return 0.5 * (1.0 + std::erf(x / std::numbers::sqrt2)) + x * std::exp(-0.5 * x * x) / sqrt_2pi;
+       }},
+      // silu(x) = x s(x): s(x) + x s(x) (1 - s(x)).
+      {nn::Activation::silu(), [](double x) { return sigmoid(x) + x * sigmoid(x) * (1.0 - sigmoid(x)); }},
+      // softplus(x) = log(1 + e^x): s(x).
+      {nn::Activation::softplus(), [](double x) { return sigmoid(x); }},
+  };
+}
+
+// ---- 2. One function on the grid -------------------------------------------------------------
+
+struct Point {
+  double x, y, engine_dy, closed_form_dy;
+};
+
+/// f and f' (by backward()) at x = i * step for every i with |x| <= 6.
+std::vector<Point> evaluate(const Function& f, double step) {
+  std::vector<Point> points;
+  const auto n = static_cast<long>(std::floor(6.0 / step + 1e-9));
+  for (long i = -n; i <= n; ++i) {
+    const double x = static_cast<double>(i) * step;  // exact 0 (and +-5 for steps like 0.01)
+    const Value input(x);
+    const Value output = f.activation(input);
+    output.backward();
+    points.push_back({x, output.data(), input.grad(), f.derivative(x)});
+  }
+  return points;
+}
+
+/// The derivative at x, read from the grid (NaN when x is not on it).
+double derivative_at(const std::vector<Point>& points, double x) {
+  for (const Point& p : points) {
+    if (std::abs(p.x - x) < 1e-9) return p.engine_dy;
+  }
+  return std::nan("");
+}
+
+/// One row of the table.
+void print_row(const std::string& name, const std::vector<Point>& points, double error) {
+  double lo = points.front().y, hi = lo, best = points.front().engine_dy;
+  for (const Point& p : points) {
+    lo = std::min(lo, p.y);
+    hi = std::max(hi, p.y);
+    best = std::max(best, p.engine_dy);
+  }
+  // Where the largest derivative is reached: one point, or the stretch of the grid where the
+  // derivative equals it (ReLU: every x > 0).
+  double first = 0.0, last = 0.0;
+  bool found = false;
+  for (const Point& p : points) {
+    if (p.engine_dy >= best - 1e-12) {
+      if (!found) first = p.x;
+      last = p.x;
+      found = true;
+    }
+  }
+  char where[32];
+  if (first == last) {
+    std::snprintf(where, sizeof where, "x = %.2f", first);
+  } else {
+    std::snprintf(where, sizeof where, "x in [%.2f, %.2f]", first, last);
+  }
+  std::printf("%-17s [%7.4f, %6.4f]  %7.4f  %-18s %8.4f %8.4f %8.4f   %.1e\n", name.c_str(), lo, hi, best,
+              where, derivative_at(points, -5.0), derivative_at(points, 0.0), derivative_at(points, 5.0),
+              error);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Every activation function and its derivative (by backward()) on a grid over [-6, 6].",
+               "activations"};
+  std::filesystem::path out_dir = ".";
+  double step = 0.01;
+  app.add_option("--out", out_dir, "directory for activations.csv")->capture_default_str();
+  app.add_option("--step", step, "grid spacing")->capture_default_str()->check(CLI::Range(1e-4, 1.0));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  const std::filesystem::path csv_path = out_dir / "activations.csv";
+  std::error_code ignored;  // a directory that cannot be made shows up as a file that cannot be written
+  std::filesystem::create_directories(out_dir, ignored);
+  std::ofstream csv(csv_path);
+  if (!csv) {
+    std::fprintf(stderr, "activations: cannot write %s\n", csv_path.c_str());
+    return 1;
+  }
+  csv.precision(17);
+  csv << "function,x,value,derivative,closed_form_derivative\n";
+
+  std::printf("f on [-6, 6], step %g; f' by backward(), checked against its closed form\n\n", step);
+  std::printf("%-17s %-17s  %-7s  %-18s %8s %8s %8s   %s\n", "function", "output range", "max f'", "at",
+              "f'(-5)", "f'(0)", "f'(5)", "|f' - closed form|");
+  bool agree = true;
+  for (const Function& f : functions()) {
+    const std::string name = f.activation.name();
+    const std::vector<Point> points = evaluate(f, step);
+    double error = 0.0;
+    for (const Point& p : points) {
+      error = std::max(error, std::abs(p.engine_dy - p.closed_form_dy));
+      csv << name << ',' << p.x << ',' << p.y << ',' << p.engine_dy << ',' << p.closed_form_dy << '\n';
+    }
+    print_row(name, points, error);
+    if (!(error <= 1e-12)) {
+      std::fprintf(stderr, "activations: %s: backward() differs from the closed form by %g\n", name.c_str(), error);
+      agree = false;
+    }
+  }
+  csv.close();
+  if (!csv) {
+    std::fprintf(stderr, "activations: error writing %s\n", csv_path.c_str());
+    return 1;
+  }
+  std::printf("\nwrote %s\n", csv_path.c_str());
+  return agree ? 0 : 1;
+}

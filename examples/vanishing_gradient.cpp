@@ -1,0 +1,253 @@
+// vanishing_gradient.cpp: how the gradient fades (or not) on its way back through deep networks.
+//
+// Part 1. For each hidden activation (sigmoid, tanh, ReLU, Leaky ReLU) and each initialisation
+// (micrograd's uniform(-1, 1), Xavier, He), MLPs of depth 2 to 30 (depth = layers of weights:
+// depth - 1 hidden layers of width 16, then one linear output) make one forward and one
+// backward pass of the mean squared error over a batch of moons points. The gradient norm of
+// each layer's weights (nn::weight_grad_norms), averaged over several seeds, says how much of
+// the error signal reaches that layer. The program prints the norms layer by layer at depth
+// 20, then the first-layer / last-layer ratio for every depth: far below 1 is a vanishing
+// gradient, far above 1 an exploding one.
+//
+// Part 2. Training curves: each activation and initialisation trains a depth-10 network on the
+// moons (micrograd's demo loss: hinge + 1e-4 L2, plain gradient descent), showing which learn.
+//
+// CSV for tools/plot_lab.py: vanishing_gradient_norms.csv (activation, init, depth, layer,
+// grad_norm) and vanishing_gradient_training.csv (activation, init, step, loss, accuracy).
+//
+//   vanishing_gradient                          everything, CSV into .
+//   vanishing_gradient --depths 2,10,20 --seeds 2 --steps 20 --out DIR
+//
+// Exit status: 0 on success, 1 if the CSV cannot be written, 2 for a bad command line.
+// docs/activations.md shows the output and explains it.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <scalargrad/scalargrad.hpp>
+
+namespace nn = scalargrad::nn;
+using scalargrad::Value;
+
+namespace {
+
+const std::vector<nn::Activation> kActivations = {nn::Activation::sigmoid(), nn::Activation::tanh(),
+                                                  nn::Activation::relu(), nn::Activation::leaky_relu(0.01)};
+const std::vector<nn::Init> kInits = {nn::Init::Uniform, nn::Init::Xavier, nn::Init::He};
+constexpr std::size_t kWidth = 16;
+
+struct Options {
+  std::vector<std::size_t> depths;
+  std::size_t table_depth = 20;  // the depth whose norms are printed layer by layer
+  std::size_t seeds = 5;
+  std::size_t points = 100;
+  std::size_t train_depth = 10;
+  std::size_t steps = 100;
+  double learning_rate = 0.1;  // decays linearly to a tenth, as in micrograd's demo
+  std::filesystem::path out = ".";
+};
+
+/// depth - 1 hidden layers of kWidth neurons, then one linear output.
+nn::MLP make_network(std::size_t depth, const nn::Activation& hidden, nn::Init init, std::uint64_t seed) {
+  std::vector<std::size_t> sizes(depth - 1, kWidth);
+  sizes.push_back(1);
+  return nn::MLP(2, sizes, hidden, nn::Activation::linear(), init, seed);
+}
+
+std::vector<Value> scores(const nn::MLP& model, const nn::Dataset& data) {
+  std::vector<Value> out;
+  out.reserve(data.size());
+  for (const auto& x : data.inputs) out.push_back(model.score(x));
+  return out;
+}
+
+// ---- 1. Gradient norm per layer, one backward pass -------------------------------------------
+
+/// Each layer's weight-gradient norm after one backward pass of the MSE on `data`, averaged
+/// over seeds 1..seeds.
+std::vector<double> mean_grad_norms(std::size_t depth, const nn::Activation& hidden, nn::Init init,
+                                    std::size_t seeds, const nn::Dataset& data) {
+  std::vector<double> mean(depth, 0.0);
+  for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
+    const nn::MLP model = make_network(depth, hidden, init, seed);
+    nn::mse_loss(scores(model, data), data.labels).backward();
+    const std::vector<double> norms = nn::weight_grad_norms(model);
+    for (std::size_t l = 0; l < depth; ++l) mean[l] += norms[l] / static_cast<double>(seeds);
+  }
+  return mean;
+}
+
+// ---- 2. Training at one depth ----------------------------------------------------------------
+
+struct StepResult {
+  double loss, accuracy;
+};
+
+/// micrograd's demo loop on a deeper network: hinge + 1e-4 L2, gradient descent.
+std::vector<StepResult> train(const nn::Activation& hidden, nn::Init init, const Options& o, const nn::Dataset& data) {
+  nn::MLP model = make_network(o.train_depth, hidden, init, 1);
+  nn::SGD sgd(model.parameters(), o.learning_rate);
+  std::vector<StepResult> curve;
+  for (std::size_t k = 0; k < o.steps; ++k) {
+    const std::vector<Value> s = scores(model, data);
+    const Value loss = nn::hinge_loss(s, data.labels) + nn::l2_penalty(model, 1e-4);
+    curve.push_back({loss.data(), nn::accuracy(s, data.labels)});
+    if (!std::isfinite(loss.data())) break;  // diverged: nothing more to learn from it
+    model.zero_grad();
+    loss.backward();
+    sgd.set_learning_rate(nn::linear_decay(k, o.steps, o.learning_rate, 0.1 * o.learning_rate));
+    sgd.step();
+  }
+  return curve;
+}
+
+// ---- 3. Output -------------------------------------------------------------------------------
+
+std::ofstream open_csv(const std::filesystem::path& path, const char* header) {
+  std::ofstream csv(path);
+  if (!csv) throw std::runtime_error("cannot write " + path.string());
+  csv.precision(17);
+  csv << header << '\n';
+  return csv;
+}
+
+void close_csv(std::ofstream& csv, const std::filesystem::path& path) {
+  csv.close();
+  if (!csv) throw std::runtime_error("error writing " + path.string());
+  std::printf("wrote %s\n", path.c_str());
+}
+
+void print_header(const char* first_column) {
+  std::printf("%-7s", first_column);
+  for (const auto& a : kActivations) std::printf(" %16s", a.name().c_str());
+  std::printf("\n");
+}
+
+int run(const Options& o) {
+  std::error_code ignored;  // a directory that cannot be made shows up as a file that cannot be written
+  std::filesystem::create_directories(o.out, ignored);
+  const nn::Dataset data = nn::make_moons(o.points, 0.1, 1);
+  const auto started = std::chrono::steady_clock::now();
+
+  // norms[a][i][d]: activation a, init i, the d-th depth of o.depths.
+  std::vector<std::vector<std::vector<std::vector<double>>>> norms(
+      kActivations.size(), std::vector<std::vector<std::vector<double>>>(kInits.size()));
+  const std::filesystem::path norms_path = o.out / "vanishing_gradient_norms.csv";
+  std::ofstream norms_csv = open_csv(norms_path, "activation,init,depth,layer,grad_norm");
+  for (std::size_t a = 0; a < kActivations.size(); ++a) {
+    for (std::size_t i = 0; i < kInits.size(); ++i) {
+      for (const std::size_t depth : o.depths) {
+        norms[a][i].push_back(mean_grad_norms(depth, kActivations[a], kInits[i], o.seeds, data));
+        for (std::size_t l = 0; l < depth; ++l) {
+          norms_csv << kActivations[a].name() << ',' << nn::init_name(kInits[i]) << ',' << depth << ',' << l + 1
+                    << ',' << norms[a][i].back()[l] << '\n';
+        }
+      }
+    }
+  }
+
+  std::printf("Part 1: weight-gradient norm per layer after one backward pass of the MSE on %zu moons points,\n"
+              "width %zu, mean over %zu seeds. Layer 1 is next to the input, the last layer is the output.\n",
+              o.points, kWidth, o.seeds);
+  const auto table_at = std::find(o.depths.begin(), o.depths.end(), o.table_depth);
+  if (table_at != o.depths.end()) {
+    const auto d = static_cast<std::size_t>(table_at - o.depths.begin());
+    for (std::size_t i = 0; i < kInits.size(); ++i) {
+      std::printf("\ndepth %zu, %s initialisation: gradient norm of each layer's weights\n", o.table_depth,
+                  std::string(nn::init_name(kInits[i])).c_str());
+      print_header("layer");
+      for (std::size_t l = 0; l < o.table_depth; ++l) {
+        std::printf("%-7zu", l + 1);
+        for (std::size_t a = 0; a < kActivations.size(); ++a) std::printf(" %16.3e", norms[a][i][d][l]);
+        std::printf("\n");
+      }
+    }
+  }
+  for (std::size_t i = 0; i < kInits.size(); ++i) {
+    std::printf("\nfirst-layer / last-layer gradient norm, %s initialisation\n",
+                std::string(nn::init_name(kInits[i])).c_str());
+    print_header("depth");
+    for (std::size_t d = 0; d < o.depths.size(); ++d) {
+      std::printf("%-7zu", o.depths[d]);
+      for (std::size_t a = 0; a < kActivations.size(); ++a) {
+        std::printf(" %16.3e", norms[a][i][d].front() / norms[a][i][d].back());
+      }
+      std::printf("\n");
+    }
+  }
+  close_csv(norms_csv, norms_path);
+
+  if (o.steps > 0) {
+    std::printf("\nPart 2: training at depth %zu (hinge + 1e-4 L2 on %zu moons points, gradient descent,\n"
+                "learning rate %g decaying to %g over %zu steps)\n",
+                o.train_depth, o.points, o.learning_rate, 0.1 * o.learning_rate, o.steps);
+    const std::filesystem::path train_path = o.out / "vanishing_gradient_training.csv";
+    std::ofstream train_csv = open_csv(train_path, "activation,init,step,loss,accuracy");
+    std::printf("%-16s %-8s %12s %12s %12s %9s\n", "activation", "init", "first loss", "middle loss", "last loss",
+                "accuracy");
+    for (const nn::Init init : kInits) {
+      for (const nn::Activation& a : kActivations) {
+        const std::vector<StepResult> curve = train(a, init, o, data);
+        for (std::size_t k = 0; k < curve.size(); ++k) {
+          train_csv << a.name() << ',' << nn::init_name(init) << ',' << k + 1 << ',' << curve[k].loss << ','
+                    << curve[k].accuracy << '\n';
+        }
+        // Stopped on a non-finite loss, or ended far above where it started.
+        const bool diverged = curve.size() < o.steps || curve.back().loss > 1e3 * curve.front().loss;
+        std::printf("%-16s %-8s %12.4g %12.4g %12.4g %8.0f%%%s\n", a.name().c_str(),
+                    std::string(nn::init_name(init)).c_str(), curve.front().loss, curve[curve.size() / 2].loss,
+                    curve.back().loss, 100.0 * curve.back().accuracy, diverged ? "  (diverged)" : "");
+      }
+    }
+    close_csv(train_csv, train_path);
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::printf("total time %.1f s\n", seconds);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Gradient norm per layer against depth, per activation and initialisation; training curves.",
+               "vanishing_gradient"};
+  Options o;
+  for (std::size_t d = 2; d <= 30; ++d) o.depths.push_back(d);
+  app.add_option("--depths", o.depths, "network depths (layers of weights), e.g. 2,10,20")
+      ->delimiter(',')
+      ->check(CLI::Range(std::size_t{2}, std::size_t{1000}));
+  app.add_option("--table-depth", o.table_depth, "depth whose norms are printed layer by layer")->capture_default_str();
+  app.add_option("--seeds", o.seeds, "seeds to average the norms over")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1000}));
+  app.add_option("--points", o.points, "moons points in the batch")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{2}, std::size_t{100000}));
+  app.add_option("--train-depth", o.train_depth, "depth of the networks trained in part 2")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{2}, std::size_t{1000}));
+  app.add_option("--steps", o.steps, "training steps in part 2 (0: skip it)")->capture_default_str();
+  app.add_option("--lr", o.learning_rate, "initial learning rate of part 2")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--out", o.out, "directory for the CSV files")->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  try {
+    return run(o);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vanishing_gradient: %s\n", e.what());
+    return 1;
+  }
+}
