@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Debian packages scalargrad needs to build, test and benchmark -- only the ones
+# Installs the Debian packages scalargrad needs to build, test, benchmark and draw its figures -- only the ones
 # that are missing (apt-get update runs only then). Extra package names may be given as
 # arguments. Uses sudo when not run as root.
 #
@@ -12,6 +12,7 @@ packages=(
   libbenchmark-dev
   libadolc-dev
   nlohmann-json3-dev libcli11-dev
+  python3-matplotlib  # tools/plot_lab.py: the activation lab's figures (test docs.lab_figures)
   "$@"
 )
 
