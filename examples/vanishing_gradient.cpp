@@ -11,6 +11,8 @@
 //
 // Part 2. Training curves: each activation and initialisation trains a depth-10 network on the
 // moons (micrograd's demo loss: hinge + 1e-4 L2, plain gradient descent), showing which learn.
+// The table also gives the spread of the initial scores over the points (largest minus
+// smallest): a network that gives every point nearly the same score has little to start from.
 //
 // CSV for tools/plot_lab.py: vanishing_gradient_norms.csv (activation, init, depth, layer,
 // grad_norm) and vanishing_gradient_training.csv (activation, init, step, loss, accuracy).
@@ -89,6 +91,7 @@ std::vector<double> mean_grad_norms(std::size_t depth, const nn::Activation& hid
 
 struct StepResult {
   double loss, accuracy;
+  double spread;  // largest score minus smallest: how differently the network sees the points
 };
 
 /// micrograd's demo loop on a deeper network: hinge + 1e-4 L2, gradient descent.
@@ -99,7 +102,9 @@ std::vector<StepResult> train(const nn::Activation& hidden, nn::Init init, const
   for (std::size_t k = 0; k < o.steps; ++k) {
     const std::vector<Value> s = scores(model, data);
     const Value loss = nn::hinge_loss(s, data.labels) + nn::l2_penalty(model, 1e-4);
-    curve.push_back({loss.data(), nn::accuracy(s, data.labels)});
+    const auto [lo, hi] = std::minmax_element(s.begin(), s.end(),
+                                              [](const Value& a, const Value& b) { return a.data() < b.data(); });
+    curve.push_back({loss.data(), nn::accuracy(s, data.labels), hi->data() - lo->data()});
     if (!std::isfinite(loss.data())) break;  // diverged: nothing more to learn from it
     model.zero_grad();
     loss.backward();
@@ -191,8 +196,8 @@ int run(const Options& o) {
                 o.train_depth, o.points, o.learning_rate, 0.1 * o.learning_rate, o.steps);
     const std::filesystem::path train_path = o.out / "vanishing_gradient_training.csv";
     std::ofstream train_csv = open_csv(train_path, "activation,init,step,loss,accuracy");
-    std::printf("%-16s %-8s %12s %12s %12s %9s\n", "activation", "init", "first loss", "middle loss", "last loss",
-                "accuracy");
+    std::printf("%-16s %-8s %12s %12s %12s %9s %14s\n", "activation", "init", "first loss", "middle loss",
+                "last loss", "accuracy", "score spread");
     for (const nn::Init init : kInits) {
       for (const nn::Activation& a : kActivations) {
         const std::vector<StepResult> curve = train(a, init, o, data);
@@ -202,9 +207,10 @@ int run(const Options& o) {
         }
         // Stopped on a non-finite loss, or ended far above where it started.
         const bool diverged = curve.size() < o.steps || curve.back().loss > 1e3 * curve.front().loss;
-        std::printf("%-16s %-8s %12.4g %12.4g %12.4g %8.0f%%%s\n", a.name().c_str(),
+        std::printf("%-16s %-8s %12.4g %12.4g %12.4g %8.0f%% %14.3g%s\n", a.name().c_str(),
                     std::string(nn::init_name(init)).c_str(), curve.front().loss, curve[curve.size() / 2].loss,
-                    curve.back().loss, 100.0 * curve.back().accuracy, diverged ? "  (diverged)" : "");
+                    curve.back().loss, 100.0 * curve.back().accuracy, curve.front().spread,
+                    diverged ? "  (diverged)" : "");
       }
     }
     close_csv(train_csv, train_path);
