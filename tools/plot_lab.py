@@ -289,7 +289,6 @@ def plot_training(rows):
         curves[(r["activation"], r["init"])].append((r["step"], r["loss"]))
     activations = in_file_order(r["activation"] for r in rows)
     colors = activation_colors(activations)
-    formats = activation_formats(activations)
     inits = init_order(rows)
 
     fig, axes = init_panels(len(inits), sharey=False)
