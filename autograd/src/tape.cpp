@@ -1,8 +1,13 @@
 // The tape's slow paths: opening and recycling segments, imports, and the backward sweep.
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstring>
 #include <memory>
+#include <span>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "scalargrad/value.hpp"
 
@@ -448,12 +453,21 @@ void Tape::backward(const Value& root) {
   // 3. Seed d(root)/d(root) = 1 and sweep each segment from its last reachable node down to 0.
   segments[root.owner_].nodes.grad[root.ref_] = 1.0;
   for (std::size_t k = 0; k < order.size(); ++k) {
-    Segment& s = segments[order[k]];
-    sweep(s, s.sweep_last, masks[k].empty() ? nullptr : masks[k].data());
+    const std::uint32_t slot = order[k];
+    const std::uint8_t* mask = masks[k].empty() ? nullptr : masks[k].data();
+    if (anomaly) {
+      sweep<true>(slot, segments[slot].sweep_last, mask);
+    } else {
+      sweep<false>(slot, segments[slot].sweep_last, mask);
+    }
   }
 }
 
-void Tape::sweep(Segment& s, std::uint32_t last, const std::uint8_t* mask) {
+// kCheck (anomaly mode): after each node, the gradient of each of its operands must still be
+// finite if it was before; the first node that breaks this is named in an AnomalyError.
+template <bool kCheck>
+void Tape::sweep(std::uint32_t slot, std::uint32_t last, const std::uint8_t* mask) {
+  Segment& s = segments[slot];
   const double* v = s.nodes.value.get();
   double* gr = s.nodes.grad.get();
   const std::uint32_t* A = s.nodes.a.get();
@@ -462,6 +476,7 @@ void Tape::sweep(Segment& s, std::uint32_t last, const std::uint8_t* mask) {
   const double* c = s.consts.data();
   const std::uint32_t* list = s.operand_list.data();
   double* leaf_gr = leaf_grad.data();
+  std::vector<bool> finite_before;  // kCheck: per operand of the current node
 
   for (std::uint32_t i = last + 1; i-- > 0;) {
     const double g = gr[i];
@@ -469,6 +484,10 @@ void Tape::sweep(Segment& s, std::uint32_t last, const std::uint8_t* mask) {
     if (mask != nullptr && mask[i] == 0) continue;  // another graph's node (see backward())
     const std::uint32_t a = A[i];
     const std::uint32_t b = B[i];
+    if constexpr (kCheck) {
+      finite_before.clear();
+      for_each_operand(s, i, [&](std::uint32_t k) { finite_before.push_back(std::isfinite(gr[k])); });
+    }
     switch (op[i]) {
 #define SCALARGRAD_UNARY_CASE(op_) \
   case Op::op_:                    \
@@ -532,7 +551,91 @@ void Tape::sweep(Segment& s, std::uint32_t last, const std::uint8_t* mask) {
         }
         break;
     }
+    if constexpr (kCheck) {
+      std::size_t n = 0;
+      for_each_operand(s, i, [&](std::uint32_t k) {
+        if (finite_before[n++] && !std::isfinite(gr[k])) throw_gradient_anomaly(slot, i, k);
+      });
+    }
   }
+}
+
+// ---- Anomaly mode ---------------------------------------------------------------------------------
+namespace {
+
+std::string describe(double x) {
+  if (std::isnan(x)) return "nan";  // whatever its sign bit (glibc prints "-nan")
+  std::ostringstream out;
+  out.precision(17);
+  out << x;
+  return out.str();
+}
+
+// "0 (label 'x')", or "0" for an unlabelled value.
+std::string describe(const Value& v) {
+  std::string text = describe(v.data());
+  if (const std::string name = v.label(); !name.empty()) {
+    text += " (label '";
+    text += name;
+    text += "')";
+  }
+  return text;
+}
+
+std::string describe_operands(std::span<const Value> operands, const double* c) {
+  std::string text;
+  const std::size_t shown = std::min<std::size_t>(operands.size(), 8);
+  for (std::size_t k = 0; k < shown; ++k) {
+    text += k == 0 ? "" : ", ";
+    text += describe(operands[k]);
+  }
+  if (shown < operands.size()) {
+    text += ", ... (";
+    text += std::to_string(operands.size());
+    text += " operands)";
+  }
+  if (c != nullptr) {
+    text += "; constant ";
+    text += describe(*c);
+  }
+  return text;
+}
+
+}  // namespace
+
+void Tape::check_value(Op op, double y, std::span<const Value> operands, const double* c) {
+  if (std::isfinite(y)) return;
+  const std::string name(op_name(op));
+  std::string message = "scalargrad: anomaly: ";
+  message += name;
+  message += " returned ";
+  message += describe(y);
+  message += "; operands: ";
+  message += describe_operands(operands, c);
+  throw AnomalyError(message, name);
+}
+
+void Tape::throw_gradient_anomaly(std::uint32_t slot, std::uint32_t i, std::uint32_t offset) {
+  const Segment& s = segments[slot];
+  const std::string name(op_name(s.nodes.op[i]));
+  const Value result = handle_to(slot, i);
+  const Value target = handle_to(slot, offset);
+  std::vector<Value> operands = operands_of(slot, i);
+  const bool has_constant = result.constant().has_value();
+  const double c = result.constant().value_or(0.0);
+  std::string message = "scalargrad: anomaly: backward through ";
+  message += name;
+  message += " (value ";
+  message += describe(result);
+  message += ", gradient ";
+  message += describe(s.nodes.grad[i]);
+  message += ") made the gradient of its operand ";
+  message += describe(target);
+  message += " ";
+  message += describe(s.nodes.grad[offset]);
+  message += "; operands: ";
+  message += describe_operands(operands, has_constant ? &c : nullptr);
+  throw AnomalyError(message, name);
 }
 
 }  // namespace scalargrad::detail

@@ -2,7 +2,9 @@
 #include <algorithm>
 #include <ostream>
 #include <string>
-#include <unordered_set>
+#include <cstdint>
+#include <limits>
+#include <unordered_map>
 
 #include "scalargrad/value.hpp"
 
@@ -53,10 +55,11 @@ Value Tape::record_sum(std::span<const Value> xs) {
     }
     return record_sum(partial);
   }
-  if (!grad_enabled) {
+  if (!plain) {  // NoGradGuard or AnomalyGuard
     double total = 0.0;
     for (const Value& x : xs) total += x.data();
-    return Value(total);
+    if (anomaly) check_value(Op::Sum, total, xs, nullptr);
+    if (!grad_enabled) return Value(total);
   }
   const auto n = static_cast<std::uint32_t>(xs.size());
   ensure_room(n + 1);
@@ -88,10 +91,15 @@ Value Tape::record_dot(std::span<const Value> x, std::span<const Value> y) {
     }
     return record_sum(partial);
   }
-  if (!grad_enabled) {
+  if (!plain) {  // NoGradGuard or AnomalyGuard
     double total = 0.0;
     for (std::size_t i = 0; i < x.size(); ++i) total += x[i].data() * y[i].data();
-    return Value(total);
+    if (anomaly) {
+      std::vector<Value> operands(x.begin(), x.end());
+      operands.insert(operands.end(), y.begin(), y.end());
+      check_value(Op::Dot, total, operands, nullptr);
+    }
+    if (!grad_enabled) return Value(total);
   }
   const auto n = static_cast<std::uint32_t>(x.size());
   ensure_room(2 * n + 1);
@@ -111,11 +119,12 @@ Value Tape::record_dot(std::span<const Value> x, std::span<const Value> y) {
   return emit(Op::Dot, start, n, total);
 }
 
-std::vector<Value> Tape::graph_of(const Value& root) {
+Graph Tape::graph_of(const Value& root) {
   // Iterative post-order depth-first search: a node is output once all its operands are.
   const auto key = [](const Value& v) { return (std::uint64_t{v.owner_} << 32) | v.ref_; };
-  std::vector<Value> order;
-  std::unordered_set<std::uint64_t> seen;
+  constexpr std::size_t kNotYetPlaced = std::numeric_limits<std::size_t>::max();  // on the stack
+  Graph graph;
+  std::unordered_map<std::uint64_t, std::size_t> position;  // node -> index in graph.nodes
   struct Frame {
     Value node;
     std::vector<Value> operands;
@@ -123,7 +132,7 @@ std::vector<Value> Tape::graph_of(const Value& root) {
   };
   std::vector<Frame> stack;
   const auto push = [&](const Value& v) {
-    seen.insert(key(v));
+    position.emplace(key(v), kNotYetPlaced);
     std::vector<Value> ops = v.owner_ == kLeafOwner ? std::vector<Value>{} : operands_of(v.owner_, v.ref_);
     stack.push_back(Frame{v, std::move(ops), 0});
   };
@@ -132,13 +141,19 @@ std::vector<Value> Tape::graph_of(const Value& root) {
     Frame& top = stack.back();
     if (top.next < top.operands.size()) {
       const Value& child = top.operands[top.next++];
-      if (!seen.contains(key(child))) push(Value(child));
+      if (!position.contains(key(child))) push(Value(child));
       continue;
     }
-    order.push_back(std::move(top.node));
+    // Every operand was placed before this node: creation order is a topological order, so
+    // no operand can be an ancestor still on the stack.
+    std::vector<std::size_t>& edges = graph.operands.emplace_back();
+    edges.reserve(top.operands.size());
+    for (const Value& operand : top.operands) edges.push_back(position.at(key(operand)));
+    position[key(top.node)] = graph.nodes.size();
+    graph.nodes.push_back(std::move(top.node));
     stack.pop_back();
   }
-  return order;
+  return graph;
 }
 
 }  // namespace detail
@@ -294,17 +309,31 @@ Value sum(std::span<const Value> xs) { return detail::this_thread_tape().record_
 Value sum(std::initializer_list<Value> xs) { return sum(std::span<const Value>(xs.begin(), xs.size())); }
 Value dot(std::span<const Value> a, std::span<const Value> b) { return detail::this_thread_tape().record_dot(a, b); }
 
-std::vector<Value> topological_order(const Value& root) { return Tape::checked(root).graph_of(root); }
+std::vector<Value> topological_order(const Value& root) { return Tape::checked(root).graph_of(root).nodes; }
+
+Graph graph_of(const Value& root) { return Tape::checked(root).graph_of(root); }
 
 NoGradGuard::NoGradGuard() : previous_(detail::this_thread_tape().grad_enabled) {
-  detail::this_thread_tape().grad_enabled = false;
+  Tape& t = detail::this_thread_tape();
+  t.set_mode(false, t.anomaly);
 }
 
 NoGradGuard::~NoGradGuard() {
-  if (detail::tls_tape != nullptr) detail::tls_tape->grad_enabled = previous_;
+  if (Tape* t = detail::tls_tape; t != nullptr) t->set_mode(previous_, t->anomaly);
 }
 
 bool is_grad_enabled() { return detail::this_thread_tape().grad_enabled; }
+
+AnomalyGuard::AnomalyGuard() : previous_(detail::this_thread_tape().anomaly) {
+  Tape& t = detail::this_thread_tape();
+  t.set_mode(t.grad_enabled, true);
+}
+
+AnomalyGuard::~AnomalyGuard() {
+  if (Tape* t = detail::tls_tape; t != nullptr) t->set_mode(t->grad_enabled, previous_);
+}
+
+bool is_anomaly_enabled() { return detail::this_thread_tape().anomaly; }
 
 TapeStats tape_stats() {
   Tape& t = detail::this_thread_tape();

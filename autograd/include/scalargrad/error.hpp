@@ -1,6 +1,8 @@
 #pragma once
 
 #include <stdexcept>
+#include <string>
+#include <utility>
 
 namespace scalargrad {
 
@@ -8,6 +10,18 @@ namespace scalargrad {
 class Error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+/// Thrown under AnomalyGuard by the first op whose value, or whose gradient flowing back to an
+/// operand, is NaN or infinite. The message names the op and its operands' values and labels.
+class AnomalyError : public Error {
+ public:
+  AnomalyError(const std::string& message, std::string op) : Error(message), op_(std::move(op)) {}
+  /// The op's name, as Value::op() gives it: "log", "/", "dot", ...
+  [[nodiscard]] const std::string& op() const { return op_; }
+
+ private:
+  std::string op_;
 };
 
 }  // namespace scalargrad

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "scalargrad/error.hpp"
+#include "scalargrad/gradcheck.hpp"
 #include "scalargrad/value.hpp"
 #include "scalargrad/version.hpp"
 

@@ -205,6 +205,16 @@ Value dot(std::span<const Value> a, std::span<const Value> b);
 /// on graphs of any depth). Leaves appear as the user's leaf Values.
 std::vector<Value> topological_order(const Value& root);
 
+/// What `root` depends on, with its edges: for drawing a graph (to_dot) or walking it.
+struct Graph {
+  std::vector<Value> nodes;  ///< topological_order(root): root last
+  /// operands[i]: the positions in `nodes` of nodes[i]'s operands, in operand order (a Value
+  /// used twice, as in x * x, appears twice).
+  std::vector<std::vector<std::size_t>> operands;
+};
+/// The graph of `root` (iterative, as topological_order).
+Graph graph_of(const Value& root);
+
 /// While alive, ops on this thread record nothing: their results are leaves (constants).
 /// As torch.no_grad(); for evaluation loops that need no gradient.
 class NoGradGuard {
@@ -220,6 +230,24 @@ class NoGradGuard {
 
 /// False on this thread while a NoGradGuard is alive.
 bool is_grad_enabled();
+
+/// While alive, every op on this thread checks its result, and backward() the gradient each op
+/// passes to its operands: the first that is NaN or infinite throws AnomalyError naming the op,
+/// its operands' values and their labels (PyTorch's detect_anomaly). Slower: for finding
+/// where a NaN came from, not for training. Guards nest.
+class AnomalyGuard {
+ public:
+  AnomalyGuard();
+  ~AnomalyGuard();
+  AnomalyGuard(const AnomalyGuard&) = delete;
+  AnomalyGuard& operator=(const AnomalyGuard&) = delete;
+
+ private:
+  bool previous_;  // anomaly mode to restore
+};
+
+/// True on this thread while an AnomalyGuard is alive.
+bool is_anomaly_enabled();
 
 /// What this thread's tape holds: for tests, benchmarks and the curious.
 struct TapeStats {

@@ -174,6 +174,13 @@ struct Tape {
   // ---- 1. Identity and mode ----
   std::uint32_t id;           // unique over the process: Values carry it to detect other threads
   bool grad_enabled = true;   // false under NoGradGuard
+  bool anomaly = false;       // true under AnomalyGuard
+  bool plain = true;          // grad_enabled && !anomaly: ops take the fast path
+  void set_mode(bool grad, bool check) {
+    grad_enabled = grad;
+    anomaly = check;
+    plain = grad && !check;
+  }
   std::uint32_t current = kNoOwner;  // slot of the open segment (the one appended to), or none
   Segment* open = nullptr;           // &segments[current], or nullptr: the hot path's shortcut
 
@@ -256,7 +263,14 @@ struct Tape {
   void backward(const Value& root);
   /// Applies the chain rule to nodes last..0 of `s`; only to those with mask[i] != 0 if a mask
   /// is given.
-  void sweep(Segment& s, std::uint32_t last, const std::uint8_t* mask);
+  template <bool kCheck>
+  void sweep(std::uint32_t slot, std::uint32_t last, const std::uint8_t* mask);
+  // Anomaly mode: throws AnomalyError if `y`, the value of `op` on `operands` (and the
+  // constant c, if any), is not finite.
+  void check_value(Op op, double y, std::span<const Value> operands, const double* c);
+  // Anomaly mode: throws AnomalyError for node i of segment `slot`, whose gradient made that
+  // of its operand at `offset` non-finite.
+  [[noreturn]] void throw_gradient_anomaly(std::uint32_t slot, std::uint32_t i, std::uint32_t offset);
   /// mask[i] = 1 for each node of s[0..last] that one of `seeds` depends on (or is).
   static std::vector<std::uint8_t> reachable(const Segment& s, std::uint32_t last,
                                              const std::vector<std::uint32_t>& seeds);
@@ -282,7 +296,7 @@ struct Tape {
   Value record_sum(std::span<const Value> xs);
   Value record_dot(std::span<const Value> x, std::span<const Value> y);
   /// Everything `root` depends on, operands before results (iterative depth-first search).
-  std::vector<Value> graph_of(const Value& root);
+  Graph graph_of(const Value& root);
 };
 
 /// This thread's tape, or nullptr before first use and after the thread's tape is destroyed.

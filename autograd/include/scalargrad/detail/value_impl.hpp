@@ -3,6 +3,7 @@
 #pragma once
 
 #include <bit>
+#include <span>
 #include <utility>
 
 #include "scalargrad/detail/tape.hpp"
@@ -67,11 +68,14 @@ inline Value Tape::emit(Op op, std::uint32_t a, std::uint32_t b, double value) {
 }
 
 /// Records y = f(x) for a unary op of the table.
+// The fast path is one test of Tape::plain; NoGradGuard and AnomalyGuard take the slow one.
 template <Op op>
 Value record_unary(const Value& x) {
   Tape& t = this_thread_tape();
-  if (!t.grad_enabled) [[unlikely]] {
-    return Value(Rule<op>::f(x.data()));
+  if (!t.plain) [[unlikely]] {
+    const double y = Rule<op>::f(x.data());
+    if (t.anomaly) t.check_value(op, y, std::span<const Value>(&x, 1), nullptr);
+    if (!t.grad_enabled) return Value(y);
   }
   t.ensure_room(2);
   const std::uint32_t a = t.operand(x);
@@ -82,8 +86,10 @@ Value record_unary(const Value& x) {
 template <Op op>
 Value record_unary(const Value& x, double c) {
   Tape& t = this_thread_tape();
-  if (!t.grad_enabled) [[unlikely]] {
-    return Value(Rule<op>::f(x.data(), c));
+  if (!t.plain) [[unlikely]] {
+    const double y = Rule<op>::f(x.data(), c);
+    if (t.anomaly) t.check_value(op, y, std::span<const Value>(&x, 1), &c);
+    if (!t.grad_enabled) return Value(y);
   }
   t.ensure_room(2);
   const std::uint32_t a = t.operand(x);
@@ -94,8 +100,13 @@ Value record_unary(const Value& x, double c) {
 template <typename F>
 Value record_binary(Op op, const Value& x1, const Value& x2, F f) {
   Tape& t = this_thread_tape();
-  if (!t.grad_enabled) [[unlikely]] {
-    return Value(f(x1.data(), x2.data()));
+  if (!t.plain) [[unlikely]] {
+    const double y = f(x1.data(), x2.data());
+    if (t.anomaly) {
+      const Value operands[] = {x1, x2};
+      t.check_value(op, y, operands, nullptr);
+    }
+    if (!t.grad_enabled) return Value(y);
   }
   t.ensure_room(3);
   const std::uint32_t a = t.operand(x1);

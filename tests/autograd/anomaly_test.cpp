@@ -1,0 +1,148 @@
+// Anomaly mode (AnomalyGuard, AnomalyError in value.hpp / error.hpp): the first op whose value,
+// or whose gradient passed back to an operand, is NaN or infinite is named.
+//
+// References: IEEE results of the ops involved (log(0) = -inf, 1/0 = inf, sqrt'(0) = inf).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "scalargrad/error.hpp"
+#include "scalargrad/value.hpp"
+
+namespace {
+
+using scalargrad::AnomalyError;
+using scalargrad::AnomalyGuard;
+using scalargrad::Value;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+// The AnomalyError that f throws (fails the test if it throws none).
+template <typename F>
+AnomalyError AnomalyOf(F&& f) {
+  try {
+    f();
+  } catch (const AnomalyError& e) {
+    return e;
+  }
+  ADD_FAILURE() << "no AnomalyError";
+  return AnomalyError("<none>", "");
+}
+
+TEST(AnomalyMode, NamesTheFirstOpWhoseValueIsNotFinite) {
+  const AnomalyGuard anomaly;
+  Value x = 2.0;
+  x.label("x");
+  const AnomalyError e = AnomalyOf([&] {
+    const Value y = x * 2.0 - 4.0;  // 0: finite
+    const Value z = log(y);         // -inf: named here ...
+    (void)(z * 3.0);                // ... not here
+  });
+  EXPECT_EQ(e.op(), "log");
+  EXPECT_STREQ(e.what(), "scalargrad: anomaly: log returned -inf; operands: 0");
+}
+
+TEST(AnomalyMode, NamesTheOperandsValuesAndLabels) {
+  const AnomalyGuard anomaly;
+  Value a = 1.0;
+  Value b = 0.0;
+  a.label("a");
+  b.label("b");
+  const AnomalyError e = AnomalyOf([&] { (void)(a / b); });
+  EXPECT_EQ(e.op(), "/");
+  EXPECT_STREQ(e.what(), "scalargrad: anomaly: / returned inf; operands: 1 (label 'a'), 0 (label 'b')");
+}
+
+TEST(AnomalyMode, ShowsTheConstantOfAnOpWithOne) {
+  const AnomalyGuard anomaly;
+  Value x = -8.0;
+  x.label("x");
+  const AnomalyError e = AnomalyOf([&] { (void)x.pow(0.5); });
+  EXPECT_EQ(e.op(), "pow");
+  EXPECT_STREQ(e.what(), "scalargrad: anomaly: pow returned nan; operands: -8 (label 'x'); constant 0.5");
+}
+
+TEST(AnomalyMode, ChecksFusedSumAndDot) {
+  const AnomalyGuard anomaly;
+  const std::vector<Value> big = {1e308, 1e308};
+  EXPECT_EQ(AnomalyOf([&] { (void)scalargrad::sum(big); }).op(), "sum");
+  EXPECT_EQ(AnomalyOf([&] { (void)scalargrad::dot(big, big); }).op(), "dot");
+}
+
+TEST(AnomalyMode, ChecksUnderNoGradGuardToo) {
+  const AnomalyGuard anomaly;
+  const scalargrad::NoGradGuard no_grad;
+  const Value x = 0.0;
+  EXPECT_EQ(AnomalyOf([&] { (void)log(x); }).op(), "log");
+  EXPECT_FALSE(scalargrad::is_grad_enabled());
+  EXPECT_TRUE(scalargrad::is_anomaly_enabled());
+}
+
+TEST(AnomalyMode, NamesTheOpWhoseGradientIsNotFinite) {
+  // sqrt(0) = 0 is finite, but its derivative 1/(2 sqrt 0) is not: backward() names sqrt.
+  const AnomalyGuard anomaly;
+  Value x = 0.0;
+  x.label("x");
+  const Value y = sqrt(x) * 3.0;
+  const AnomalyError e = AnomalyOf([&] { y.backward(); });
+  EXPECT_EQ(e.op(), "sqrt");
+  EXPECT_THAT(e.what(), StartsWith("scalargrad: anomaly: backward through sqrt (value 0, gradient 3) made the "
+                                   "gradient of its operand 0 (label 'x') inf"));
+}
+
+TEST(AnomalyMode, OffByDefaultAndNonFiniteValuesFlowAsInIeee) {
+  EXPECT_FALSE(scalargrad::is_anomaly_enabled());
+  Value x = 0.0;
+  const Value y = sqrt(x) * 3.0;
+  const Value z = log(x);
+  EXPECT_EQ(z.data(), -std::numeric_limits<double>::infinity());
+  y.backward();
+  EXPECT_TRUE(std::isinf(x.grad()));
+}
+
+TEST(AnomalyMode, GuardsNestAndRestoreTheMode) {
+  {
+    const AnomalyGuard outer;
+    {
+      const AnomalyGuard inner;
+      EXPECT_TRUE(scalargrad::is_anomaly_enabled());
+    }
+    EXPECT_TRUE(scalargrad::is_anomaly_enabled());
+    {
+      const scalargrad::NoGradGuard no_grad;  // leaves anomaly mode as it is
+      EXPECT_TRUE(scalargrad::is_anomaly_enabled());
+    }
+    EXPECT_TRUE(scalargrad::is_grad_enabled());
+  }
+  EXPECT_FALSE(scalargrad::is_anomaly_enabled());
+}
+
+TEST(AnomalyMode, FiniteGraphsRecordAndDifferentiateAsUsual) {
+  Value x = 1.5;
+  Value y = 0.0;
+  {
+    const AnomalyGuard anomaly;
+    y = tanh(x * x + 1.0) / x;
+    (void)AnomalyOf([&] { (void)log(x - 1.5); });  // a throw leaves the tape usable
+    y.backward();
+  }
+  const double t = std::tanh(1.5 * 1.5 + 1.0);
+  EXPECT_DOUBLE_EQ(y.data(), t / 1.5);
+  EXPECT_NEAR(x.grad(), (1.0 - t * t) * 2.0 * 1.5 / 1.5 - t / (1.5 * 1.5), 1e-12);
+}
+
+TEST(AnomalyMode, AnomalyErrorIsAScalargradError) {
+  const AnomalyGuard anomaly;
+  try {
+    (void)log(Value(0.0));
+    FAIL() << "no exception";
+  } catch (const scalargrad::Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("log returned -inf"));
+  }
+}
+
+}  // namespace

@@ -1,0 +1,130 @@
+// scalargrad::gradcheck (gradcheck.hpp): backward() against central finite differences.
+//
+// References: closed-form derivatives of the functions checked; a "test-only op" with a
+// deliberately wrong derivative, built from detach() (its value is 2x, its recorded derivative
+// 5), which gradcheck must catch.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "scalargrad/gradcheck.hpp"
+#include "scalargrad/value.hpp"
+
+#include "support/test_support.hpp"
+
+namespace {
+
+using scalargrad::gradcheck;
+using scalargrad::GradcheckReport;
+using scalargrad::Value;
+using scalargrad::testing_support::ErrorMessage;
+using ::testing::HasSubstr;
+
+// micrograd's neuron: tanh(x1 w1 + x2 w2 + b).
+Value Neuron(std::span<const Value> v) { return tanh(v[0] * v[1] + v[2] * v[3] + v[4]); }
+
+// The test-only op: value 2x, but a recorded derivative of 5 (x - detach(x) is 0 with
+// derivative 1).
+Value WrongDerivative(const Value& x) { return 2.0 * x.detach() + 5.0 * (x - x.detach()); }
+
+TEST(Gradcheck, PassesForMicrogradsNeuronWithItsPublishedGradients) {
+  const std::vector<double> at = {2.0, -3.0, 0.0, 1.0, 6.8813735870195432};
+  const std::vector<std::string> names = {"x1", "w1", "x2", "w2", "b"};
+  const GradcheckReport report = gradcheck(Neuron, at, 1e-6, 1e-6, names);
+  EXPECT_TRUE(report.passed);
+  EXPECT_NEAR(report.value, std::sqrt(0.5), 1e-12);
+  ASSERT_EQ(report.entries.size(), 5u);
+  // micrograd's trace_graph: dx1 = -1.5, dw1 = 1, dx2 = 0.5, dw2 = 0, db = 0.5.
+  const double expected[] = {-1.5, 1.0, 0.5, 0.0, 0.5};
+  for (std::size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(report.entries[i].name, names[i]);
+    EXPECT_EQ(report.entries[i].input, at[i]);
+    EXPECT_NEAR(report.entries[i].analytic, expected[i], 1e-12);
+    EXPECT_NEAR(report.entries[i].numeric, expected[i], 1e-8);
+    EXPECT_TRUE(report.entries[i].passed);
+  }
+}
+
+TEST(Gradcheck, CatchesADeliberatelyWrongDerivative) {
+  const std::vector<double> at = {0.7, 1.3};
+  const GradcheckReport report =
+      gradcheck([](std::span<const Value> v) { return WrongDerivative(v[0]) * v[1]; }, at);
+  EXPECT_FALSE(report.passed);
+  ASSERT_EQ(report.entries.size(), 2u);
+  EXPECT_EQ(report.entries[0].name, "x0");
+  EXPECT_DOUBLE_EQ(report.entries[0].analytic, 5.0 * 1.3);  // what backward() recorded
+  EXPECT_NEAR(report.entries[0].numeric, 2.0 * 1.3, 1e-8);  // what f really does
+  EXPECT_NEAR(report.entries[0].abs_error, 3.0 * 1.3, 1e-8);
+  EXPECT_NEAR(report.entries[0].rel_error, 3.0 / 5.0, 1e-8);
+  EXPECT_FALSE(report.entries[0].passed);
+  EXPECT_TRUE(report.entries[1].passed);  // d/dx1 = 2 x0, right
+}
+
+TEST(Gradcheck, PassesForEveryOpAwayFromItsKinks) {
+  const auto f = [](std::span<const Value> v) {
+    const Value& x = v[0];
+    const Value& y = v[1];
+    return exp(x) * log(y) + sqrt(y) / x + pow(x, y) + abs(x - 3.0) + relu(x) + leaky_relu(-x, 0.1) + tanh(x * y) +
+           sigmoid(y) + elu(-y) + gelu(x) + silu(y) + softplus(x) + x.pow(3.0) + pow(2.0, y) +
+           scalargrad::dot(std::vector<Value>{x, y}, std::vector<Value>{y, x}) + scalargrad::sum({x, y, x});
+  };
+  const std::vector<double> at = {0.8, 1.7};
+  const GradcheckReport report = gradcheck(f, at, 1e-6, 1e-6);
+  for (const auto& e : report.entries) EXPECT_TRUE(e.passed) << e.name << ": " << e.analytic << " vs " << e.numeric;
+  EXPECT_TRUE(report.passed);
+}
+
+TEST(Gradcheck, ANanDerivativeFails) {
+  // sqrt at 0: the analytic derivative is +inf, the central difference is NaN (sqrt(-eps)).
+  const std::vector<double> at = {0.0};
+  const GradcheckReport report = gradcheck([](std::span<const Value> v) { return sqrt(v[0]); }, at);
+  EXPECT_FALSE(report.passed);
+  EXPECT_TRUE(std::isinf(report.entries[0].analytic));
+  EXPECT_TRUE(std::isnan(report.entries[0].numeric));
+}
+
+TEST(Gradcheck, ReportPrintsOneLinePerInputAndTheVerdict) {
+  const std::vector<double> at = {0.7};
+  std::ostringstream text;
+  text << gradcheck([](std::span<const Value> v) { return WrongDerivative(v[0]); }, at);
+  EXPECT_THAT(text.str(), HasSubstr("input"));
+  EXPECT_THAT(text.str(), HasSubstr("x0"));
+  EXPECT_THAT(text.str(), HasSubstr("FAILED\ngradcheck: FAILED\n"));
+  std::ostringstream good;
+  good << gradcheck([](std::span<const Value> v) { return v[0] * v[0]; }, at);
+  EXPECT_THAT(good.str(), HasSubstr(" ok\ngradcheck: passed\n"));
+}
+
+TEST(Gradcheck, RecordsNothingForTheFiniteDifferences) {
+  // The numeric pass runs under NoGradGuard: the only recorded nodes are the analytic pass's.
+  int graph_calls = 0;
+  const std::vector<double> at = {1.0, 2.0};
+  (void)gradcheck(
+      [&](std::span<const Value> v) {
+        if (scalargrad::is_grad_enabled()) ++graph_calls;
+        return v[0] * v[1];
+      },
+      at);
+  EXPECT_EQ(graph_calls, 1);
+}
+
+TEST(Gradcheck, RejectsBadArgumentsWithAClearError) {
+  const std::vector<double> at = {1.0, 2.0};
+  const auto f = [](std::span<const Value> v) { return v[0] * v[1]; };
+  EXPECT_THAT(ErrorMessage([&] { (void)gradcheck(f, at, 0.0); }),
+              HasSubstr("scalargrad: gradcheck: eps must be positive and finite"));
+  EXPECT_THAT(ErrorMessage([&] { (void)gradcheck(f, at, std::numeric_limits<double>::quiet_NaN()); }),
+              HasSubstr("eps must be positive and finite"));
+  EXPECT_THAT(ErrorMessage([&] { (void)gradcheck(f, at, 1e-6, -1.0); }),
+              HasSubstr("scalargrad: gradcheck: tolerance must be positive and finite"));
+  const std::vector<std::string> one_name = {"a"};
+  EXPECT_EQ(ErrorMessage([&] { (void)gradcheck(f, at, 1e-6, 1e-5, one_name); }),
+            "scalargrad: gradcheck: 1 names for 2 inputs; give one name per input, or none");
+}
+
+}  // namespace
