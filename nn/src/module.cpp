@@ -186,6 +186,21 @@ MLP::MLP(std::size_t nin, std::vector<std::size_t> sizes, std::vector<Activation
     layers_.emplace_back(fan_in, sizes[i], activations[i], init, rng);
     fan_in = sizes[i];
   }
+  // Names for pictures of the graph: "layer1/n0.w1", "layer1/n0.b", "layer1/n0.a".
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    const std::vector<Parameter*> params = layers_[l].parameters();
+    std::size_t k = 0;
+    for (std::size_t j = 0; j < layers_[l].nout(); ++j) {
+      const Neuron& neuron = layers_[l].neurons()[j];
+      std::string prefix = "layer";
+      prefix += std::to_string(l + 1);
+      prefix += "/n";
+      prefix += std::to_string(j);
+      for (std::size_t w = 0; w < neuron.nin(); ++w) params[k++]->name = prefix + ".w" + std::to_string(w);
+      params[k++]->name = prefix + ".b";
+      if (neuron.activation().has_parameter()) params[k++]->name = prefix + ".a";
+    }
+  }
 }
 
 std::vector<Value> MLP::operator()(std::span<const Value> x) const {

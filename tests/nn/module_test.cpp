@@ -558,4 +558,25 @@ TEST(MLP, ACopyHasIndependentWeightsThatTrainIndependently) {
   for (const Parameter* p : original.parameters()) EXPECT_EQ(p->grad, 0.0);
 }
 
+TEST(Parameter, ItsNameLabelsItsLeafInTheGraph) {
+  Parameter p(2.0);
+  p.name = "layer1/n0.w0";
+  EXPECT_EQ(p.value().label(), "layer1/n0.w0");
+  const Parameter copy(p);
+  EXPECT_EQ(copy.name, "layer1/n0.w0");
+  EXPECT_EQ(Parameter(1.0).value().label(), "");  // unnamed: no label
+}
+
+TEST(MLPNames, EveryParameterIsNamedByLayerNeuronAndRole) {
+  // Layer names group each layer's nodes in pictures of the graph (to_dot's clusters).
+  const MLP model(2, {2, 1}, std::vector<Activation>{Activation::prelu(), Activation::linear()});
+  std::vector<std::string> names;
+  for (const Parameter* p : model.parameters()) names.push_back(p->name);
+  EXPECT_THAT(names, ::testing::ElementsAre("layer1/n0.w0", "layer1/n0.w1", "layer1/n0.b", "layer1/n0.a",
+                                            "layer1/n1.w0", "layer1/n1.w1", "layer1/n1.b", "layer1/n1.a",
+                                            "layer2/n0.w0", "layer2/n0.w1", "layer2/n0.b"));
+  const MLP copy = model;
+  EXPECT_EQ(copy.parameters().back()->name, "layer2/n0.b");
+}
+
 }  // namespace

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 
 #include <scalargrad/value.hpp>
 
@@ -19,14 +20,20 @@ class Parameter {
   /// d(root)/d(weight), accumulated by every backward() through it until zeroed. Mutable:
   /// backward() writes it even through a const model, as a cache of the last pass.
   mutable double grad = 0.0;
+  /// The label of its leaf in pictures of the graph (to_dot). MLP names its parameters
+  /// "layer1/n0.w1" (layer 1, neuron 0, weight 1), "layer1/n0.b", "layer1/n0.a" (PReLU
+  /// slope): the part before '/' groups a layer's nodes in one box. Set it before the
+  /// Parameter's first use in a graph.
+  std::string name;
 
   Parameter() = default;
   explicit Parameter(double initial) : data(initial) {}
-  /// Copies data and grad; the copy enters graphs as a leaf of its own.
-  Parameter(const Parameter& other) : data(other.data), grad(other.grad) {}
+  /// Copies data, grad and name; the copy enters graphs as a leaf of its own.
+  Parameter(const Parameter& other) : data(other.data), grad(other.grad), name(other.name) {}
   Parameter& operator=(const Parameter& other) {
     data = other.data;
     grad = other.grad;
+    name = other.name;
     return *this;
   }
   ~Parameter() {
@@ -35,7 +42,10 @@ class Parameter {
 
   /// This Parameter as a leaf Value of the graph being recorded.
   [[nodiscard]] const Value& value() const {
-    if (!leaf_) leaf_.emplace(Value::external(data, grad));
+    if (!leaf_) {
+      leaf_.emplace(Value::external(data, grad));
+      if (!name.empty()) leaf_->label(name);
+    }
     return *leaf_;
   }
   /// So that a Parameter can be used in expressions like a Value: `p * x + 1.0`.
