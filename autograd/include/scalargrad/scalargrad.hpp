@@ -2,6 +2,7 @@
 // it is part of the installation).
 #pragma once
 
+#include "scalargrad/dot.hpp"
 #include "scalargrad/error.hpp"
 #include "scalargrad/gradcheck.hpp"
 #include "scalargrad/value.hpp"
