@@ -13,6 +13,8 @@ packages=(
   libadolc-dev
   nlohmann-json3-dev libcli11-dev
   python3-matplotlib  # tools/plot_lab.py: the activation lab's figures (test docs.lab_figures)
+  graphviz libgraphviz-dev  # render(): the dot program and libgvc (the autograd.Render* tests)
+  clang libclang-rt-14-dev  # tools/cli/fuzz.sh: libFuzzer and the sanitizer runtimes
   "$@"
 )
 

@@ -1,0 +1,287 @@
+// The scalargrad command: try an expression on the engine without writing C++ (docs/cli.md).
+//
+//   scalargrad grad "tanh(x1*w1 + x2*w2 + b)" --at x1=2,x2=0,w1=-3,w2=1,b=6.8813735870195432
+//
+// prints the value, then d/dv for every variable v in the order they first appear, with the
+// '=' signs aligned:
+//   value = 0.7071
+//   d/dx1 = -1.5000
+//   d/dw1 = 1.0000
+//   ...
+//   --json           the same as one JSON object, every number in full (shortest round-trip)
+//                    precision: {"value": 0.7071067811865476, "grad": {"x1": -1.4999999999999996, ...}}
+//   --check          compares the gradients with central finite differences (gradcheck)
+//   --dot FILE       writes the graph as Graphviz DOT text; --svg FILE draws it (needs Graphviz)
+//   --precision N    digits after the decimal point, of the lines above and of the picture
+//
+// Exit status: 0 on success; 2 for bad input (the command line, the expression, --at, an --svg
+// name that is not .svg), all checked before any file is written; 1 when something fails while
+// running (Graphviz missing, a file that cannot be written, a gradcheck that fails).
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <iostream>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <scalargrad/dot.hpp>
+#include <scalargrad/gradcheck.hpp>
+#include <scalargrad/value.hpp>
+
+#include "cli/expression.hpp"
+
+namespace {
+
+using scalargrad::Value;
+namespace cli = scalargrad::cli;
+
+constexpr int kFailure = 1;   // something failed while running
+constexpr int kBadInput = 2;  // the command line, the expression or --at is wrong
+
+/// The parts joined (rather than "literal" + std::string, which GCC 12 wrongly warns about).
+std::string cat(std::initializer_list<std::string_view> parts) {
+  std::string out;
+  for (const std::string_view part : parts) out += part;
+  return out;
+}
+
+// ---- 1. The command line ----------------------------------------------------------------------
+
+/// What `scalargrad grad` was asked.
+struct GradOptions {
+  std::string expression;
+  std::vector<std::string> at;  // each --at, "NAME=VALUE,..."
+  std::string dot;              // --dot FILE ("": none)
+  std::string svg;              // --svg FILE ("": none)
+  bool check = false;
+  bool json = false;
+  int precision = 4;
+};
+
+/// The help text's account of the language, made from the function table.
+std::string language_help() {
+  std::string text =
+      "The expression: numbers (2, 0.5, 1e-3), variables ([A-Za-z_][A-Za-z0-9_]*), + - * / ^,\n"
+      "unary - and +, parentheses, and the functions below. ^ is right-associative and binds\n"
+      "tighter than unary minus: -x^2 = -(x^2), 2^3^2 = 2^9, x^-1 = 1/x.\n\n";
+  std::size_t width = 0;
+  for (const cli::Function& f : cli::functions()) width = std::max(width, f.signature.size());
+  for (const cli::Function& f : cli::functions()) {
+    text += "  ";
+    text += f.signature;
+    text.append(width + 2 - f.signature.size(), ' ');
+    text += f.meaning;
+    if (!f.constant_arg.empty()) {
+      text += " (";
+      text += f.constant_arg;
+      text += ": a constant)";
+    }
+    text += '\n';
+  }
+  text +=
+      "\nAn expression that starts with '-' goes last, after --:  scalargrad grad --at x=3 -- \"-x^2\"\n"
+      "Exit status: 0 on success, 2 for bad input (nothing is written then), 1 when something fails\n"
+      "while running (Graphviz missing, a file that cannot be written, a failed --check).";
+  return text;
+}
+
+/// "scalargrad: message" on stderr (the engine's Error messages already start so).
+void print_error(std::string_view message) {
+  std::string line = message.starts_with("scalargrad: ") ? "" : "scalargrad: ";
+  line += message;
+  line += '\n';
+  std::fputs(line.c_str(), stderr);
+}
+
+/// The reason, then the expression (or --at) with a caret under the place.
+void print_error(const cli::ExpressionError& error, const std::string& expression, const std::string& at) {
+  std::string text = "scalargrad: ";
+  text += error.what();
+  text += '\n';
+  text += error.source() == cli::Source::Expression ? cli::caret_lines(expression, error.position())
+                                                     : cli::caret_lines(at, error.position(), "  --at ");
+  std::fputs(text.c_str(), stderr);
+}
+
+/// Reads the command line into `options`. Returns the exit status to leave with at once (0 after
+/// --help, kBadInput for a bad command line), or nothing to go on.
+std::optional<int> read_command_line(int argc, char** argv, GradOptions& options) {
+  CLI::App app{"Try expressions of the scalargrad autodiff engine without writing C++.", "scalargrad"};
+  app.require_subcommand(1);
+  app.footer("Run 'scalargrad grad --help' for the expression language.");
+  CLI::App* grad = app.add_subcommand("grad", "Print the value of EXPR and d/dv for each of its variables v");
+  grad->add_option("EXPR", options.expression, "The expression, e.g. \"tanh(x1*w1 + x2*w2 + b)\"")->required();
+  grad->add_option("--at", options.at, "NAME=VALUE,...: the value of every variable (may be repeated)")
+      ->type_name("NAME=VALUE,...")
+      ->allow_extra_args(false);  // one value per --at: `--at x=3 -- "-x^2"` leaves "-x^2" to EXPR
+  grad->add_option("--dot", options.dot, "Write the graph to FILE as Graphviz DOT text")->type_name("FILE");
+  grad->add_option("--svg", options.svg, "Draw the graph as SVG to FILE, a name ending in .svg (needs Graphviz)")->type_name("FILE");
+  grad->add_flag("--check", options.check,
+                 "Compare the gradients with central finite differences (gradcheck); exit 1 if they differ");
+  grad->add_flag("--json", options.json,
+                 "Print {\"value\": ..., \"grad\": {\"NAME\": ..., ...}} with full precision (--check's report "
+                 "goes to stderr)");
+  grad->add_option("--precision", options.precision, "Digits after the decimal point (not for --json)")
+      ->check(CLI::Range(0, 17))
+      ->capture_default_str();
+  grad->footer(language_help());
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // CLI11's own exit codes are not ours: --help exits 0, every bad command line 2.
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
+    std::string message = e.what();
+    if (message.find("EXPR is required") != std::string::npos) {
+      message += " (an expression that starts with '-' goes last, after --: scalargrad grad --at x=3 -- \"-x^2\")";
+    }
+    print_error(message);
+    print_error("run 'scalargrad grad --help' for the options and the expression language");
+    return kBadInput;
+  }
+  return std::nullopt;
+}
+
+// ---- 2. Output ----------------------------------------------------------------------------------
+
+/// x in shortest round-trip form, or null (JSON has no NaN or infinity).
+std::string json_number(double x) {
+  if (!std::isfinite(x)) return "null";
+  char buffer[32];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, x);
+  return std::string(buffer, result.ptr);
+}
+
+/// {"value": ..., "grad": {"x1": ..., ...}}: one line, variables in expression order. (Names are
+/// [A-Za-z_][A-Za-z0-9_]*: nothing to escape.)
+std::string json_output(const Value& root, const cli::Expression& expression, std::span<const Value> leaves) {
+  std::string text = "{\"value\": ";
+  text += json_number(root.data());
+  text += ", \"grad\": {";
+  for (std::size_t i = 0; i < leaves.size(); ++i) {
+    if (i > 0) text += ", ";
+    text += '"';
+    text += expression.variables()[i].name;
+    text += "\": ";
+    text += json_number(leaves[i].grad());
+  }
+  text += "}}\n";
+  return text;
+}
+
+/// "value = 0.7071" then "d/dx1 = -1.5000" per variable, the '=' signs aligned.
+std::string text_output(const Value& root, const cli::Expression& expression, std::span<const Value> leaves,
+                        int precision) {
+  std::vector<std::pair<std::string, double>> rows{{"value", root.data()}};
+  for (std::size_t i = 0; i < leaves.size(); ++i) {
+    std::string label = "d/d";
+    label += expression.variables()[i].name;
+    rows.emplace_back(std::move(label), leaves[i].grad());
+  }
+  std::size_t width = 0;
+  for (const auto& row : rows) width = std::max(width, row.first.size());
+  std::string text;
+  for (const auto& [label, x] : rows) {
+    char number[512];  // %.17f of the largest double has 326 characters
+    std::snprintf(number, sizeof number, "%.*f", precision, x);
+    text += label;
+    text.append(width - label.size(), ' ');
+    text += " = ";
+    text += number;
+    text += '\n';
+  }
+  return text;
+}
+
+/// Writes `text` to `path`; false if it cannot.
+bool write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  out.close();
+  return static_cast<bool>(out);
+}
+
+// ---- 3. grad ------------------------------------------------------------------------------------
+
+int run_grad(const GradOptions& options) {
+  // 1. Check all the input, before anything is computed or written.
+  std::string at;  // every --at, joined by commas
+  for (const std::string& item : options.at) {
+    if (!at.empty()) at += ',';
+    at += item;
+  }
+  std::optional<cli::Expression> expression;
+  std::vector<double> inputs;
+  try {
+    expression = cli::parse(options.expression);
+    inputs = cli::bind_variables(*expression, at);
+  } catch (const cli::ExpressionError& e) {
+    print_error(e, options.expression, at);
+    return kBadInput;
+  }
+  if (!options.svg.empty() && std::filesystem::path(options.svg).extension() != ".svg") {
+    print_error(cat({"--svg: '", options.svg, "' does not end in .svg"}));
+    return kBadInput;
+  }
+  if (!options.svg.empty() && scalargrad::render_backend().empty()) {
+    print_error("--svg needs Graphviz, which is not installed (Debian: apt-get install graphviz)");
+    return kFailure;
+  }
+
+  // 2. The value and the gradient: one leaf per variable, labelled with its name for the picture.
+  std::vector<Value> leaves;
+  leaves.reserve(inputs.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i) leaves.emplace_back(inputs[i]).label(expression->variables()[i].name);
+  const Value root = cli::evaluate(*expression, leaves);
+  root.backward();
+  const std::string result = options.json ? json_output(root, *expression, leaves)
+                                          : text_output(root, *expression, leaves, options.precision);
+  std::fputs(result.c_str(), stdout);
+  std::fflush(stdout);
+
+  int status = 0;
+  if (options.check) {
+    const cli::Expression& e = *expression;
+    const scalargrad::GradcheckFunction f = [&e](std::span<const Value> xs) { return cli::evaluate(e, xs); };
+    std::vector<std::string> names;
+    for (const cli::Variable& v : e.variables()) names.push_back(v.name);
+    const scalargrad::GradcheckReport report = scalargrad::gradcheck(f, inputs, 1e-6, 1e-5, names);
+    (options.json ? std::cerr : std::cout) << report << std::flush;
+    if (!report.passed) status = kFailure;
+  }
+
+  // 3. The pictures. to_dot() is called first, so that a graph it refuses writes no file.
+  if (!options.dot.empty() || !options.svg.empty()) {
+    scalargrad::DotOptions dot_options;
+    dot_options.precision = options.precision;
+    const std::string dot = scalargrad::to_dot(root, dot_options);
+    if (!options.dot.empty() && !write_file(options.dot, dot)) {
+      print_error(cat({"--dot: cannot write '", options.dot, "'"}));
+      return kFailure;
+    }
+    if (!options.svg.empty()) scalargrad::render(root, options.svg, dot_options);
+  }
+  return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  GradOptions options;
+  if (const std::optional<int> status = read_command_line(argc, argv, options)) return *status;
+  try {
+    return run_grad(options);
+  } catch (const std::exception& e) {  // scalargrad::Error from to_dot() or render(), ...
+    print_error(e.what());
+    return kFailure;
+  }
+}
