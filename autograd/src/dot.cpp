@@ -126,36 +126,16 @@ std::string dot_id(std::string_view text) {
 
 // ---- 2. What an op's ellipse says ---------------------------------------------------------------
 
-/// True when `a` and `b` are the same number (a NaN is the same as a NaN).
-bool same(double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)); }
-
 /// The text of the ellipse of `result`'s op: its name, and its constant on the side where it
 /// stands in the expression: "* 2" (x * 2), "+ -1" (x - 1), "2 -" (2 - x), "/ 2" (x / 2),
 /// "2 /" (2 / x), "pow 3" (x^3), "2 pow" (2^x), "leaky_relu 0.01".
-///
-/// Note [Constant side]: op() and constant() do not say on which side the constant stands. The
-/// engine records x - c as x + (-c), so a "-" with a constant is always c - x. For "/" and
-/// "pow" the side is the one whose forward rule reproduces the result's data bit for bit (the
-/// same IEEE operation or libm call the engine made); when both do (as for x == c), the
-/// constant is drawn on the right.
-std::string op_text(const Value& result, const std::vector<Value>& nodes,
-                    const std::vector<std::size_t>& operands) {
+/// (The engine records x - c as x + (-c): Value::constant_on_left() tells the other cases.)
+std::string op_text(const Value& result, const std::vector<std::size_t>& operands) {
   std::string text(result.op());
   const std::optional<double> constant = result.constant();
   if (!constant || operands.size() != 1) return text;
-  const double c = *constant;
-  const double x = nodes[operands[0]].data();
-  const double y = result.data();
-  bool constant_first = false;
-  if (text == "-") {
-    constant_first = true;
-  } else if (text == "/") {
-    constant_first = same(c / x, y) && !same(x / c, y);
-  } else if (text == "pow") {
-    constant_first = same(std::pow(c, x), y) && !same(std::pow(x, c), y);
-  }
-  const std::string shown = format_constant(c);
-  return constant_first ? concat({shown, " ", text}) : concat({text, " ", shown});
+  const std::string shown = format_constant(*constant);
+  return result.constant_on_left() ? concat({shown, " ", text}) : concat({text, " ", shown});
 }
 
 // ---- 3. Colours: |grad| on a log10 scale ----------------------------------------------------------
@@ -654,7 +634,7 @@ std::string to_dot(const Value& root, const DotOptions& options) {
     out += indent;
     out += id;
     out += "_op [shape=ellipse, label=\"";
-    append_escaped(out, op_text(v, graph.nodes, graph.operands[i]), false);
+    append_escaped(out, op_text(v, graph.operands[i]), false);
     out += "\"];\n";
   };
 

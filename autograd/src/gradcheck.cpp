@@ -63,7 +63,7 @@ GradcheckReport gradcheck(const GradcheckFunction& f, std::span<const double> in
   const Value y = f(leaves);
   y.backward();
 
-  // 2. The numeric one: (f(x + eps e_i) - f(x - eps e_i)) / (2 eps) per input.
+  // 2. The numeric one: (f(x + h e_i) - f(x - h e_i)) / (2 h) per input, h = eps max(1, |x_i|).
   GradcheckReport report;
   report.value = y.data();
   for (std::size_t i = 0; i < inputs.size(); ++i) {
@@ -71,7 +71,9 @@ GradcheckReport gradcheck(const GradcheckFunction& f, std::span<const double> in
     e.name = leaves[i].label();
     e.input = inputs[i];
     e.analytic = leaves[i].grad();
-    e.numeric = (evaluate_shifted(f, inputs, i, eps) - evaluate_shifted(f, inputs, i, -eps)) / (2.0 * eps);
+    // The step grows with |x|: an absolute 1e-6 is lost in rounding at x = 1e12.
+    const double h = eps * std::max(1.0, std::abs(inputs[i]));
+    e.numeric = (evaluate_shifted(f, inputs, i, h) - evaluate_shifted(f, inputs, i, -h)) / (2.0 * h);
     e.abs_error = std::abs(e.analytic - e.numeric);
     const double scale = std::max(std::abs(e.analytic), std::abs(e.numeric));
     e.rel_error = scale > 0.0 ? e.abs_error / scale : 0.0;
@@ -83,17 +85,33 @@ GradcheckReport gradcheck(const GradcheckFunction& f, std::span<const double> in
   return report;
 }
 
+namespace {
+
+// One number right-aligned in `width` columns with printf's `format` ("%.8g"); NaN as "nan"
+// whatever its sign bit (glibc prints "-nan").
+std::string column(double x, int width, const char* format) {
+  char text[64];
+  if (std::isnan(x)) {
+    std::snprintf(text, sizeof text, "%*s", width, "nan");
+  } else {
+    char number[48];
+    std::snprintf(number, sizeof number, format, x);
+    std::snprintf(text, sizeof text, "%*s", width, number);
+  }
+  return text;
+}
+
+}  // namespace
+
 std::ostream& operator<<(std::ostream& out, const GradcheckReport& report) {
   std::size_t width = 5;  // "input"
   for (const GradcheckEntry& e : report.entries) width = std::max(width, e.name.size());
-  char line[256];
-  std::snprintf(line, sizeof line, "%-*s %14s %14s %14s %10s %10s  %s\n", static_cast<int>(width), "input", "value",
-                "analytic", "numeric", "abs error", "rel error", "verdict");
-  out << line;
+  const auto name_column = [width](const std::string& name) { return name + std::string(width - name.size(), ' '); };
+  out << name_column("input") << "          value       analytic        numeric  abs error  rel error  verdict\n";
   for (const GradcheckEntry& e : report.entries) {
-    std::snprintf(line, sizeof line, "%-*s %14.6g %14.8g %14.8g %10.2e %10.2e  %s\n", static_cast<int>(width),
-                  e.name.c_str(), e.input, e.analytic, e.numeric, e.abs_error, e.rel_error, e.passed ? "ok" : "FAILED");
-    out << line;
+    out << name_column(e.name) << ' ' << column(e.input, 14, "%.6g") << ' ' << column(e.analytic, 14, "%.8g") << ' '
+        << column(e.numeric, 14, "%.8g") << ' ' << column(e.abs_error, 10, "%.2e") << ' '
+        << column(e.rel_error, 10, "%.2e") << "  " << (e.passed ? "ok" : "FAILED") << '\n';
   }
   return out << "gradcheck: " << (report.passed ? "passed" : "FAILED") << '\n';
 }

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <memory>
 #include <span>
-#include <sstream>
+#include <charconv>
 #include <string>
 #include <vector>
 
@@ -563,12 +563,12 @@ void Tape::sweep(std::uint32_t slot, std::uint32_t last, const std::uint8_t* mas
 // ---- Anomaly mode ---------------------------------------------------------------------------------
 namespace {
 
+// The shortest text that reads back as x (to_chars: no locale), and "nan" for any NaN.
 std::string describe(double x) {
-  if (std::isnan(x)) return "nan";  // whatever its sign bit (glibc prints "-nan")
-  std::ostringstream out;
-  out.precision(17);
-  out << x;
-  return out.str();
+  if (std::isnan(x)) return "nan";
+  char text[64];
+  const std::to_chars_result end = std::to_chars(text, text + sizeof text, x);
+  return std::string(text, end.ptr);
 }
 
 // "0 (label 'x')", or "0" for an unlabelled value.

@@ -296,6 +296,13 @@ std::optional<double> Value::constant() const {
   }
 }
 
+bool Value::constant_on_left() const {
+  const Tape& t = Tape::checked(*this);
+  if (owner_ == kLeafOwner) return false;
+  const detail::Op op = t.segments[owner_].nodes.op[ref_];
+  return op == detail::Op::RSubC || op == detail::Op::RDivC || op == detail::Op::RPowC;
+}
+
 std::partial_ordering operator<=>(const Value& x, const Value& y) { return x.data() <=> y.data(); }
 std::partial_ordering operator<=>(const Value& x, double y) { return x.data() <=> y; }
 bool operator==(const Value& x, const Value& y) { return x.data() == y.data(); }

@@ -79,6 +79,29 @@ TEST(Gradcheck, PassesForEveryOpAwayFromItsKinks) {
   EXPECT_TRUE(report.passed);
 }
 
+TEST(Gradcheck, StepGrowsWithTheInputSoLargeInputsPass) {
+  // Regression: with an absolute step of 1e-6, x + 1e-6 == x at x = 1e12 and the numeric
+  // derivative of x^2 came out 0.
+  const auto square = [](std::span<const Value> v) { return v[0] * v[0]; };
+  for (const double x : {1e12, -3e7, 1e5}) {
+    const std::vector<double> at = {x};
+    const GradcheckReport report = gradcheck(square, at);
+    EXPECT_TRUE(report.passed) << "x = " << x;
+    EXPECT_NEAR(report.entries[0].numeric / (2.0 * x), 1.0, 1e-6) << "x = " << x;
+  }
+}
+
+TEST(Gradcheck, ReportKeepsLongNamesAndPrintsNanAsNan) {
+  const std::vector<double> at = {0.0};
+  const std::vector<std::string> names = {std::string(300, 'n')};
+  std::ostringstream text;
+  text << gradcheck([](std::span<const Value> v) { return sqrt(v[0]); }, at, 1e-6, 1e-5, names);
+  EXPECT_THAT(text.str(), HasSubstr(std::string(300, 'n') + " "));
+  EXPECT_THAT(text.str(), HasSubstr(" nan "));
+  EXPECT_THAT(text.str(), ::testing::Not(HasSubstr("-nan")));
+  EXPECT_THAT(text.str(), HasSubstr("FAILED\ngradcheck: FAILED\n"));
+}
+
 TEST(Gradcheck, ANanDerivativeFails) {
   // sqrt at 0: the analytic derivative is +inf, the central difference is NaN (sqrt(-eps)).
   const std::vector<double> at = {0.0};

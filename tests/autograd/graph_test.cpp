@@ -78,4 +78,17 @@ TEST(GraphOf, AgreesWithTopologicalOrder) {
   }
 }
 
+TEST(ConstantOnLeft, TellsWhichSideOfItsOperandAConstantStands) {
+  const Value x = 3.0;
+  EXPECT_TRUE((1.0 - x).constant_on_left());
+  EXPECT_TRUE((2.0 / x).constant_on_left());
+  EXPECT_TRUE(pow(2.0, x).constant_on_left());
+  EXPECT_FALSE((x - 1.0).constant_on_left());  // recorded as x + (-1)
+  EXPECT_FALSE((x / 2.0).constant_on_left());
+  EXPECT_FALSE(x.pow(2.0).constant_on_left());
+  EXPECT_FALSE((2.0 * x).constant_on_left());  // commutative: recorded as x * 2
+  EXPECT_FALSE((x * x).constant_on_left());    // no constant
+  EXPECT_FALSE(x.constant_on_left());          // a leaf
+}
+
 }  // namespace

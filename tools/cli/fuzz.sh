@@ -18,23 +18,24 @@
 # Environment (all optional):
 #   SCALARGRAD_FUZZ_SECONDS    how long to fuzz (default 60)
 #   SCALARGRAD_FUZZ_BUILD_DIR  build directory (default build/fuzz)
-#   SCALARGRAD_FUZZ_CXX        the Clang C++ compiler (default clang++)
+#   SCALARGRAD_FUZZ_CXX        the Clang C++ compiler (default clang++-14)
 #   SCALARGRAD_FUZZ_MERGE=0    do not merge into tools/cli/corpus (e.g. in CI that does not commit)
 #   SCALARGRAD_JOBS            parallel build jobs (default: number of CPUs)
-# Debian packages: clang and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes), plus
+# Debian packages: clang-14 and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes), plus
 # what the build needs (tools/install-deps.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 seconds=${SCALARGRAD_FUZZ_SECONDS:-60}
 build=${SCALARGRAD_FUZZ_BUILD_DIR:-build/fuzz}
-cxx=${SCALARGRAD_FUZZ_CXX:-clang++}
+# Debian 12: clang-14, whose libFuzzer is libclang-rt-14-dev (tools/install-deps.sh).
+cxx=${SCALARGRAD_FUZZ_CXX:-clang++-14}
 jobs=${SCALARGRAD_JOBS:-$(nproc)}
 corpus=tools/cli/corpus
 
 # libFuzzer is there: a trivial target links.
 if ! command -v "$cxx" >/dev/null 2>&1; then
-  echo "fuzz.sh: $cxx not found (Debian: apt-get install clang libclang-rt-14-dev)" >&2
+  echo "fuzz.sh: $cxx not found (Debian: apt-get install clang-14 libclang-rt-14-dev)" >&2
   exit 1
 fi
 probe=$(mktemp -d)

@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstddef>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
@@ -66,6 +67,7 @@ struct GradOptions {
   bool check = false;
   bool json = false;
   int precision = 4;
+  std::size_t max_nodes = scalargrad::DotOptions{}.max_nodes;  // --max-nodes
 };
 
 /// The help text's account of the language, made from the function table.
@@ -133,6 +135,9 @@ std::optional<int> read_command_line(int argc, char** argv, GradOptions& options
                  "goes to stderr)");
   grad->add_option("--precision", options.precision, "Digits after the decimal point (not for --json)")
       ->check(CLI::Range(0, 17))
+      ->capture_default_str();
+  grad->add_option("--max-nodes", options.max_nodes, "Largest graph --dot and --svg draw (values)")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   grad->footer(language_help());
   try {
@@ -263,7 +268,22 @@ int run_grad(const GradOptions& options) {
   if (!options.dot.empty() || !options.svg.empty()) {
     scalargrad::DotOptions dot_options;
     dot_options.precision = options.precision;
-    const std::string dot = scalargrad::to_dot(root, dot_options);
+    dot_options.max_nodes = options.max_nodes;
+    std::string dot;
+    try {
+      dot = scalargrad::to_dot(root, dot_options);
+    } catch (const scalargrad::Error& e) {
+      const std::size_t values = scalargrad::graph_of(root).nodes.size();
+      if (values <= options.max_nodes) throw;
+      // The engine's message names DotOptions::max_nodes: say what to do here instead.
+      std::string message = "the graph has ";
+      message += std::to_string(values);
+      message += " values, more than --max-nodes ";
+      message += std::to_string(options.max_nodes);
+      message += "; raise --max-nodes to draw it anyway";
+      print_error(message);
+      return kFailure;
+    }
     if (!options.dot.empty() && !write_file(options.dot, dot)) {
       print_error(cat({"--dot: cannot write '", options.dot, "'"}));
       return kFailure;

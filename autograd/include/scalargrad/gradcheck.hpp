@@ -17,7 +17,7 @@ struct GradcheckEntry {
   std::string name;   ///< the input's name (given, or "x0", "x1", ...)
   double input;       ///< where the derivative was taken
   double analytic;    ///< d f / d input by backward()
-  double numeric;     ///< (f(x + eps) - f(x - eps)) / (2 eps)
+  double numeric;     ///< (f(x + h) - f(x - h)) / (2 h), h = eps * max(1, |x|)
   double abs_error;   ///< |analytic - numeric|
   double rel_error;   ///< abs_error / max(|analytic|, |numeric|), 0 when both are 0
   bool passed;        ///< abs_error <= tolerance * (1 + |numeric|)
@@ -38,7 +38,8 @@ using GradcheckFunction = std::function<Value(std::span<const Value>)>;
 
 /// Evaluates f at `inputs` (as labelled leaves named `names`, or x0, x1, ...), calls
 /// backward(), and compares each input's gradient with a central finite difference of step
-/// `eps` computed in plain doubles through f. Throws Error if eps or tolerance is not
+/// eps * max(1, |x|) (relative for large inputs, whose absolute eps would be lost in rounding)
+/// computed in plain doubles through f. Throws Error if eps or tolerance is not
 /// positive and finite, or if names are given but not one per input.
 GradcheckReport gradcheck(const GradcheckFunction& f, std::span<const double> inputs, double eps = 1e-6,
                           double tolerance = 1e-5, std::span<const std::string> names = {});

@@ -91,6 +91,9 @@ class Value {
   [[nodiscard]] std::vector<Value> operands() const;
   /// The constant operand of an op such as `x * 2.0` or `pow(x, 3.0)`, or leaky_relu's slope.
   [[nodiscard]] std::optional<double> constant() const;
+  /// True when that constant stands left of the operand: `1.0 - x`, `2.0 / x`, `pow(2.0, x)`.
+  /// (`x - 1.0` is recorded as `x + -1.0`.)
+  [[nodiscard]] bool constant_on_left() const;
 
   // ---- 5. Ops as members (each also a free function below) --------------------------------
   /// x^p; d/dx = p x^(p-1) (0 when p = 0).
