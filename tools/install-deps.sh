@@ -15,6 +15,7 @@ packages=(
   python3-matplotlib  # tools/plot_lab.py: the activation lab's figures (test docs.lab_figures)
   graphviz libgraphviz-dev  # render(): the dot program and libgvc (the autograd.Render* tests)
   clang libclang-rt-14-dev  # tools/cli/fuzz.sh: libFuzzer and the sanitizer runtimes
+  pybind11-dev python3-dev python3-pytest jupyter-nbconvert python3-ipykernel python3-numpy  # python/: the module, its tests, the notebooks
   "$@"
 )
 

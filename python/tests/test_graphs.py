@@ -1,0 +1,102 @@
+"""Pictures and checks: to_dot, render (SVG files, and SVG for notebooks), gradcheck."""
+
+import math
+
+import pytest
+
+import scalargrad as sg
+from scalargrad import Value
+from scalargrad.nn import MLP
+
+
+def neuron():
+    x1, x2 = Value(2.0, label="x1"), Value(0.0, label="x2")
+    w1, w2 = Value(-3.0, label="w1"), Value(1.0, label="w2")
+    b = Value(6.8813735870195432, label="b")
+    o = (x1 * w1 + x2 * w2 + b).tanh()
+    o.label = "o"
+    o.backward()
+    return o
+
+
+def test_to_dot_is_micrograds_picture():
+    text = sg.to_dot(neuron())
+    assert "digraph" in text
+    for label in ("x1", "w1", "x2", "w2", "b", "o", "tanh"):
+        assert label in text
+    assert "data 0.7071" in text and "grad 1.0000" in text
+    assert "data 0.707107" in sg.to_dot(neuron(), precision=6)
+    assert "| grad" in text and "| grad" not in sg.to_dot(neuron(), show_grad=False)
+    with pytest.raises(sg.Error):
+        sg.to_dot(neuron(), precision=99)
+    with pytest.raises(sg.Error):
+        sg.to_dot(MLP(2, [16, 16, 1])([1.0, 2.0]), max_nodes=10)
+
+
+def test_to_dot_of_a_model_clusters_its_layers():
+    model = MLP(2, [3, 1])
+    out = model([1.0, 2.0])
+    out.backward()
+    text = sg.to_dot(out, color_by_grad=True)
+    assert "cluster" in text and "layer1" in text
+
+
+needs_graphviz = pytest.mark.skipif(sg.render_backend() == "", reason="Graphviz is not installed")
+
+
+@needs_graphviz
+def test_render_writes_an_svg_file(tmp_path):
+    path = tmp_path / "neuron.svg"
+    assert sg.render(neuron(), path) == path
+    text = path.read_text()
+    assert "<svg" in text and "tanh" in text
+
+
+@needs_graphviz
+def test_render_without_a_path_gives_an_svg_for_notebooks():
+    svg = sg.render(neuron())
+    assert isinstance(svg, sg.SVG)
+    assert "<svg" in svg._repr_svg_() and svg.data == str(svg)
+    assert "<svg" in sg.draw_dot(neuron()).data
+
+
+def test_render_refuses_an_unknown_format(tmp_path):
+    with pytest.raises(sg.Error):
+        sg.render(neuron(), tmp_path / "graph.gif")
+    with pytest.raises(ValueError):
+        sg.draw_dot(neuron(), format="png")
+
+
+def test_gradcheck_report():
+    report = sg.gradcheck(lambda v: (v[0] * v[1]).tanh() + v[0] ** 3, [0.5, -1.5])
+    assert report.passed and bool(report)
+    assert report.value == pytest.approx(math.tanh(-0.75) + 0.125)
+    assert [e.name for e in report.entries] == ["x0", "x1"]
+    for e in report.entries:
+        assert e.passed and e.abs_error <= 1e-6
+        assert e.analytic == pytest.approx(e.numeric, rel=1e-6)
+        assert e.abs_error == pytest.approx(abs(e.analytic - e.numeric))
+        assert e.rel_error >= 0.0
+    assert [e.input for e in report.entries] == [0.5, -1.5]
+    assert "gradcheck: passed" in str(report)
+    named = sg.gradcheck(lambda v: v[0] * v[1], [1.0, 2.0], names=["a", "b"])
+    assert [e.name for e in named.entries] == ["a", "b"]
+    assert "GradcheckEntry(name='a'" in repr(named.entries[0])
+
+
+def test_gradcheck_finds_the_kink_and_reports_failure():
+    report = sg.gradcheck(lambda v: v[0].relu(), [0.0])  # relu'(0) = 0; the difference says 0.5
+    assert not report.passed
+    assert report.entries[0].analytic == 0.0 and report.entries[0].numeric == pytest.approx(0.5)
+    assert "FAILED" in str(report)
+
+
+def test_gradcheck_errors():
+    with pytest.raises(TypeError, match="gradcheck: f's result must be a number or a Value, not 'str'"):
+        sg.gradcheck(lambda v: "x", [1.0])
+    with pytest.raises(ZeroDivisionError):
+        sg.gradcheck(lambda v: 1 / 0, [1.0])
+    with pytest.raises(sg.Error, match="eps must be positive"):
+        sg.gradcheck(lambda v: v[0], [1.0], eps=0.0)
+    with pytest.raises(sg.Error, match="names"):
+        sg.gradcheck(lambda v: v[0], [1.0], names=["a", "b"])

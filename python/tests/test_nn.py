@@ -1,0 +1,305 @@
+"""scalargrad.nn: micrograd's Neuron, Layer and MLP (signatures, parameter counts, repr, return
+types), the parameters writing through to the C++ model, gradients against finite differences
+and a forward pass in plain Python, activations, initialisation, losses, optimizers, model files."""
+
+import gc
+import math
+import re
+
+import pytest
+
+import scalargrad as sg
+from scalargrad import Value
+from scalargrad.nn import MLP, Layer, Module, Neuron, Parameter
+import scalargrad.nn as nn
+
+
+def test_parameter_counts_as_micrograd():
+    assert len(MLP(2, [16, 16, 1]).parameters()) == 337  # the demo's network
+    assert len(MLP(3, [4, 4, 1]).parameters()) == 41  # micrograd's README network
+    assert len(Layer(3, 2).parameters()) == 8
+    assert len(Neuron(3).parameters()) == 4
+    assert MLP(2, [16, 16, 1]).num_parameters() == 337
+
+
+def test_repr_as_micrograd():
+    assert repr(Neuron(3)) == "ReLUNeuron(3)"
+    assert repr(Neuron(3, nonlin=False)) == "LinearNeuron(3)"
+    assert repr(Neuron(3, False)) == "LinearNeuron(3)"
+    assert repr(Layer(3, 2)) == "Layer of [ReLUNeuron(3), ReLUNeuron(3)]"
+    assert repr(Layer(3, 1, nonlin=False)) == "Layer of [LinearNeuron(3)]"
+    assert repr(MLP(2, [2, 1])) == "MLP of [Layer of [ReLUNeuron(2), ReLUNeuron(2)], Layer of [LinearNeuron(2)]]"
+    assert repr(MLP(2, [2, 1], activation="tanh")) == (
+        "MLP of [Layer of [TanhNeuron(2), TanhNeuron(2)], Layer of [LinearNeuron(2)]]")
+
+
+def test_calls_return_a_value_for_one_output_else_a_list():
+    assert type(Neuron(2)([1.0, 2.0])) is Value
+    assert type(Layer(2, 1)([1.0, 2.0])) is Value
+    out = Layer(2, 3)([1.0, 2.0])
+    assert type(out) is list and len(out) == 3 and all(type(v) is Value for v in out)
+    assert type(MLP(2, [4, 1])([1.0, 2.0])) is Value
+    out = MLP(2, [4, 2])([1.0, 2.0])
+    assert type(out) is list and len(out) == 2
+
+
+def test_inputs_may_be_any_sequence_of_numbers_and_values():
+    model = MLP(3, [4, 1])
+    expected = model([1.0, -2.0, 0.5]).data
+    assert model((1.0, -2.0, 0.5)).data == expected
+    assert model([1, -2, 0.5]).data == expected
+    assert model(x for x in [1.0, -2.0, 0.5]).data == expected
+    assert model([Value(1.0), -2.0, Value(0.5)]).data == expected
+    assert model([Parameter(1.0), -2, 0.5]).data == expected
+    np = pytest.importorskip("numpy")
+    assert model(np.array([1.0, -2.0, 0.5])).data == expected
+
+
+def test_floats_and_values_give_the_same_outputs_and_gradients():
+    model = MLP(2, [8, 8, 1], seed=3)
+    params = model.parameters()
+
+    out = model([0.5, -1.25])
+    model.zero_grad()
+    out.backward()
+    grads_floats = [p.grad for p in params]
+
+    xs = [Value(0.5), Value(-1.25)]
+    out_values = model(xs)
+    model.zero_grad()
+    out_values.backward()
+    grads_values = [p.grad for p in params]
+
+    assert out.data == out_values.data
+    assert grads_floats == grads_values
+    assert any(g != 0.0 for g in grads_floats)
+    assert all(x.grad != 0.0 for x in xs) or all(math.isfinite(x.grad) for x in xs)
+
+
+def python_forward(model, x):
+    """The network's output computed in plain Python from its parameters (micrograd's nn.py)."""
+    for layer in model.layers:
+        out = []
+        for n in layer.neurons:
+            act = sum((wi.data * xi for wi, xi in zip(n.w, x)), n.b.data)
+            out.append(max(act, 0.0) if n.nonlin else act)
+        x = out
+    return x[0] if len(x) == 1 else x
+
+
+def test_forward_pass_matches_plain_python():
+    model = MLP(2, [16, 16, 1])
+    for x in ([0.3, -0.7], [1.5, 0.25], [-2.0, 2.0]):
+        assert model(x).data == pytest.approx(python_forward(model, x), rel=1e-12, abs=1e-12)
+
+
+def test_gradients_match_finite_differences():
+    model = MLP(2, [6, 6, 1], activation="tanh", seed=5)
+    x = [0.4, -0.9]
+    out = model(x)
+    model.zero_grad()
+    out.backward()
+    eps = 1e-6
+    for p in model.parameters():
+        analytic = p.grad
+        original = p.data
+        p.data = original + eps
+        up = model(x).data
+        p.data = original - eps
+        down = model(x).data
+        p.data = original
+        assert analytic == pytest.approx((up - down) / (2 * eps), rel=1e-5, abs=1e-8), p.name
+
+
+def test_parameters_write_through_to_the_model():
+    model = MLP(2, [3, 1])
+    p = model.parameters()[0]
+    assert p.name == "layer1/n0.w0"
+    assert isinstance(p, Parameter) and isinstance(p, Value)
+    p.data = 0.5
+    assert model.parameters()[0].data == 0.5
+    assert model.layers[0].neurons[0].w[0].data == 0.5
+    p.data -= 0.25  # micrograd's update
+    assert model.layers[0].neurons[0].w[0].data == 0.25
+    assert model([1.0, 0.0]).data == pytest.approx(python_forward(model, [1.0, 0.0]))
+    p.grad = 7.0
+    assert model.parameters()[0].grad == 7.0
+    model.zero_grad()
+    assert all(q.grad == 0.0 for q in model.parameters())
+    names = [q.name for q in model.parameters()]
+    assert names[:3] == ["layer1/n0.w0", "layer1/n0.w1", "layer1/n0.b"] and names[-1] == "layer2/n0.b"
+
+
+def test_parameter_grads_are_set_by_backward_and_zeroed_by_micrograd_loop():
+    model = MLP(2, [4, 1])
+    loss = model([1.0, 2.0]) ** 2
+    loss.backward()
+    assert any(p.grad != 0 for p in model.parameters())
+    for p in model.parameters():
+        p.grad = 0  # micrograd's Module.zero_grad()
+    assert all(p.grad == 0.0 for p in model.parameters())
+
+
+def test_views_and_parameters_keep_their_model_alive():
+    params = MLP(2, [3, 1]).parameters()
+    layer = MLP(2, [3, 1], seed=2).layers[0]
+    neuron = Layer(2, 2).neurons[1]
+    gc.collect()
+    assert len(params) == 13
+    y = sum(p * p for p in params)
+    y.backward()
+    assert params[0].grad == pytest.approx(2 * params[0].data)
+    assert len(layer([1.0, 2.0])) == 3
+    assert type(neuron([1.0, 2.0])) is Value
+    assert len(neuron.w) == 2 and neuron.b.data == 0.0 and neuron.nonlin
+
+
+def test_modules_are_micrograd_modules():
+    assert isinstance(MLP(2, [1]), Module)
+    assert isinstance(Layer(2, 1), Module)
+    assert isinstance(Neuron(2), Module)
+
+    class Affine(Module):  # a model written in Python, as in micrograd
+        def __init__(self):
+            self.w = Value(0.5)
+            self.b = Parameter(0.0)
+
+        def __call__(self, x):
+            return self.w * x + self.b
+
+        def parameters(self):
+            return [self.w, self.b]
+
+    m = Affine()
+    (m(2.0) ** 2).backward()
+    assert m.w.grad == pytest.approx(2 * 1.0 * 2.0)
+    m.zero_grad()
+    assert m.w.grad == 0.0 and m.b.grad == 0.0
+    assert nn.l2_penalty(m, 0.5).data == pytest.approx(0.5 * 0.25)
+
+
+def test_activation_choices():
+    assert set(nn.activations()) >= {"relu", "leaky_relu", "tanh", "sigmoid", "linear", "elu", "gelu", "silu",
+                                     "softplus", "prelu"}
+    for name in ("relu", "leaky_relu", "leaky_relu:0.1", "tanh", "sigmoid", "elu", "gelu", "silu", "softplus",
+                 "linear"):
+        model = MLP(2, [3, 1], activation=name)
+        assert model.layers[0].activation.split(":")[0] == name.split(":")[0]
+        assert math.isfinite(model([0.5, -0.5]).data)
+    model = MLP(2, [3, 3, 1], activation=["tanh", "sigmoid", "linear"])
+    assert [l.activation for l in model.layers] == ["tanh", "sigmoid", "linear"]
+    model = MLP(2, [3, 1], output_activation="sigmoid")
+    assert 0.0 < model([0.5, 0.5]).data < 1.0
+    prelu = MLP(2, [3, 1], activation="prelu")
+    assert len(prelu.parameters()) == 3 * 4 + 4  # each PReLU neuron learns its slope
+    assert Neuron(2, activation="tanh").activation == "tanh"
+    assert Layer(2, 2, activation="sigmoid").activation == "sigmoid"
+    with pytest.raises(sg.Error, match="unknown activation 'swish'"):
+        MLP(2, [1], activation="swish")
+    with pytest.raises(sg.Error):
+        MLP(2, [3, 1], activation=["tanh"])
+    with pytest.raises(TypeError):
+        MLP(2, [3, 1], activation=["tanh", 3])
+
+
+def test_seeded_initialisation():
+    data = lambda m: [p.data for p in m.parameters()]
+    assert data(MLP(2, [4, 1])) == data(MLP(2, [4, 1], seed=1))
+    assert data(MLP(2, [4, 1], seed=2)) != data(MLP(2, [4, 1]))
+    weights = [p.data for p in MLP(2, [4, 1]).parameters() if not p.name.endswith(".b")]
+    assert all(-1.0 <= w < 1.0 for w in weights)  # micrograd's uniform(-1, 1)
+    xavier = MLP(8, [8, 1], init="xavier")
+    bound = math.sqrt(6 / (8 + 8))
+    assert all(abs(p.data) <= bound for p in xavier.layers[0].parameters())
+    with pytest.raises(sg.Error, match="unknown initialisation"):
+        MLP(2, [1], init="zeros")
+
+
+def test_bad_inputs():
+    model = MLP(2, [3, 1])
+    with pytest.raises(sg.Error, match="MLP expects 2 inputs, got 3"):
+        model([1.0, 2.0, 3.0])
+    with pytest.raises(TypeError, match=re.escape("MLP(x): x[1] is a 'str'; inputs must be numbers or Values")):
+        model([1.0, "a"])
+    with pytest.raises(TypeError, match=re.escape("MLP(x): x must be a list of numbers or Values, not 'float'")):
+        model(1.0)
+    with pytest.raises(TypeError, match=re.escape("Neuron(x): x[0] is a 'NoneType'")):
+        Neuron(1)([None])
+    with pytest.raises(TypeError):
+        MLP(2, [-1])
+
+
+def test_losses_match_their_formulas():
+    scores = [Value(0.5), Value(-2.0), Value(1.5)]
+    labels = [1, -1, -1]
+    hinge = nn.hinge_loss(scores, labels)
+    assert hinge.data == pytest.approx(sum(max(0, 1 - y * s.data) for s, y in zip(scores, labels)) / 3)
+    assert nn.mse_loss(scores, [0.0, 0.0, 1.0]).data == pytest.approx((0.25 + 4 + 0.25) / 3)
+    bce = nn.bce_with_logits_loss(scores, [1, 0, 0])
+    expected = sum(math.log1p(math.exp(s.data)) - y * s.data for s, y in zip(scores, [1, 0, 0])) / 3
+    assert bce.data == pytest.approx(expected)
+    assert nn.accuracy(scores, labels) == pytest.approx(2 / 3)
+    model = MLP(2, [3, 1])
+    assert nn.l2_penalty(model, 1e-4).data == pytest.approx(1e-4 * sum(p.data**2 for p in model.parameters()))
+    with pytest.raises(sg.Error, match="labels must be -1 or 1"):
+        nn.hinge_loss(scores, [1, 0, 1])
+    with pytest.raises(sg.Error):
+        nn.mse_loss(scores, [1.0])
+
+
+def test_sgd_is_micrograds_update():
+    model = MLP(2, [3, 1])
+    (model([1.0, 2.0]) ** 2).backward()
+    before = [(p.data, p.grad) for p in model.parameters()]
+    opt = nn.SGD(model.parameters(), lr=0.1)
+    opt.step()
+    assert [p.data for p in model.parameters()] == [d - 0.1 * g for d, g in before]
+    opt.zero_grad()
+    assert all(p.grad == 0.0 for p in model.parameters())
+    opt.learning_rate = 0.5
+    assert opt.learning_rate == 0.5
+    with pytest.raises(sg.Error):
+        opt.learning_rate = -1.0
+    assert nn.linear_decay(0, 100) == 1.0 and nn.linear_decay(50, 100) == pytest.approx(0.55)
+
+
+def test_optimizers_minimise_and_keep_their_parameters_alive():
+    for make in (lambda ps: nn.SGD(ps, lr=0.1, momentum=0.9), lambda ps: nn.Adam(ps, lr=0.1)):
+        r = Parameter(3.0)
+        opt = make(iter([r]))  # any iterable of Parameters
+        for _ in range(300):
+            opt.zero_grad()
+            ((r - 1.0) ** 2).backward()
+            opt.step()
+        assert r.data == pytest.approx(1.0, abs=1e-2)
+    # The optimizer holds the Parameters, and they their model: nothing is freed under it.
+    opt = nn.SGD(MLP(2, [3, 1]).parameters(), lr=0.1)
+    gc.collect()
+    opt.zero_grad()
+    opt.step()
+    with pytest.raises(TypeError, match="parameter 0 is a 'Value', not a Parameter"):
+        nn.SGD([Value(1.0)], lr=0.1)
+
+
+def test_model_files_round_trip(tmp_path):
+    model = MLP(2, [4, 1], activation="tanh", seed=7)
+    x = [0.3, -0.4]
+    copy = MLP.from_json(model.to_json())
+    assert copy(x).data == model(x).data
+    path = tmp_path / "model.json"
+    model.save(str(path))
+    assert MLP.load(str(path))(x).data == model(x).data
+    other = MLP(2, [4, 1], activation="tanh", seed=8)
+    other.load_weights(str(path))
+    assert other(x).data == model(x).data
+    with pytest.raises(sg.Error):
+        MLP.from_json("{")
+
+
+def test_diagnostics():
+    model = MLP(2, [4, 4, 1])
+    model.zero_grad()
+    model([1.0, 2.0]).backward()
+    assert len(nn.weight_grad_norms(model)) == 3
+    dead = nn.dead_neurons(model, [[1.0, 2.0], [-1.0, 0.5]])
+    assert [len(layer) for layer in dead] == [4, 4, 1]

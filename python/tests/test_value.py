@@ -1,0 +1,223 @@
+"""Value beyond its operators: every op as a method (value and derivative against closed forms),
+data and grad, micrograd's constructor and repr, graph introspection, gradient semantics, and the
+errors: scalargrad.Error for misuse, and a Value used on another thread."""
+
+import math
+import threading
+
+import pytest
+
+import scalargrad as sg
+from scalargrad import Value
+
+
+def sigmoid(x):
+    return 1 / (1 + math.exp(-x))
+
+
+def phi(x):
+    return math.exp(-x * x / 2) / math.sqrt(2 * math.pi)
+
+
+def Phi(x):
+    return 0.5 * (1 + math.erf(x / math.sqrt(2)))
+
+
+# name -> (call on a Value, f, f')
+OPS = {
+    "relu": (lambda v: v.relu(), lambda x: max(x, 0.0), lambda x: 1.0 if x > 0 else 0.0),
+    "leaky_relu": (lambda v: v.leaky_relu(), lambda x: x if x > 0 else 0.01 * x, lambda x: 1.0 if x > 0 else 0.01),
+    "leaky_relu(0.2)": (lambda v: v.leaky_relu(0.2), lambda x: x if x > 0 else 0.2 * x,
+                        lambda x: 1.0 if x > 0 else 0.2),
+    "tanh": (lambda v: v.tanh(), math.tanh, lambda x: 1 - math.tanh(x) ** 2),
+    "sigmoid": (lambda v: v.sigmoid(), sigmoid, lambda x: sigmoid(x) * (1 - sigmoid(x))),
+    "exp": (lambda v: v.exp(), math.exp, math.exp),
+    "elu": (lambda v: v.elu(), lambda x: x if x > 0 else math.exp(x) - 1, lambda x: 1.0 if x > 0 else math.exp(x)),
+    "elu(0.5)": (lambda v: v.elu(0.5), lambda x: x if x > 0 else 0.5 * (math.exp(x) - 1),
+                 lambda x: 1.0 if x > 0 else 0.5 * math.exp(x)),
+    "gelu": (lambda v: v.gelu(), lambda x: x * Phi(x), lambda x: Phi(x) + x * phi(x)),
+    "silu": (lambda v: v.silu(), lambda x: x * sigmoid(x), lambda x: sigmoid(x) * (1 + x * (1 - sigmoid(x)))),
+    "softplus": (lambda v: v.softplus(), lambda x: math.log1p(math.exp(x)), sigmoid),
+    "abs": (lambda v: v.abs(), abs, lambda x: math.copysign(1.0, x) if x != 0 else 0.0),
+}
+POSITIVE_OPS = {  # defined for x > 0 only
+    "log": (lambda v: v.log(), math.log, lambda x: 1 / x),
+    "sqrt": (lambda v: v.sqrt(), math.sqrt, lambda x: 0.5 / math.sqrt(x)),
+}
+
+
+@pytest.mark.parametrize("x", [-2.0, -0.5, 0.0, 0.3, 1.7])
+@pytest.mark.parametrize("name", OPS)
+def test_op_value_and_derivative(name, x):
+    call, f, df = OPS[name]
+    v = Value(x)
+    y = call(v)
+    assert type(y) is Value
+    assert y.data == pytest.approx(f(x), rel=1e-14, abs=1e-15)
+    y.backward()
+    assert v.grad == pytest.approx(df(x), rel=1e-12, abs=1e-15)
+
+
+@pytest.mark.parametrize("x", [0.25, 1.0, 3.5])
+@pytest.mark.parametrize("name", POSITIVE_OPS)
+def test_positive_op_value_and_derivative(name, x):
+    call, f, df = POSITIVE_OPS[name]
+    v = Value(x)
+    y = call(v)
+    y.backward()
+    assert y.data == pytest.approx(f(x), rel=1e-14)
+    assert v.grad == pytest.approx(df(x), rel=1e-14)
+
+
+def test_domain_errors_are_ieee_values_not_exceptions():
+    assert Value(0.0).log().data == -math.inf
+    assert math.isnan(Value(-1.0).log().data)
+    assert math.isnan(Value(-1.0).sqrt().data)
+    assert (Value(1.0) / 0.0).data == math.inf
+
+
+def test_micrograd_constructor_signature_and_repr():
+    x = Value(2.0, (), "", label="x")
+    assert x.label == "x"
+    assert repr(x) == "Value(data=2.0, grad=0.0)"
+    assert repr(Value(0.1)) == "Value(data=0.1, grad=0.0)"
+    assert repr(Value(-3)) == "Value(data=-3.0, grad=0.0)"
+    y = x * 3
+    y.backward()
+    assert repr(x) == "Value(data=2.0, grad=3.0)"
+    assert repr(y) == "Value(data=6.0, grad=1.0)"
+    assert type(Value(1).data) is float and type(Value(1).grad) is float
+
+
+def test_data_of_a_leaf_is_settable_and_later_ops_see_it():
+    x = Value(1.0)
+    y = x * 2
+    x.data = 5.0
+    z = x * 2
+    assert (x.data, y.data, z.data) == (5.0, 2.0, 10.0)
+    x.data -= 0.5  # micrograd's update, on a plain leaf
+    assert x.data == 4.5
+
+
+def test_data_of_an_op_result_is_fixed():
+    y = Value(1.0) + 1
+    with pytest.raises(sg.Error, match="only leaves can change their data"):
+        y.data = 3.0
+    assert isinstance(sg.Error("x"), RuntimeError)
+
+
+def test_grad_can_be_zeroed_and_a_leafs_set():
+    x = Value(2.0)
+    y = x * x
+    y.backward()
+    assert x.grad == 4.0
+    x.grad = 0  # micrograd's zero_grad()
+    assert x.grad == 0.0
+    x.grad = 1.5  # a leaf's: any number (the lecture sets grads by hand)
+    assert x.grad == 1.5
+    (x * 2).backward()
+    assert x.grad == 3.5  # leaves accumulate
+    y.grad = 0
+    assert y.grad == 0.0
+    with pytest.raises(sg.Error, match="set by backward"):
+        y.grad = 1.0
+    x.zero_grad()
+    assert x.grad == 0.0
+
+
+def test_gradients_accumulate_over_backward_calls_for_leaves_only():
+    x = Value(3.0)
+    y = x * x
+    y.backward()
+    y.backward()
+    assert x.grad == 12.0  # PyTorch semantics: leaves accumulate
+    assert y.grad == 1.0  # op results are recomputed
+
+
+def test_graph_introspection():
+    a, b = Value(2.0, label="a"), Value(3.0, label="b")
+    c = a * b + 1.0
+    assert c._op == "+" and a._op == ""
+    assert c.constant == 1.0
+    (prod,) = c._prev
+    assert prod._op == "*"
+    assert sorted(v.data for v in prod._prev) == [2.0, 3.0]
+    assert [v.label for v in prod.operands()] == ["a", "b"]
+    assert a.is_leaf and not c.is_leaf
+    order = sg.topological_order(c)
+    assert order[-1]._op == "+" and len(order) == 4
+    d = c.detach()
+    assert d.is_leaf and d.data == c.data
+
+
+def test_sum_and_dot_are_one_node():
+    xs = [Value(float(i)) for i in range(1, 5)]
+    s = sg.sum(xs)
+    assert s.data == 10.0 and len(s.operands()) == 4
+    s.backward()
+    assert [x.grad for x in xs] == [1.0] * 4
+    d = sg.dot(xs, [1.0, 2.0, 3.0, 4.0])
+    assert d.data == 30.0
+    assert sg.sum([]).data == 0.0
+    with pytest.raises(sg.Error):
+        sg.dot(xs, [1.0])
+    with pytest.raises(TypeError, match="sum: each item must be a number or a Value, not 'str'"):
+        sg.sum(["a"])
+
+
+def test_no_grad_records_nothing():
+    x = Value(2.0)
+    assert sg.is_grad_enabled()
+    with sg.no_grad():
+        assert not sg.is_grad_enabled()
+        y = x * 3
+        assert y.is_leaf
+        with pytest.raises(sg.Error):
+            y.backward()
+    assert sg.is_grad_enabled()
+    assert not (x * 3).is_leaf
+
+
+def test_detect_anomaly_names_the_op():
+    x = Value(0.0, label="x")
+    with sg.detect_anomaly():
+        with pytest.raises(sg.AnomalyError) as caught:
+            x.log()
+    assert caught.value.op == "log"
+    assert isinstance(caught.value, sg.Error)
+    assert "log" in str(caught.value)
+    x.log()  # outside: a value (-inf), not an error
+
+
+def test_tape_stats():
+    stats = sg.tape_stats()
+    assert set(stats) == {"nodes", "segments", "leaves", "bytes", "high_water_nodes", "high_water_bytes"}
+
+
+def test_a_value_used_on_another_thread_raises():
+    x = Value(1.0) * 2  # made on this thread
+    caught = []
+
+    def worker():
+        try:
+            x + 1
+        except sg.Error as e:
+            caught.append(str(e))
+        # A thread's own Values work.
+        y = Value(2.0) * 3
+        y.backward()
+        caught.append(y.data)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert len(caught) == 2 and "thread" in caught[0] and caught[1] == 6.0
+
+
+def test_a_deep_chain_does_not_recurse():
+    x = Value(1.0)
+    y = x
+    for _ in range(100_000):
+        y = y * 1.0 + 0.0
+    y.backward()
+    assert x.grad == 1.0
