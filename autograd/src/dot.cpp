@@ -21,6 +21,8 @@
 #include <utility>
 #include <vector>
 
+#include "text.hpp"
+
 #if defined(__unix__) || defined(__APPLE__)
 #define SCALARGRAD_POSIX 1
 #include <fcntl.h>
@@ -47,12 +49,7 @@ namespace fs = std::filesystem;
 
 // ---- 1. Numbers and text ------------------------------------------------------------------------
 
-/// The parts joined (with +=: GCC 12 gives a false -Wrestrict for "literal" + std::string).
-std::string concat(std::initializer_list<std::string_view> parts) {
-  std::string out;
-  for (const std::string_view part : parts) out += part;
-  return out;
-}
+using detail::concat;
 
 /// `x` as DotOptions documents: fixed with `precision` decimals, scientific when fixed would
 /// read 0 for a nonzero x or when |x| >= 10^6; "nan", "inf", "-inf".

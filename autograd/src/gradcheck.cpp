@@ -5,30 +5,16 @@
 #include <cstdio>
 #include <ostream>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "scalargrad/error.hpp"
+#include "text.hpp"
 
 namespace scalargrad {
 
 namespace {
 
-// Concatenates its arguments (strings and numbers) into one message. (Written with += rather
-// than "literal" + std::string, which GCC 12 flags with a false -Wrestrict.)
-template <typename... Parts>
-std::string concat(const Parts&... parts) {
-  std::string text;
-  const auto append = [&text](const auto& part) {
-    if constexpr (std::is_arithmetic_v<std::decay_t<decltype(part)>>) {
-      text += std::to_string(part);
-    } else {
-      text += part;
-    }
-  };
-  (append(parts), ...);
-  return text;
-}
+using detail::concat;
 
 // f at `inputs` with input i moved by `delta`, in plain doubles (nothing is recorded).
 double evaluate_shifted(const GradcheckFunction& f, std::span<const double> inputs, std::size_t i, double delta) {
@@ -43,14 +29,14 @@ double evaluate_shifted(const GradcheckFunction& f, std::span<const double> inpu
 GradcheckReport gradcheck(const GradcheckFunction& f, std::span<const double> inputs, double eps, double tolerance,
                           std::span<const std::string> names) {
   if (!(std::isfinite(eps) && eps > 0.0)) {
-    throw Error(concat("scalargrad: gradcheck: eps must be positive and finite, got ", eps));
+    throw Error(concat({"scalargrad: gradcheck: eps must be positive and finite, got ", std::to_string(eps)}));
   }
   if (!(std::isfinite(tolerance) && tolerance > 0.0)) {
-    throw Error(concat("scalargrad: gradcheck: tolerance must be positive and finite, got ", tolerance));
+    throw Error(concat({"scalargrad: gradcheck: tolerance must be positive and finite, got ", std::to_string(tolerance)}));
   }
   if (!names.empty() && names.size() != inputs.size()) {
-    throw Error(concat("scalargrad: gradcheck: ", names.size(), " names for ", inputs.size(),
-                       " inputs; give one name per input, or none"));
+    throw Error(concat({"scalargrad: gradcheck: ", std::to_string(names.size()), " names for ",
+                        std::to_string(inputs.size()), " inputs; give one name per input, or none"}));
   }
 
   // 1. The analytic gradient: one forward pass on labelled leaves, one backward().
@@ -58,7 +44,7 @@ GradcheckReport gradcheck(const GradcheckFunction& f, std::span<const double> in
   leaves.reserve(inputs.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     leaves.emplace_back(inputs[i]);
-    leaves.back().label(names.empty() ? concat("x", i) : names[i]);
+    leaves.back().label(names.empty() ? concat({"x", std::to_string(i)}) : names[i]);
   }
   const Value y = f(leaves);
   y.backward();
