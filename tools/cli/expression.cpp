@@ -14,15 +14,14 @@
 #include <utility>
 
 namespace scalargrad::cli {
-namespace {
 
-/// The parts joined: messages are built with this rather than "literal" + std::string, which
-/// GCC 12 warns about wrongly (-Wrestrict).
 std::string cat(std::initializer_list<std::string_view> parts) {
   std::string out;
   for (const std::string_view part : parts) out += part;
   return out;
 }
+
+namespace {
 
 // ---- 1. Ops ---------------------------------------------------------------------------------------
 

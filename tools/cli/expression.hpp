@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <limits>
 #include <span>
 #include <stdexcept>
@@ -187,5 +188,11 @@ Value evaluate(const Expression& expression, std::span<const Value> variables);
 /// that is not a number (all Source::Assignments), and for a variable without a value (pointing
 /// at its first appearance, Source::Expression).
 std::vector<double> bind_variables(const Expression& expression, std::string_view assignments);
+
+// ---- 5. Messages --------------------------------------------------------------------------------
+
+/// The parts joined: messages are built with this rather than "literal" + std::string, which
+/// GCC 12 warns about wrongly (-Wrestrict).
+std::string cat(std::initializer_list<std::string_view> parts);
 
 }  // namespace scalargrad::cli

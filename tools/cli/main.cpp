@@ -49,12 +49,7 @@ namespace cli = scalargrad::cli;
 constexpr int kFailure = 1;   // something failed while running
 constexpr int kBadInput = 2;  // the command line, the expression or --at is wrong
 
-/// The parts joined (rather than "literal" + std::string, which GCC 12 wrongly warns about).
-std::string cat(std::initializer_list<std::string_view> parts) {
-  std::string out;
-  for (const std::string_view part : parts) out += part;
-  return out;
-}
+using cli::cat;
 
 // ---- 1. The command line ----------------------------------------------------------------------
 
@@ -269,21 +264,13 @@ int run_grad(const GradOptions& options) {
     scalargrad::DotOptions dot_options;
     dot_options.precision = options.precision;
     dot_options.max_nodes = options.max_nodes;
-    std::string dot;
-    try {
-      dot = scalargrad::to_dot(root, dot_options);
-    } catch (const scalargrad::Error& e) {
-      const std::size_t values = scalargrad::graph_of(root).nodes.size();
-      if (values <= options.max_nodes) throw;
-      // The engine's message names DotOptions::max_nodes: say what to do here instead.
-      std::string message = "the graph has ";
-      message += std::to_string(values);
-      message += " values, more than --max-nodes ";
-      message += std::to_string(options.max_nodes);
-      message += "; raise --max-nodes to draw it anyway";
-      print_error(message);
+    // Checked here, so that the message names this command's option, not DotOptions::max_nodes.
+    if (const std::size_t values = scalargrad::graph_of(root).nodes.size(); values > options.max_nodes) {
+      print_error(cat({"the graph has ", std::to_string(values), " values, more than --max-nodes ",
+                       std::to_string(options.max_nodes), "; raise --max-nodes to draw it anyway"}));
       return kFailure;
     }
+    const std::string dot = scalargrad::to_dot(root, dot_options);
     if (!options.dot.empty() && !write_file(options.dot, dot)) {
       print_error(cat({"--dot: cannot write '", options.dot, "'"}));
       return kFailure;
