@@ -67,7 +67,10 @@ std::size_t NodeBuffers::bytes() const noexcept {
 }
 
 // ---- Tape ----------------------------------------------------------------------------------------
-Tape::Tape() : id(next_tape_id.fetch_add(1, std::memory_order_relaxed)) {}
+Tape::Tape() : id(next_tape_id.fetch_add(1, std::memory_order_relaxed)) {
+  leaf_key = handle_key(kLeafOwner, id);
+  set_current(kNoOwner);
+}
 
 Tape::~Tape() = default;  // plain arrays: no recursion, whatever the depth of the graphs
 
@@ -94,6 +97,7 @@ void Tape::make_room(std::uint32_t count) {
       storage_bytes += bigger.bytes();
       storage_bytes -= s.nodes.bytes();
       s.nodes = std::move(bigger);
+      refresh_limit();
       update_high_water();
       return;
     }
@@ -124,16 +128,14 @@ void Tape::make_room(std::uint32_t count) {
   s.handles = 0;
   s.importers = 0;
   s.grads_dirty = false;
-  current = slot;
-  open = &s;
+  set_current(slot);
   update_high_water();
 }
 
 void Tape::close_current() {
   if (current == kNoOwner) return;
   const std::uint32_t slot = current;
-  current = kNoOwner;
-  open = nullptr;
+  set_current(kNoOwner);
   closed_nodes += segments[slot].size;
   update_high_water();
   // (Without handle counting, a bench/ build, counts are always 0: nothing is freed here.)
@@ -151,16 +153,15 @@ std::uint32_t Tape::operand_slow(const Value& v) {
     // An external leaf enters again whenever its owner's data changed since it last did (a
     // gradient check perturbs Parameter::data between forward passes in one segment).
     const double data = leaf_data(leaf);
-    if (leaf_import_serial[leaf] == s.serial && same_bits(s.nodes.value[leaf_import_offset[leaf]], data)) {
-      return leaf_import_offset[leaf];
-    }
+    LeafImport& cached = leaf_import[leaf];
+    if (cached.serial == s.serial && same_bits(s.nodes.value[cached.offset], data)) return cached.offset;
     const std::uint32_t external = leaf_external[leaf];
     const std::uint32_t n = external == kNoExternal ? append(Op::Import, leaf, 0, data)
                                                     : append(Op::ImportExternal, external, 0, data);
     ++leaf_refs[leaf];
     s.imported_leaves.push_back(leaf);
-    leaf_import_serial[leaf] = s.serial;
-    leaf_import_offset[leaf] = n;
+    cached.serial = s.serial;
+    cached.offset = n;
     return n;
   }
 
@@ -262,18 +263,15 @@ std::uint32_t Tape::new_leaf(double value) {
     leaf_value[slot] = value;
     leaf_grad[slot] = 0.0;
     leaf_refs[slot] = 1;
-    leaf_import_serial[slot] = 0;
+    leaf_import[slot] = LeafImport{};
     leaf_external[slot] = kNoExternal;
-    leaf_external_data[slot] = nullptr;
   } else {
     slot = static_cast<std::uint32_t>(leaf_value.size());
     leaf_value.push_back(value);
     leaf_grad.push_back(0.0);
     leaf_refs.push_back(1);
-    leaf_import_serial.push_back(0);
-    leaf_import_offset.push_back(0);
+    leaf_import.emplace_back();
     leaf_external.push_back(kNoExternal);
-    leaf_external_data.push_back(nullptr);
   }
   return slot;
 }
@@ -292,7 +290,7 @@ External* Tape::external_of_leaf(std::uint32_t slot) {
 }
 
 double Tape::leaf_data(std::uint32_t slot) {
-  const double* data = leaf_external_data[slot];
+  const double* data = leaf_import[slot].data;
   return data != nullptr ? *data : leaf_value[slot];
 }
 
@@ -302,8 +300,7 @@ double& Tape::leaf_grad_ref(std::uint32_t slot) {
 }
 
 void Tape::reset_for_benchmark(std::size_t leaves_kept) {
-  current = kNoOwner;
-  open = nullptr;
+  set_current(kNoOwner);
   for (std::uint32_t slot = 0; slot < segments.size(); ++slot) {
     Segment& s = segments[slot];
     if (s.serial == 0) continue;
@@ -317,10 +314,8 @@ void Tape::reset_for_benchmark(std::size_t leaves_kept) {
   leaf_value.resize(leaves_kept);
   leaf_grad.resize(leaves_kept);
   leaf_refs.resize(leaves_kept);
-  leaf_import_serial.resize(leaves_kept);
-  leaf_import_offset.resize(leaves_kept);
+  leaf_import.resize(leaves_kept);
   leaf_external.resize(leaves_kept);
-  leaf_external_data.resize(leaves_kept);
   free_leaves.clear();
 }
 

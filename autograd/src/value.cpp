@@ -19,6 +19,28 @@ Tape& Tape::checked(const Value& v) {
   return *t;
 }
 
+void Tape::retain_slow(const Value& v) {
+  Tape* t = tls_tape;
+  if (t == nullptr || t->id != v.tape_) throw_other_thread();
+  if (v.owner_ == kLeafOwner) {
+    ++t->leaf_refs[v.ref_];
+  } else {
+    ++t->segments[v.owner_].handles;
+  }
+}
+
+void Tape::release_slow(const Value& v) noexcept {
+  Tape* t = tls_tape;
+  // On another thread (misuse) or after this thread's tape is gone: touch nothing. The
+  // segment is then never recycled, which is safe.
+  if (t == nullptr || t->id != v.tape_) return;
+  if (v.owner_ == kLeafOwner) {
+    if (--t->leaf_refs[v.ref_] == 0) t->leaf_unreferenced(v.ref_);
+  } else {
+    if (--t->segments[v.owner_].handles == 0) t->segment_unreferenced(v.owner_);
+  }
+}
+
 Value Tape::handle_to(std::uint32_t slot, std::uint32_t offset) {
   for (;;) {
     const Segment& s = segments[slot];
@@ -191,7 +213,7 @@ Value Value::external(const double& data, double& grad) {
   }
   t.externals[index] = detail::External{&data, &grad, leaf.ref_};
   t.leaf_external[leaf.ref_] = index;
-  t.leaf_external_data[leaf.ref_] = &data;
+  t.leaf_import[leaf.ref_].data = &data;
   return leaf;
 }
 
@@ -204,7 +226,7 @@ void Value::rebind(const double& data, double& grad) {
   }
   e->data = &data;
   e->grad = &grad;
-  t.leaf_external_data[ref_] = &data;
+  t.leaf_import[ref_].data = &data;
 }
 
 void Value::unbind() noexcept {
@@ -217,7 +239,7 @@ void Value::unbind() noexcept {
   t.leaf_grad[ref_] = *e->grad;
   e->data = nullptr;
   e->grad = nullptr;
-  t.leaf_external_data[ref_] = nullptr;
+  t.leaf_import[ref_].data = nullptr;
 }
 
 void Value::set_data(double data) {
@@ -231,7 +253,7 @@ void Value::set_data(double data) {
                 "the owner's data instead, which the leaf reads each time it enters a graph");
   }
   t.leaf_value[ref_] = data;
-  t.leaf_import_serial[ref_] = 0;  // ops recorded from now on import the new value
+  t.leaf_import[ref_].serial = 0;  // ops recorded from now on import the new value
 }
 
 void Value::zero_grad() {

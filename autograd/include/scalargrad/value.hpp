@@ -138,6 +138,8 @@ class Value {
   friend struct detail::Tape;
   friend struct detail::OperandResolver;
   struct Adopt {};
+  // owner_ and tape_ as one integer (detail::handle_key): the hot path's one compare.
+  [[nodiscard]] std::uint64_t key() const noexcept;
   // A handle whose reference the tape has already counted.
   Value(Adopt, std::uint32_t ref, std::uint32_t owner, std::uint32_t tape) noexcept
       : ref_(ref), owner_(owner), tape_(tape) {}

@@ -16,7 +16,9 @@
 #if defined(__GNUC__) || defined(__clang__)
 #define SCALARGRAD_TLS_INITIAL_EXEC __attribute__((tls_model("initial-exec")))
 #define SCALARGRAD_NOINLINE __attribute__((noinline))
+#define SCALARGRAD_ALWAYS_INLINE inline __attribute__((always_inline))
 #else
+#define SCALARGRAD_ALWAYS_INLINE inline
 #define SCALARGRAD_TLS_INITIAL_EXEC
 #define SCALARGRAD_NOINLINE
 #endif
@@ -60,6 +62,24 @@ struct External {
   double* grad = nullptr;        // the owner's grad; nullptr once unbound
   std::uint32_t leaf = 0;        // leaf slot
 };
+
+/// Where a leaf was last imported, one entry per leaf slot: the fast path reads one entry.
+struct LeafImport {
+  std::uint64_t serial = 0;      // serial of the segment it was last imported into (0: none)
+  const double* data = nullptr;  // an external leaf's bound data (Value::external), else nullptr
+  std::uint32_t offset = 0;      // offset of that Import node
+};
+
+/// The first eight bytes of a Value (its owner_, then its tape_) read as one integer. A Value of
+/// the open segment has Tape::open_key, a leaf of this thread Tape::leaf_key: one comparison
+/// checks both the thread and the segment.
+inline std::uint64_t handle_key(std::uint32_t owner, std::uint32_t tape) noexcept {
+  struct Pair {
+    std::uint32_t owner;
+    std::uint32_t tape;
+  };
+  return std::bit_cast<std::uint64_t>(Pair{owner, tape});
+}
 
 /// Tape::leaf_external of a plain leaf.
 inline constexpr std::uint32_t kNoExternal = 0xFFFFFFFFu;
@@ -122,13 +142,11 @@ struct OperandResolver {
   std::uint32_t operator()(const Value& v) const;
 
   Tape& tape;
-  std::uint32_t tape_id;               // this thread's tape
-  std::uint32_t slot;                  // the open segment
-  std::uint64_t serial;                // its serial
-  const double* values;                // its node values (imports do not reallocate them)
-  const std::uint64_t* import_serial;  // Tape::leaf_import_serial
-  const std::uint32_t* import_offset;  // Tape::leaf_import_offset
-  const double* const* external_data;  // Tape::leaf_external_data
+  std::uint64_t open_key;         // Tape::open_key
+  std::uint64_t leaf_key;         // Tape::leaf_key
+  const LeafImport* leaf_import;  // Tape::leaf_import
+  std::uint64_t serial;           // the open segment's serial
+  const double* values;           // its node values (imports do not reallocate them)
 };
 
 /// Calls f(offset) for each operand of node `i` of `s` (none for imports and leaves).
@@ -175,14 +193,30 @@ struct Tape {
   std::uint32_t id;           // unique over the process: Values carry it to detect other threads
   bool grad_enabled = true;   // false under NoGradGuard
   bool anomaly = false;       // true under AnomalyGuard
-  bool plain = true;          // grad_enabled && !anomaly: ops take the fast path
+  bool plain = true;          // grad_enabled && !anomaly: ops may take the fast path
   void set_mode(bool grad, bool check) {
     grad_enabled = grad;
     anomaly = check;
     plain = grad && !check;
+    refresh_limit();
   }
   std::uint32_t current = kNoOwner;  // slot of the open segment (the one appended to), or none
-  Segment* open = nullptr;           // &segments[current], or nullptr: the hot path's shortcut
+
+  // ---- Hot path state (Note [Fast path] in value_impl.hpp) ----
+  Segment* open = &idle;        // &segments[current], or &idle when no segment is open
+  std::uint64_t open_key = 0;   // handle_key(current, id); one no Value has when none is open
+  std::uint64_t leaf_key = 0;   // handle_key(kLeafOwner, id)
+  std::uint32_t limit = 0;      // fast-path ops fill the open segment up to this size: its
+                                // capacity when plain, 0 when none is open or not plain
+  Segment idle;                 // stands for "no open segment": size 0, capacity 0
+  /// Makes `slot` (or kNoOwner) the open segment and updates the hot path state.
+  void set_current(std::uint32_t slot) {
+    current = slot;
+    open = slot == kNoOwner ? &idle : &segments[slot];
+    open_key = slot == kNoOwner ? handle_key(kNoOwner, 0) : handle_key(slot, id);
+    refresh_limit();
+  }
+  void refresh_limit() { limit = plain ? open->nodes.capacity : 0; }
 
   // ---- 2. Segments ----
   std::vector<Segment> segments;            // by slot
@@ -195,10 +229,8 @@ struct Tape {
   std::vector<double> leaf_value;
   std::vector<double> leaf_grad;
   std::vector<std::uint32_t> leaf_refs;           // Values + segments that imported it
-  std::vector<std::uint64_t> leaf_import_serial;  // serial of the segment it was last imported into
-  std::vector<std::uint32_t> leaf_import_offset;  // ... and the offset of that Import node
+  std::vector<LeafImport> leaf_import;            // where it was last imported, its bound data
   std::vector<std::uint32_t> leaf_external;       // index in externals, or kNoExternal
-  std::vector<const double*> leaf_external_data;  // an external leaf's bound data, else nullptr
   std::vector<std::uint32_t> free_leaves;
   std::unordered_map<std::uint32_t, std::string> leaf_labels;
   std::vector<External> externals;                   // by index (ImportExternal's a)
@@ -213,10 +245,13 @@ struct Tape {
   // ---- Hot path (inline) ----
   /// Makes sure the open segment has room for `count` more nodes (opening one if needed).
   void ensure_room(std::uint32_t count) {
-    if (open == nullptr || open->size + count > open->nodes.capacity) [[unlikely]] {
+    if (open->size + count > open->nodes.capacity) [[unlikely]] {
       make_room(count);
     }
   }
+  /// The fast path's operand lookup: `k` = v's offset in the open segment if v is one of its
+  /// nodes or a leaf already imported into it (and true), else false (the slow path imports it).
+  inline bool fast_operand(const Value& v, std::uint32_t& k) const;
   /// Offset in the open segment at which `v` can be used as an operand (importing it if it is
   /// a leaf or lives in an older segment). Call ensure_room() first.
   inline std::uint32_t operand(const Value& v);
@@ -285,6 +320,9 @@ struct Tape {
   void reset_for_benchmark(std::size_t leaves_kept);
 
   // ---- Handles (value.cpp) ----
+  /// Value's copy constructor and destructor for every handle but one of the open segment.
+  SCALARGRAD_NOINLINE static void retain_slow(const Value& v);
+  SCALARGRAD_NOINLINE static void release_slow(const Value& v) noexcept;
   /// The tape of `v` (this thread's), after checking `v` is usable here.
   static Tape& checked(const Value& v);
   /// A counted handle to node `offset` of segment `slot`, or to the leaf or older node it

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <bit>
+#include <cstddef>
+#include <cstring>
 #include <span>
 #include <utility>
 
@@ -20,59 +22,67 @@ namespace scalargrad {
 
 namespace detail {
 
-inline std::uint32_t Tape::operand(const Value& v) {
-  // As OperandResolver, reading the fields only where needed (one or two operands per op).
-  if (v.tape_ == id) [[likely]] {
-    if (v.owner_ == current) return v.ref_;
-    if (v.owner_ == kLeafOwner && leaf_import_serial[v.ref_] == open->serial) {
-      const std::uint32_t k = leaf_import_offset[v.ref_];
-      const double* data = leaf_external_data[v.ref_];
-      if (data == nullptr || same_bits(*data, open->nodes.value[k])) return k;
+// Note [Fast path]: an op whose operands are all nodes of the open segment, or leaves already
+// imported into it, costs a few compares and the stores of one node, inline: one 8-byte compare
+// per operand against Tape::open_key (same thread and same segment) or Tape::leaf_key, and one
+// compare of the segment's size against Tape::limit, which is 0 when no segment is open or when
+// NoGradGuard or AnomalyGuard is active. Everything else (opening or growing a segment,
+// importing a leaf or an older node, the guards, misuse) goes through the out-of-line slow path,
+// which does the same work with every check.
+
+SCALARGRAD_ALWAYS_INLINE bool Tape::fast_operand(const Value& v, std::uint32_t& k) const {
+  const std::uint64_t key = v.key();
+  if (key == open_key) [[likely]] {
+    k = v.ref_;
+    return true;
+  }
+  if (key == leaf_key) {
+    // A leaf already imported into the open segment (weights used by every neuron); an external
+    // leaf (nn::Parameter) only if its owner's data is still what was imported.
+    const LeafImport& e = leaf_import[v.ref_];
+    if (e.serial == open->serial && (e.data == nullptr || same_bits(*e.data, open->nodes.value[e.offset]))) {
+      k = e.offset;
+      return true;
     }
   }
+  return false;
+}
+
+inline std::uint32_t Tape::operand(const Value& v) {
+  std::uint32_t k;
+  if (fast_operand(v, k)) [[likely]] return k;
   return operand_slow(v);
 }
 
 inline OperandResolver::OperandResolver(Tape& t)
     : tape(t),
-      tape_id(t.id),
-      slot(t.current),
+      open_key(t.open_key),
+      leaf_key(t.leaf_key),
+      leaf_import(t.leaf_import.data()),
       serial(t.open->serial),
-      values(t.open->nodes.value.get()),
-      import_serial(t.leaf_import_serial.data()),
-      import_offset(t.leaf_import_offset.data()),
-      external_data(t.leaf_external_data.data()) {}
+      values(t.open->nodes.value.get()) {}
 
 inline std::uint32_t OperandResolver::operator()(const Value& v) const {
-  if (v.tape_ == tape_id) [[likely]] {
-    if (v.owner_ == slot) return v.ref_;
-    if (v.owner_ == kLeafOwner) {
-      // A leaf already imported into the open segment (weights used by every neuron); an
-      // external leaf (nn::Parameter) only if its owner's data is still what was imported.
-      if (import_serial[v.ref_] == serial) {
-        const std::uint32_t k = import_offset[v.ref_];
-        const double* data = external_data[v.ref_];
-        if (data == nullptr || same_bits(*data, values[k])) return k;
-      }
-    }
+  const std::uint64_t key = v.key();
+  if (key == open_key) [[likely]] return v.ref_;
+  if (key == leaf_key) {
+    const LeafImport& e = leaf_import[v.ref_];
+    if (e.serial == serial && (e.data == nullptr || same_bits(*e.data, values[e.offset]))) return e.offset;
   }
   return tape.operand_slow(v);
 }
 
-inline Value Tape::emit(Op op, std::uint32_t a, std::uint32_t b, double value) {
-  const std::uint32_t slot = current;
-  const std::uint32_t tape = id;
+SCALARGRAD_ALWAYS_INLINE Value Tape::emit(Op op, std::uint32_t a, std::uint32_t b, double value) {
   if constexpr (!SCALARGRAD_UNCOUNTED_HANDLES) ++open->handles;
   const std::uint32_t n = append(op, a, b, value);
-  return Value(Value::Adopt{}, n, slot, tape);
+  return Value(Value::Adopt{}, n, current, id);
 }
 
-/// Records y = f(x) for a unary op of the table.
-// The fast path is one test of Tape::plain; NoGradGuard and AnomalyGuard take the slow one.
+/// Records y = f(x) for a unary op of the table, with every check (the slow path).
 template <Op op>
-Value record_unary(const Value& x) {
+SCALARGRAD_NOINLINE Value record_unary_slow(const Value& x) {
   Tape& t = this_thread_tape();
-  if (!t.plain) [[unlikely]] {
+  if (!t.plain) {
     const double y = Rule<op>::f(x.data());
     if (t.anomaly) t.check_value(op, y, std::span<const Value>(&x, 1), nullptr);
     if (!t.grad_enabled) return Value(y);
@@ -82,11 +92,22 @@ Value record_unary(const Value& x) {
   return t.emit(op, a, 0, Rule<op>::f(t.value_at(a)));
 }
 
-/// Records y = f(x; c) for a unary op with a constant.
+/// Records y = f(x) for a unary op of the table.
 template <Op op>
-Value record_unary(const Value& x, double c) {
+SCALARGRAD_ALWAYS_INLINE Value record_unary(const Value& x) {
   Tape& t = this_thread_tape();
-  if (!t.plain) [[unlikely]] {
+  std::uint32_t a;
+  if (t.open->size < t.limit && t.fast_operand(x, a)) [[likely]] {
+    return t.emit(op, a, 0, Rule<op>::f(t.open->nodes.value[a]));
+  }
+  return record_unary_slow<op>(x);
+}
+
+/// Records y = f(x; c) for a unary op with a constant, with every check (the slow path).
+template <Op op>
+SCALARGRAD_NOINLINE Value record_unary_slow(const Value& x, double c) {
+  Tape& t = this_thread_tape();
+  if (!t.plain) {
     const double y = Rule<op>::f(x.data(), c);
     if (t.anomaly) t.check_value(op, y, std::span<const Value>(&x, 1), &c);
     if (!t.grad_enabled) return Value(y);
@@ -96,11 +117,22 @@ Value record_unary(const Value& x, double c) {
   return t.emit(op, a, t.add_constant(c), Rule<op>::f(t.value_at(a), c));
 }
 
-/// Records y = f(x1, x2) for a binary op; `f` computes the forward value.
-template <typename F>
-Value record_binary(Op op, const Value& x1, const Value& x2, F f) {
+/// Records y = f(x; c) for a unary op with a constant.
+template <Op op>
+SCALARGRAD_ALWAYS_INLINE Value record_unary(const Value& x, double c) {
   Tape& t = this_thread_tape();
-  if (!t.plain) [[unlikely]] {
+  std::uint32_t a;
+  if (t.open->size < t.limit && t.fast_operand(x, a)) [[likely]] {
+    return t.emit(op, a, t.add_constant(c), Rule<op>::f(t.open->nodes.value[a], c));
+  }
+  return record_unary_slow<op>(x, c);
+}
+
+/// Records y = f(x1, x2) for a binary op, with every check (the slow path).
+template <typename F>
+SCALARGRAD_NOINLINE Value record_binary_slow(Op op, const Value& x1, const Value& x2, F f) {
+  Tape& t = this_thread_tape();
+  if (!t.plain) {
     const double y = f(x1.data(), x2.data());
     if (t.anomaly) {
       const Value operands[] = {x1, x2};
@@ -114,43 +146,57 @@ Value record_binary(Op op, const Value& x1, const Value& x2, F f) {
   return t.emit(op, a, b, f(t.value_at(a), t.value_at(b)));
 }
 
+/// Records y = f(x1, x2) for a binary op; `f` computes the forward value.
+template <typename F>
+SCALARGRAD_ALWAYS_INLINE Value record_binary(Op op, const Value& x1, const Value& x2, F f) {
+  Tape& t = this_thread_tape();
+  std::uint32_t a;
+  std::uint32_t b;
+  if (t.open->size < t.limit && t.fast_operand(x1, a) && t.fast_operand(x2, b)) [[likely]] {
+    const double* values = t.open->nodes.value.get();
+    return t.emit(op, a, b, f(values[a], values[b]));
+  }
+  return record_binary_slow(op, x1, x2, f);
+}
+
 }  // namespace detail
 
 // ---- Handle bookkeeping -------------------------------------------------------------------------
 // Note [Lifetime]: every Value counts one reference on its segment (or leaf); a segment is
 // recycled when no Value and no younger segment refers to it. See docs/architecture.md.
 
-inline Value::Value(const Value& other) : ref_(other.ref_), owner_(other.owner_), tape_(other.tape_) {
-  if (SCALARGRAD_UNCOUNTED_HANDLES || owner_ == detail::kNoOwner) return;
-  detail::Tape* t = detail::tls_tape;
-  if (t == nullptr || t->id != tape_) [[unlikely]] {
-    detail::throw_other_thread();
-  }
-  if (owner_ == detail::kLeafOwner) {
-    ++t->leaf_refs[ref_];
-  } else {
-    ++t->segments[owner_].handles;
-  }
+SCALARGRAD_ALWAYS_INLINE std::uint64_t Value::key() const noexcept {
+  static_assert(offsetof(Value, tape_) == offsetof(Value, owner_) + sizeof(std::uint32_t));
+  std::uint64_t k;
+  std::memcpy(&k, reinterpret_cast<const unsigned char*>(this) + offsetof(Value, owner_), sizeof k);
+  return k;
 }
 
-inline Value::Value(Value&& other) noexcept : ref_(other.ref_), owner_(other.owner_), tape_(other.tape_) {
+SCALARGRAD_ALWAYS_INLINE Value::Value(const Value& other) : ref_(other.ref_), owner_(other.owner_), tape_(other.tape_) {
+  if (SCALARGRAD_UNCOUNTED_HANDLES || owner_ == detail::kNoOwner) return;
+  detail::Tape* t = detail::tls_tape;
+  if (t != nullptr && key() == t->open_key) [[likely]] {
+    ++t->open->handles;
+    return;
+  }
+  detail::Tape::retain_slow(*this);
+}
+
+SCALARGRAD_ALWAYS_INLINE Value::Value(Value&& other) noexcept : ref_(other.ref_), owner_(other.owner_), tape_(other.tape_) {
   other.owner_ = detail::kNoOwner;
 }
 
-inline Value::~Value() {
+SCALARGRAD_ALWAYS_INLINE Value::~Value() {
   if (SCALARGRAD_UNCOUNTED_HANDLES || owner_ == detail::kNoOwner) return;
   detail::Tape* t = detail::tls_tape;
-  // On another thread (misuse) or after this thread's tape is gone: touch nothing. The
-  // segment is then never recycled, which is safe.
-  if (t == nullptr || t->id != tape_) [[unlikely]] return;
-  if (owner_ == detail::kLeafOwner) {
-    if (--t->leaf_refs[ref_] == 0) t->leaf_unreferenced(ref_);
-  } else {
-    if (--t->segments[owner_].handles == 0) t->segment_unreferenced(owner_);
+  if (t != nullptr && key() == t->open_key) [[likely]] {
+    if (--t->open->handles == 0) t->segment_unreferenced(owner_);
+    return;
   }
+  detail::Tape::release_slow(*this);
 }
 
-inline Value& Value::operator=(const Value& other) {
+SCALARGRAD_ALWAYS_INLINE Value& Value::operator=(const Value& other) {
   if (this != &other) {
     Value copy(other);
     *this = std::move(copy);
@@ -158,7 +204,7 @@ inline Value& Value::operator=(const Value& other) {
   return *this;
 }
 
-inline Value& Value::operator=(Value&& other) noexcept {
+SCALARGRAD_ALWAYS_INLINE Value& Value::operator=(Value&& other) noexcept {
   if (this != &other) {
     Value old(std::move(*this));  // released at the end of this scope
     ref_ = other.ref_;
@@ -170,70 +216,70 @@ inline Value& Value::operator=(Value&& other) noexcept {
 }
 
 // ---- Ops ---------------------------------------------------------------------------------------
-inline Value operator+(const Value& x, const Value& y) {
+SCALARGRAD_ALWAYS_INLINE Value operator+(const Value& x, const Value& y) {
   return detail::record_binary(detail::Op::Add, x, y, [](double p, double q) { return p + q; });
 }
-inline Value operator-(const Value& x, const Value& y) {
+SCALARGRAD_ALWAYS_INLINE Value operator-(const Value& x, const Value& y) {
   return detail::record_binary(detail::Op::Sub, x, y, [](double p, double q) { return p - q; });
 }
-inline Value operator*(const Value& x, const Value& y) {
+SCALARGRAD_ALWAYS_INLINE Value operator*(const Value& x, const Value& y) {
   return detail::record_binary(detail::Op::Mul, x, y, [](double p, double q) { return p * q; });
 }
-inline Value operator/(const Value& x, const Value& y) {
+SCALARGRAD_ALWAYS_INLINE Value operator/(const Value& x, const Value& y) {
   return detail::record_binary(detail::Op::Div, x, y, [](double p, double q) { return p / q; });
 }
-inline Value operator+(const Value& x, double y) { return detail::record_unary<detail::Op::AddC>(x, y); }
-inline Value operator+(double x, const Value& y) { return detail::record_unary<detail::Op::AddC>(y, x); }
-inline Value operator-(const Value& x, double y) { return detail::record_unary<detail::Op::AddC>(x, -y); }
-inline Value operator-(double x, const Value& y) { return detail::record_unary<detail::Op::RSubC>(y, x); }
-inline Value operator*(const Value& x, double y) { return detail::record_unary<detail::Op::MulC>(x, y); }
-inline Value operator*(double x, const Value& y) { return detail::record_unary<detail::Op::MulC>(y, x); }
-inline Value operator/(const Value& x, double y) { return detail::record_unary<detail::Op::DivC>(x, y); }
-inline Value operator/(double x, const Value& y) { return detail::record_unary<detail::Op::RDivC>(y, x); }
-inline Value operator-(const Value& x) { return detail::record_unary<detail::Op::Neg>(x); }
+SCALARGRAD_ALWAYS_INLINE Value operator+(const Value& x, double y) { return detail::record_unary<detail::Op::AddC>(x, y); }
+SCALARGRAD_ALWAYS_INLINE Value operator+(double x, const Value& y) { return detail::record_unary<detail::Op::AddC>(y, x); }
+SCALARGRAD_ALWAYS_INLINE Value operator-(const Value& x, double y) { return detail::record_unary<detail::Op::AddC>(x, -y); }
+SCALARGRAD_ALWAYS_INLINE Value operator-(double x, const Value& y) { return detail::record_unary<detail::Op::RSubC>(y, x); }
+SCALARGRAD_ALWAYS_INLINE Value operator*(const Value& x, double y) { return detail::record_unary<detail::Op::MulC>(x, y); }
+SCALARGRAD_ALWAYS_INLINE Value operator*(double x, const Value& y) { return detail::record_unary<detail::Op::MulC>(y, x); }
+SCALARGRAD_ALWAYS_INLINE Value operator/(const Value& x, double y) { return detail::record_unary<detail::Op::DivC>(x, y); }
+SCALARGRAD_ALWAYS_INLINE Value operator/(double x, const Value& y) { return detail::record_unary<detail::Op::RDivC>(y, x); }
+SCALARGRAD_ALWAYS_INLINE Value operator-(const Value& x) { return detail::record_unary<detail::Op::Neg>(x); }
 
-inline Value Value::pow(double exponent) const { return detail::record_unary<detail::Op::PowC>(*this, exponent); }
-inline Value Value::pow(const Value& exponent) const {
+SCALARGRAD_ALWAYS_INLINE Value Value::pow(double exponent) const { return detail::record_unary<detail::Op::PowC>(*this, exponent); }
+SCALARGRAD_ALWAYS_INLINE Value Value::pow(const Value& exponent) const {
   return detail::record_binary(detail::Op::Pow, *this, exponent, [](double p, double q) { return std::pow(p, q); });
 }
-inline Value Value::exp() const { return detail::record_unary<detail::Op::Exp>(*this); }
-inline Value Value::log() const { return detail::record_unary<detail::Op::Log>(*this); }
-inline Value Value::sqrt() const { return detail::record_unary<detail::Op::Sqrt>(*this); }
-inline Value Value::abs() const { return detail::record_unary<detail::Op::Abs>(*this); }
-inline Value Value::relu() const { return detail::record_unary<detail::Op::Relu>(*this); }
-inline Value Value::leaky_relu(double slope) const {
+SCALARGRAD_ALWAYS_INLINE Value Value::exp() const { return detail::record_unary<detail::Op::Exp>(*this); }
+SCALARGRAD_ALWAYS_INLINE Value Value::log() const { return detail::record_unary<detail::Op::Log>(*this); }
+SCALARGRAD_ALWAYS_INLINE Value Value::sqrt() const { return detail::record_unary<detail::Op::Sqrt>(*this); }
+SCALARGRAD_ALWAYS_INLINE Value Value::abs() const { return detail::record_unary<detail::Op::Abs>(*this); }
+SCALARGRAD_ALWAYS_INLINE Value Value::relu() const { return detail::record_unary<detail::Op::Relu>(*this); }
+SCALARGRAD_ALWAYS_INLINE Value Value::leaky_relu(double slope) const {
   return detail::record_unary<detail::Op::LeakyRelu>(*this, slope);
 }
-inline Value Value::tanh() const { return detail::record_unary<detail::Op::Tanh>(*this); }
-inline Value Value::sigmoid() const { return detail::record_unary<detail::Op::Sigmoid>(*this); }
-inline Value Value::elu(double alpha) const { return detail::record_unary<detail::Op::Elu>(*this, alpha); }
-inline Value Value::gelu() const { return detail::record_unary<detail::Op::Gelu>(*this); }
-inline Value Value::silu() const { return detail::record_unary<detail::Op::Silu>(*this); }
-inline Value Value::softplus() const { return detail::record_unary<detail::Op::Softplus>(*this); }
+SCALARGRAD_ALWAYS_INLINE Value Value::tanh() const { return detail::record_unary<detail::Op::Tanh>(*this); }
+SCALARGRAD_ALWAYS_INLINE Value Value::sigmoid() const { return detail::record_unary<detail::Op::Sigmoid>(*this); }
+SCALARGRAD_ALWAYS_INLINE Value Value::elu(double alpha) const { return detail::record_unary<detail::Op::Elu>(*this, alpha); }
+SCALARGRAD_ALWAYS_INLINE Value Value::gelu() const { return detail::record_unary<detail::Op::Gelu>(*this); }
+SCALARGRAD_ALWAYS_INLINE Value Value::silu() const { return detail::record_unary<detail::Op::Silu>(*this); }
+SCALARGRAD_ALWAYS_INLINE Value Value::softplus() const { return detail::record_unary<detail::Op::Softplus>(*this); }
 
-inline Value pow(const Value& x, double exponent) { return x.pow(exponent); }
-inline Value pow(const Value& x, const Value& exponent) { return x.pow(exponent); }
-inline Value pow(double base, const Value& x) { return detail::record_unary<detail::Op::RPowC>(x, base); }
-inline Value exp(const Value& x) { return x.exp(); }
-inline Value log(const Value& x) { return x.log(); }
-inline Value sqrt(const Value& x) { return x.sqrt(); }
-inline Value abs(const Value& x) { return x.abs(); }
-inline Value relu(const Value& x) { return x.relu(); }
-inline Value leaky_relu(const Value& x, double slope) { return x.leaky_relu(slope); }
-inline Value tanh(const Value& x) { return x.tanh(); }
-inline Value sigmoid(const Value& x) { return x.sigmoid(); }
-inline Value elu(const Value& x, double alpha) { return x.elu(alpha); }
-inline Value gelu(const Value& x) { return x.gelu(); }
-inline Value silu(const Value& x) { return x.silu(); }
-inline Value softplus(const Value& x) { return x.softplus(); }
+SCALARGRAD_ALWAYS_INLINE Value pow(const Value& x, double exponent) { return x.pow(exponent); }
+SCALARGRAD_ALWAYS_INLINE Value pow(const Value& x, const Value& exponent) { return x.pow(exponent); }
+SCALARGRAD_ALWAYS_INLINE Value pow(double base, const Value& x) { return detail::record_unary<detail::Op::RPowC>(x, base); }
+SCALARGRAD_ALWAYS_INLINE Value exp(const Value& x) { return x.exp(); }
+SCALARGRAD_ALWAYS_INLINE Value log(const Value& x) { return x.log(); }
+SCALARGRAD_ALWAYS_INLINE Value sqrt(const Value& x) { return x.sqrt(); }
+SCALARGRAD_ALWAYS_INLINE Value abs(const Value& x) { return x.abs(); }
+SCALARGRAD_ALWAYS_INLINE Value relu(const Value& x) { return x.relu(); }
+SCALARGRAD_ALWAYS_INLINE Value leaky_relu(const Value& x, double slope) { return x.leaky_relu(slope); }
+SCALARGRAD_ALWAYS_INLINE Value tanh(const Value& x) { return x.tanh(); }
+SCALARGRAD_ALWAYS_INLINE Value sigmoid(const Value& x) { return x.sigmoid(); }
+SCALARGRAD_ALWAYS_INLINE Value elu(const Value& x, double alpha) { return x.elu(alpha); }
+SCALARGRAD_ALWAYS_INLINE Value gelu(const Value& x) { return x.gelu(); }
+SCALARGRAD_ALWAYS_INLINE Value silu(const Value& x) { return x.silu(); }
+SCALARGRAD_ALWAYS_INLINE Value softplus(const Value& x) { return x.softplus(); }
 
-inline Value& Value::operator+=(const Value& rhs) { return *this = *this + rhs; }
-inline Value& Value::operator-=(const Value& rhs) { return *this = *this - rhs; }
-inline Value& Value::operator*=(const Value& rhs) { return *this = *this * rhs; }
-inline Value& Value::operator/=(const Value& rhs) { return *this = *this / rhs; }
-inline Value& Value::operator+=(double rhs) { return *this = *this + rhs; }
-inline Value& Value::operator-=(double rhs) { return *this = *this - rhs; }
-inline Value& Value::operator*=(double rhs) { return *this = *this * rhs; }
-inline Value& Value::operator/=(double rhs) { return *this = *this / rhs; }
+SCALARGRAD_ALWAYS_INLINE Value& Value::operator+=(const Value& rhs) { return *this = *this + rhs; }
+SCALARGRAD_ALWAYS_INLINE Value& Value::operator-=(const Value& rhs) { return *this = *this - rhs; }
+SCALARGRAD_ALWAYS_INLINE Value& Value::operator*=(const Value& rhs) { return *this = *this * rhs; }
+SCALARGRAD_ALWAYS_INLINE Value& Value::operator/=(const Value& rhs) { return *this = *this / rhs; }
+SCALARGRAD_ALWAYS_INLINE Value& Value::operator+=(double rhs) { return *this = *this + rhs; }
+SCALARGRAD_ALWAYS_INLINE Value& Value::operator-=(double rhs) { return *this = *this - rhs; }
+SCALARGRAD_ALWAYS_INLINE Value& Value::operator*=(double rhs) { return *this = *this * rhs; }
+SCALARGRAD_ALWAYS_INLINE Value& Value::operator/=(double rhs) { return *this = *this / rhs; }
 
 }  // namespace scalargrad
