@@ -7,6 +7,7 @@
 #include <span>
 #include <charconv>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "scalargrad/value.hpp"
@@ -81,6 +82,8 @@ void Tape::update_high_water() {
 }
 
 void Tape::make_room(std::uint32_t count) {
+  // Before the tape grows, let go of what dead segments no longer need.
+  if (!pending_release.empty()) release_pending();
   // Grow the open segment while it is below the maximum capacity: few, short graphs stay small.
   if (current != kNoOwner) {
     Segment& s = segments[current];
@@ -128,6 +131,7 @@ void Tape::make_room(std::uint32_t count) {
   s.handles = 0;
   s.importers = 0;
   s.grads_dirty = false;
+  s.release_pending = false;
   set_current(slot);
   update_high_water();
 }
@@ -204,8 +208,13 @@ void Tape::segment_unreferenced(std::uint32_t slot) {
   if (s.importers != 0) {
     // A younger segment still reads some of its nodes; the older segments it imports from may
     // no longer be reachable (an evaluation loop whose graphs straddle segment boundaries
-    // would otherwise keep a chain of dead segments alive).
-    if (!s.imported_segments.empty()) release_unreachable_imports(slot);
+    // would otherwise keep a chain of dead segments alive). Finding out walks the whole
+    // segment, so it waits until the tape needs another segment (release_pending()): a long
+    // graph that is still alive, W2's chain for one, never pays for it.
+    if (!s.imported_segments.empty() && !s.release_pending) {
+      s.release_pending = true;
+      pending_release.push_back(PendingRelease{slot, s.serial});
+    }
     return;
   }
   if (slot == current) {
@@ -341,6 +350,16 @@ std::vector<std::uint32_t> Tape::imported_offsets(std::uint32_t slot) const {
     }
   }
   return offsets;
+}
+
+void Tape::release_pending() {
+  for (const auto [slot, serial] : std::exchange(pending_release, {})) {
+    Segment& s = segments[slot];
+    if (s.serial != serial) continue;  // freed, and maybe reused, since
+    s.release_pending = false;
+    // A Value may point into it again (handle_to()): then it is queued again when that goes.
+    if (s.handles == 0 && s.importers != 0 && !s.imported_segments.empty()) release_unreachable_imports(slot);
+  }
 }
 
 void Tape::release_unreachable_imports(std::uint32_t slot) {

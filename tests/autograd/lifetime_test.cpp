@@ -347,10 +347,12 @@ TEST(Lifetime, EvaluationLoopWithScoreOutsideLoopRecyclesFullSegments) {
     }
     const TapeStats end = tape_stats();
     ASSERT_GE(std::size_t(evaluations) * 2 * kChainSteps, 5 * kSegmentNodes);  // several rollovers
-    // Old segments are recycled: a couple of segments live at any time, not all of them.
+    // Old segments are recycled: a couple of segments live at any time, not all of them. (The
+    // dead imports of a closed segment are let go when the tape next needs room, so the high
+    // water mark may still rise after `mid`, but never past three segments.)
     EXPECT_LE(most_segments, 3u);
     EXPECT_LE(end.nodes, 3 * kSegmentNodes);
-    EXPECT_LE(end.high_water_nodes, mid.high_water_nodes + 2 * kChainSteps);
+    EXPECT_LE(end.high_water_nodes, 3 * kSegmentNodes);
     EXPECT_LE(end.high_water_bytes, mid.high_water_bytes + 32 * kMiB);
   });
 }

@@ -118,6 +118,7 @@ struct Segment {
   std::uint64_t visit_mark = 0;     // scratch for backward(): in the closure of the root
   std::uint32_t sweep_last = 0;     // scratch for backward(): last node to sweep
   bool grads_dirty = false;         // a backward() swept it: grads must be zeroed before the next
+  bool release_pending = false;     // queued in Tape::pending_release
   std::vector<std::uint32_t> imported_leaves;    // leaf slots this segment holds a reference on
   std::vector<ImportedSegment> imported_segments;  // segments this one counts itself an importer of
   std::unordered_map<std::uint64_t, std::uint32_t> import_index;  // (segment, offset) -> node
@@ -224,6 +225,13 @@ struct Tape {
   std::vector<NodeBuffers> pool;            // recycled node storage
   std::uint64_t next_serial = 1;            // serial of the next segment opened or reset
   std::uint64_t next_mark = 1;              // for Segment::visit_mark
+  // Closed segments whose last Value went while younger ones still import from them:
+  // release_pending() runs release_unreachable_imports() on them.
+  struct PendingRelease {
+    std::uint32_t slot;
+    std::uint64_t serial;  // the segment's serial when queued (the slot may be reused since)
+  };
+  std::vector<PendingRelease> pending_release;
 
   // ---- 3. Leaves (outside the tape: never pinned by, nor pinning, a segment) ----
   std::vector<double> leaf_value;
@@ -314,6 +322,9 @@ struct Tape {
   /// Drops the imports of closed segment `slot` that nothing live reaches any more (called
   /// when its last Value goes while younger segments still import from it).
   void release_unreachable_imports(std::uint32_t slot);
+  /// Runs release_unreachable_imports() on the queued segments that still need it (called
+  /// before a new segment is opened).
+  void release_pending();
   void update_high_water();
   /// Only with SCALARGRAD_UNCOUNTED_HANDLES (bench/): frees every segment and the leaves made
   /// after the first `leaves_kept`, as counting would have.
