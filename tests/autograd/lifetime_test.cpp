@@ -317,6 +317,39 @@ TEST(Lifetime, FiftyStepsTrainBitIdenticallyInEveryFormAndMatchHandDerivedGradie
   }
 }
 
+TEST(Lifetime, CompoundAssignmentMovesOnlyItsOwnHandle) {
+  // `z += w` records a node and re-points z at it; another handle to z's old node keeps that
+  // node, a leaf on the left becomes a node and leaves the original leaf alone, and when every
+  // handle is gone the open segment is recycled (the counts balance).
+  OnFreshTape([] {
+    Value x = 2.0;
+    {
+      Value z = x * 1.0;
+      const Value alias = z;  // the old node: 2
+      z += x;                 // 4
+      z *= 3.0;               // 12
+      z -= x;                 // 10
+      z /= x;                 // 5
+      Value y = x;            // a copy of the leaf
+      y += 1.0;               // a node now: 3
+      EXPECT_EQ(alias.data(), 2.0);
+      EXPECT_EQ(z.data(), 5.0);
+      EXPECT_EQ(y.data(), 3.0);
+      EXPECT_EQ(x.data(), 2.0);
+      EXPECT_TRUE(x.is_leaf());
+      EXPECT_FALSE(y.is_leaf());
+      // z = u / x with u = 3 (x + x) - x = 10, du/dx = 5: dz/dx = 5/x - u/x^2 = 2.5 - 2.5.
+      z.backward();
+      EXPECT_EQ(x.grad(), 5.0 / 2.0 - 10.0 / 4.0);
+      EXPECT_EQ(alias.op(), "*");
+      EXPECT_GT(tape_stats().nodes, 0u);
+    }
+    // Only the leaf x is left: no node of any graph is.
+    EXPECT_EQ(tape_stats().nodes, 0u);
+    EXPECT_EQ(tape_stats().segments, 0u);
+  });
+}
+
 // ---- 4. Evaluation loops (no backward) ---------------------------------------------------------
 
 constexpr int kChainSteps = 50'000;  // one evaluation: 100,000 nodes, so ~10 per segment

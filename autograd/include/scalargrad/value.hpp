@@ -20,6 +20,7 @@ namespace scalargrad {
 namespace detail {
 struct Tape;
 struct OperandResolver;
+enum class Op : std::uint8_t;
 }
 
 /// A scalar in a dynamic computation graph.
@@ -140,6 +141,12 @@ class Value {
   struct Adopt {};
   // owner_ and tape_ as one integer (detail::handle_key): the hot path's one compare.
   [[nodiscard]] std::uint64_t key() const noexcept;
+  // *this = f(*this, rhs) and *this = op(*this; c) for the compound assignments: when *this is
+  // a node of the open segment, the new node takes its place without touching the count.
+  template <typename F>
+  Value& assign_binary(detail::Op op, const Value& rhs, F f);
+  template <detail::Op op>
+  Value& assign_unary(double c);
   // A handle whose reference the tape has already counted.
   Value(Adopt, std::uint32_t ref, std::uint32_t owner, std::uint32_t tape) noexcept
       : ref_(ref), owner_(owner), tape_(tape) {}

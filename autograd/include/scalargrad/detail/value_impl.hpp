@@ -273,13 +273,50 @@ SCALARGRAD_ALWAYS_INLINE Value gelu(const Value& x) { return x.gelu(); }
 SCALARGRAD_ALWAYS_INLINE Value silu(const Value& x) { return x.silu(); }
 SCALARGRAD_ALWAYS_INLINE Value softplus(const Value& x) { return x.softplus(); }
 
-SCALARGRAD_ALWAYS_INLINE Value& Value::operator+=(const Value& rhs) { return *this = *this + rhs; }
-SCALARGRAD_ALWAYS_INLINE Value& Value::operator-=(const Value& rhs) { return *this = *this - rhs; }
-SCALARGRAD_ALWAYS_INLINE Value& Value::operator*=(const Value& rhs) { return *this = *this * rhs; }
-SCALARGRAD_ALWAYS_INLINE Value& Value::operator/=(const Value& rhs) { return *this = *this / rhs; }
-SCALARGRAD_ALWAYS_INLINE Value& Value::operator+=(double rhs) { return *this = *this + rhs; }
-SCALARGRAD_ALWAYS_INLINE Value& Value::operator-=(double rhs) { return *this = *this - rhs; }
-SCALARGRAD_ALWAYS_INLINE Value& Value::operator*=(double rhs) { return *this = *this * rhs; }
-SCALARGRAD_ALWAYS_INLINE Value& Value::operator/=(double rhs) { return *this = *this / rhs; }
+// A running sum `z += w * h` records one node per step: the handle z moves from one node of
+// the open segment to the next, so the segment's count does not change (no increment for the
+// new node, no decrement for the old one).
+template <typename F>
+SCALARGRAD_ALWAYS_INLINE Value& Value::assign_binary(detail::Op op, const Value& rhs, F f) {
+  detail::Tape& t = detail::this_thread_tape();
+  std::uint32_t a;
+  std::uint32_t b;
+  if (t.open->size < t.limit && key() == t.open_key && t.fast_operand(*this, a) && t.fast_operand(rhs, b))
+      [[likely]] {
+    const double* values = t.open->nodes.value.get();
+    ref_ = t.append(op, a, b, f(values[a], values[b]));
+    return *this;
+  }
+  return *this = detail::record_binary_slow(op, *this, rhs, f);
+}
+
+template <detail::Op op>
+SCALARGRAD_ALWAYS_INLINE Value& Value::assign_unary(double c) {
+  detail::Tape& t = detail::this_thread_tape();
+  std::uint32_t a;
+  if (t.open->size < t.limit && key() == t.open_key && t.fast_operand(*this, a)) [[likely]] {
+    const double x = t.open->nodes.value[a];
+    ref_ = t.append(op, a, t.add_constant(c), detail::Rule<op>::f(x, c));
+    return *this;
+  }
+  return *this = detail::record_unary_slow<op>(*this, c);
+}
+
+SCALARGRAD_ALWAYS_INLINE Value& Value::operator+=(const Value& rhs) {
+  return assign_binary(detail::Op::Add, rhs, [](double p, double q) { return p + q; });
+}
+SCALARGRAD_ALWAYS_INLINE Value& Value::operator-=(const Value& rhs) {
+  return assign_binary(detail::Op::Sub, rhs, [](double p, double q) { return p - q; });
+}
+SCALARGRAD_ALWAYS_INLINE Value& Value::operator*=(const Value& rhs) {
+  return assign_binary(detail::Op::Mul, rhs, [](double p, double q) { return p * q; });
+}
+SCALARGRAD_ALWAYS_INLINE Value& Value::operator/=(const Value& rhs) {
+  return assign_binary(detail::Op::Div, rhs, [](double p, double q) { return p / q; });
+}
+SCALARGRAD_ALWAYS_INLINE Value& Value::operator+=(double rhs) { return assign_unary<detail::Op::AddC>(rhs); }
+SCALARGRAD_ALWAYS_INLINE Value& Value::operator-=(double rhs) { return assign_unary<detail::Op::AddC>(-rhs); }
+SCALARGRAD_ALWAYS_INLINE Value& Value::operator*=(double rhs) { return assign_unary<detail::Op::MulC>(rhs); }
+SCALARGRAD_ALWAYS_INLINE Value& Value::operator/=(double rhs) { return assign_unary<detail::Op::DivC>(rhs); }
 
 }  // namespace scalargrad
