@@ -131,6 +131,7 @@ struct Runner {
 struct Setup {
   w1::Data data = w1::make_data();
   std::array<double, w1::kParams> params = w1::init_params();
+  w1::Scratch scratch{};  // right after params: a fixed distance (w1::Scratch)
   std::array<double, w1::kParams> g{};
   w1_counted::Model counted;
 #if SCALARGRAD_HAVE_ADOLC
@@ -140,11 +141,13 @@ struct Setup {
 
 Setup* setup = nullptr;
 
-double run_F() { return w1::forward_plain(setup->params.data(), setup->data); }
-double run_F_interleaved() { return w1::forward_plain_interleaved(setup->params.data(), setup->data); }
+double run_F() { return w1::forward_plain(setup->params.data(), setup->data, setup->scratch); }
+double run_F_interleaved() {
+  return w1::forward_plain_interleaved(setup->params.data(), setup->data, setup->scratch);
+}
 
 double run_H() {
-  double l = w1::gradient_plain(setup->params.data(), setup->data, setup->g.data());
+  double l = w1::gradient_plain(setup->params.data(), setup->data, setup->g.data(), setup->scratch);
   for (const double v : setup->g) l += v;  // read the grads, as the engine variants do
   return l;
 }
@@ -187,15 +190,15 @@ void check_gradient(const char* who, const std::array<double, w1::kParams>& g,
 void verify_and_describe() {
   Setup& s = *setup;
   std::array<double, w1::kParams> gH{};
-  const double lossH = w1::gradient_plain(s.params.data(), s.data, gH.data());
-  const double lossF = w1::forward_plain(s.params.data(), s.data);
+  const double lossH = w1::gradient_plain(s.params.data(), s.data, gH.data(), s.scratch);
+  const double lossF = w1::forward_plain(s.params.data(), s.data, s.scratch);
   const w1::Activity act = w1::activity(s.params.data(), s.data);
   std::printf("W1: MLP 2-16-16-1, %d points, %d parameters; loss = %.12g (F) / %.12g (H)\n", w1::kPoints,
               w1::kParams, lossF, lossH);
   std::printf("  points with a non-zero hinge: %d of %d; live hidden units: %.1f%%\n", act.active_points,
               w1::kPoints, 100.0 * act.live_units / (2.0 * w1::kHidden * w1::kPoints));
   if (lossF != lossH) sgbench::die("F and H disagree on the loss");
-  if (w1::forward_plain_interleaved(s.params.data(), s.data) != lossF) sgbench::die("F' and F disagree on the loss");
+  if (w1::forward_plain_interleaved(s.params.data(), s.data, s.scratch) != lossF) sgbench::die("F' and F disagree on the loss");
 
   const bool copies = copies_linked();
   if (copies) {

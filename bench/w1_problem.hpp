@@ -67,11 +67,24 @@ inline std::array<double, kParams> init_params(std::uint64_t seed = 2) {
 
 inline double relu(double x) { return x > 0.0 ? x : 0.0; }
 
-/// F: the loss in plain doubles, same operations in the same order as the engine variants.
-inline double forward_plain(const double* p, const Data& d) {
-  double data_loss = 0.0;
+/// Scratch arrays of the plain-double baselines (F, F', H). The benchmark keeps them next to the
+/// parameters, at a fixed distance, not on the stack: there, their distance to the heap-held
+/// weights modulo 4 KiB depended on the size of the process's environment, and when a store to
+/// h2[j] matched the address of a weight loaded next in its low 12 bits, the load waited for the
+/// store ("4K aliasing"). F took 23 or 46 us depending on how long the environment was.
+struct Scratch {
   double h1[kHidden];
   double h2[kHidden];
+  double z1[kHidden];
+  double z2[kHidden];
+  double dh1[kHidden];
+};
+
+/// F: the loss in plain doubles, same operations in the same order as the engine variants.
+inline double forward_plain(const double* p, const Data& d, Scratch& scratch) {
+  double data_loss = 0.0;
+  double* const h1 = scratch.h1;
+  double* const h2 = scratch.h2;
   for (int i = 0; i < kPoints; ++i) {
     const double* x = d.x[i];
     for (int j = 0; j < kHidden; ++j) {
@@ -97,10 +110,10 @@ inline double forward_plain(const double* p, const Data& d) {
 /// F': the same loss with the same operations in the same order for every sum (so the same
 /// bits), but the loops of each layer interchanged (for k, for j: z_j += w_jk h_k), so that the
 /// 16 neurons' sums are independent chains the CPU can overlap. Shows how much of F is latency.
-inline double forward_plain_interleaved(const double* p, const Data& d) {
+inline double forward_plain_interleaved(const double* p, const Data& d, Scratch& scratch) {
   double data_loss = 0.0;
-  double h1[kHidden];
-  double z[kHidden];
+  double* const h1 = scratch.h1;
+  double* const z = scratch.z2;
   for (int i = 0; i < kPoints; ++i) {
     const double* x = d.x[i];
     for (int j = 0; j < kHidden; ++j) {
@@ -124,11 +137,15 @@ inline double forward_plain_interleaved(const double* p, const Data& d) {
 /// H: forward and hand-written backward in plain doubles; writes dloss/dp into g (overwritten,
 /// as "grads zeroed each step") and returns the loss. The loss is a sum over points, so each
 /// point's backward runs right after its forward (what one writes by hand).
-inline double gradient_plain(const double* p, const Data& d, double* g) {
+inline double gradient_plain(const double* p, const Data& d, double* g, Scratch& scratch) {
   for (int k = 0; k < kParams; ++k) g[k] = 0.0;
   double data_loss = 0.0;
   const double dmean = 1.0 / kPoints;
-  double z1[kHidden], h1[kHidden], z2[kHidden], h2[kHidden], dh1[kHidden];
+  double* const z1 = scratch.z1;
+  double* const h1 = scratch.h1;
+  double* const z2 = scratch.z2;
+  double* const h2 = scratch.h2;
+  double* const dh1 = scratch.dh1;
   for (int i = 0; i < kPoints; ++i) {
     const double* x = d.x[i];
     for (int j = 0; j < kHidden; ++j) {
