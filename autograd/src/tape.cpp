@@ -492,37 +492,12 @@ void Tape::sweep(std::uint32_t slot, std::uint32_t last, const std::uint8_t* mas
   double* leaf_gr = leaf_grad.data();
   std::vector<bool> finite_before;  // kCheck: per operand of the current node
 
-  // Note [Carried adjoint]: the node swept next (i - 1) is most often an operand of node i (a
-  // chain y = f(g(x)), a running sum z = z + w*h). Its adjoint is then kept in `next`, a register,
-  // instead of being stored into gr[i - 1] and loaded back at once, which would put a store-to-load
-  // forwarding delay on the backward's critical path for every node. `next` starts from what
-  // gr[i - 1] already holds and receives the same additions in the same order, so the gradients
-  // are bit for bit those of the plain loop; gr[i] is written back when node i is reached.
-  // (Not in anomaly mode, which reads the operands' gradients from memory.)
-  constexpr bool kCarry = !kCheck;
-  double next = kCarry ? gr[last] : 0.0;  // adjoint of node i, when kCarry
-
   for (std::uint32_t i = last + 1; i-- > 0;) {
-    double g;
-    if constexpr (kCarry) {
-      g = next;
-      gr[i] = g;
-      next = i > 0 ? gr[i - 1] : 0.0;
-    } else {
-      g = gr[i];
-    }
+    const double g = gr[i];
     if (g == 0.0) continue;  // nothing flows from a zero adjoint: skipping it is a large speed-up
     if (mask != nullptr && mask[i] == 0) continue;  // another graph's node (see backward())
     const std::uint32_t a = A[i];
     const std::uint32_t b = B[i];
-    // gr[k] += x, through `next` when k is the node swept next.
-    const auto add = [&](std::uint32_t k, double x) {
-      if (kCarry && k + 1 == i) {
-        next += x;
-      } else {
-        gr[k] += x;
-      }
-    };
     if constexpr (kCheck) {
       finite_before.clear();
       for_each_operand(s, i, [&](std::uint32_t k) { finite_before.push_back(std::isfinite(gr[k])); });
@@ -530,37 +505,37 @@ void Tape::sweep(std::uint32_t slot, std::uint32_t last, const std::uint8_t* mas
     switch (op[i]) {
 #define SCALARGRAD_UNARY_CASE(op_) \
   case Op::op_:                    \
-    add(a, g * Rule<Op::op_>::df(v[a], v[i])); \
+    gr[a] += g * Rule<Op::op_>::df(v[a], v[i]); \
     break;
       SCALARGRAD_UNARY_OPS(SCALARGRAD_UNARY_CASE)
 #undef SCALARGRAD_UNARY_CASE
 #define SCALARGRAD_UNARY_CONST_CASE(op_) \
   case Op::op_:                          \
-    add(a, g * Rule<Op::op_>::df(v[a], v[i], c[b])); \
+    gr[a] += g * Rule<Op::op_>::df(v[a], v[i], c[b]); \
     break;
       SCALARGRAD_UNARY_CONST_OPS(SCALARGRAD_UNARY_CONST_CASE)
 #undef SCALARGRAD_UNARY_CONST_CASE
       case Op::Add:  // d(x+y)/dx = 1, d(x+y)/dy = 1
-        add(a, g);
-        add(b, g);
+        gr[a] += g;
+        gr[b] += g;
         break;
-      case Op::Sub:  // d(x-y)/dx = 1, d(x-y)/dy = -1 (adding -g is subtracting g, exactly)
-        add(a, g);
-        add(b, -g);
+      case Op::Sub:  // d(x-y)/dx = 1, d(x-y)/dy = -1
+        gr[a] += g;
+        gr[b] -= g;
         break;
       case Op::Mul:  // d(xy)/dx = y, d(xy)/dy = x
-        add(a, g * v[b]);
-        add(b, g * v[a]);
+        gr[a] += g * v[b];
+        gr[b] += g * v[a];
         break;
       case Op::Div:  // d(x/y)/dx = 1/y, d(x/y)/dy = -x/y^2 = -(x/y)/y
-        add(a, g / v[b]);
-        add(b, -(g * v[i] / v[b]));
+        gr[a] += g / v[b];
+        gr[b] -= g * v[i] / v[b];
         break;
       case Op::Pow: {  // d(x^y)/dx = y x^(y-1), d(x^y)/dy = x^y ln x (0 at x = 0, y >= 0)
         const double x = v[a];
         const double y = v[b];
-        add(a, g * (y == 0.0 ? 0.0 : y * std::pow(x, y - 1.0)));
-        add(b, g * ((x == 0.0 && y >= 0.0) ? 0.0 : v[i] * std::log(x)));
+        gr[a] += g * (y == 0.0 ? 0.0 : y * std::pow(x, y - 1.0));
+        gr[b] += g * ((x == 0.0 && y >= 0.0) ? 0.0 : v[i] * std::log(x));
         break;
       }
       case Op::Import:  // a leaf: accumulate into it
@@ -579,22 +554,16 @@ void Tape::sweep(std::uint32_t slot, std::uint32_t last, const std::uint8_t* mas
       case Op::Released:  // nothing live reaches it (release_unreachable_imports())
         break;
       case Op::Sum:  // d(sum x_k)/dx_k = 1
-      case Op::Dot: {  // d(sum x_k y_k)/dx_k = y_k, d/dy_k = x_k
-        // The operand lists accumulate in memory (gr[i - 1] still equals `next`: nothing was
-        // added yet for this node), and `next` is reloaded after.
-        if (op[i] == Op::Sum) {
-          for (std::uint32_t k = a; k < a + b; ++k) gr[list[k]] += g;
-        } else {
-          for (std::uint32_t k = a; k < a + b; ++k) {
-            const std::uint32_t x = list[k];
-            const std::uint32_t y = list[k + b];
-            gr[x] += g * v[y];
-            gr[y] += g * v[x];
-          }
-        }
-        if (kCarry && i > 0) next = gr[i - 1];
+        for (std::uint32_t k = a; k < a + b; ++k) gr[list[k]] += g;
         break;
-      }
+      case Op::Dot:  // d(sum x_k y_k)/dx_k = y_k, d/dy_k = x_k
+        for (std::uint32_t k = a; k < a + b; ++k) {
+          const std::uint32_t x = list[k];
+          const std::uint32_t y = list[k + b];
+          gr[x] += g * v[y];
+          gr[y] += g * v[x];
+        }
+        break;
     }
     if constexpr (kCheck) {
       std::size_t n = 0;
