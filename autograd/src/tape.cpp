@@ -156,9 +156,9 @@ std::uint32_t Tape::operand_slow(const Value& v) {
     const std::uint32_t leaf = v.ref_;
     // An external leaf enters again whenever its owner's data changed since it last did (a
     // gradient check perturbs Parameter::data between forward passes in one segment).
-    const double data = leaf_data(leaf);
     LeafImport& cached = leaf_import[leaf];
-    if (cached.serial == s.serial && same_bits(s.nodes.value[cached.offset], data)) return cached.offset;
+    if (cached.valid_in(s.serial, s.nodes.value.get())) return cached.offset;
+    const double data = leaf_data(leaf);
     const std::uint32_t external = leaf_external[leaf];
     const std::uint32_t n = external == kNoExternal ? append(Op::Import, leaf, 0, data)
                                                     : append(Op::ImportExternal, external, 0, data);

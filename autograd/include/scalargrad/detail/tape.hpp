@@ -63,11 +63,22 @@ struct External {
   std::uint32_t leaf = 0;        // leaf slot
 };
 
+/// a and b are the same double, bit for bit (-0.0 is not 0.0; a NaN equals itself).
+inline bool same_bits(double a, double b) {
+  return std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b);
+}
+
 /// Where a leaf was last imported, one entry per leaf slot: the fast path reads one entry.
 struct LeafImport {
   std::uint64_t serial = 0;      // serial of the segment it was last imported into (0: none)
   const double* data = nullptr;  // an external leaf's bound data (Value::external), else nullptr
   std::uint32_t offset = 0;      // offset of that Import node
+
+  /// The leaf's Import node in the segment with this serial (node values `values`) can be used
+  /// as is: the leaf was imported there, and an external leaf's owner still has that data.
+  [[nodiscard]] bool valid_in(std::uint64_t segment_serial, const double* values) const {
+    return serial == segment_serial && (data == nullptr || same_bits(*data, values[offset]));
+  }
 };
 
 /// The first eight bytes of a Value (its owner_, then its tape_) read as one integer. A Value of
@@ -128,11 +139,6 @@ struct Segment {
 };
 
 struct Tape;
-
-/// a and b are the same double, bit for bit (-0.0 is not 0.0; a NaN equals itself).
-inline bool same_bits(double a, double b) {
-  return std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b);
-}
 
 /// Resolves Values to operand offsets in the open segment, with the segment's fields held in
 /// locals: the loops of sum() and dot() resolve thousands of operands per node. Valid until the
@@ -265,6 +271,10 @@ struct Tape {
   inline std::uint32_t operand(const Value& v);
   /// Appends a node to the open segment (room ensured) and returns a Value for it.
   inline Value emit(Op op, std::uint32_t a, std::uint32_t b, double value);
+  /// A counted Value for node n of the open segment.
+  inline Value adopt(std::uint32_t n);
+  /// The fast path may append a node to the open segment (Tape::limit).
+  [[nodiscard]] bool fast_room() const { return open->size < limit; }
   /// Appends a node without creating a handle for it.
   std::uint32_t append(Op op, std::uint32_t a, std::uint32_t b, double value) {
     // Read every field first: the stores below may alias them (uint32 and byte stores).

@@ -40,7 +40,7 @@ SCALARGRAD_ALWAYS_INLINE bool Tape::fast_operand(const Value& v, std::uint32_t& 
     // A leaf already imported into the open segment (weights used by every neuron); an external
     // leaf (nn::Parameter) only if its owner's data is still what was imported.
     const LeafImport& e = leaf_import[v.ref_];
-    if (e.serial == open->serial && (e.data == nullptr || same_bits(*e.data, open->nodes.value[e.offset]))) {
+    if (e.valid_in(open->serial, open->nodes.value.get())) {
       k = e.offset;
       return true;
     }
@@ -67,15 +67,50 @@ inline std::uint32_t OperandResolver::operator()(const Value& v) const {
   if (key == open_key) [[likely]] return v.ref_;
   if (key == leaf_key) {
     const LeafImport& e = leaf_import[v.ref_];
-    if (e.serial == serial && (e.data == nullptr || same_bits(*e.data, values[e.offset]))) return e.offset;
+    if (e.valid_in(serial, values)) return e.offset;
   }
   return tape.operand_slow(v);
 }
 
-SCALARGRAD_ALWAYS_INLINE Value Tape::emit(Op op, std::uint32_t a, std::uint32_t b, double value) {
+SCALARGRAD_ALWAYS_INLINE Value Tape::adopt(std::uint32_t n) {
   if constexpr (!SCALARGRAD_UNCOUNTED_HANDLES) ++open->handles;
-  const std::uint32_t n = append(op, a, b, value);
   return Value(Value::Adopt{}, n, current, id);
+}
+
+SCALARGRAD_ALWAYS_INLINE Value Tape::emit(Op op, std::uint32_t a, std::uint32_t b, double value) {
+  return adopt(append(op, a, b, value));
+}
+
+// The fast paths: each appends y's node to the open segment without counting a handle for it,
+// sets n to its offset and returns true; or returns false, and the slow path records y.
+
+/// y = f(x), a unary op of the table.
+template <Op op>
+SCALARGRAD_ALWAYS_INLINE bool fast_unary(Tape& t, const Value& x, std::uint32_t& n) {
+  std::uint32_t a;
+  if (!t.fast_room() || !t.fast_operand(x, a)) [[unlikely]] return false;
+  n = t.append(op, a, 0, Rule<op>::f(t.open->nodes.value[a]));
+  return true;
+}
+
+/// y = f(x; c), a unary op with a constant.
+template <Op op>
+SCALARGRAD_ALWAYS_INLINE bool fast_unary(Tape& t, const Value& x, double c, std::uint32_t& n) {
+  std::uint32_t a;
+  if (!t.fast_room() || !t.fast_operand(x, a)) [[unlikely]] return false;
+  n = t.append(op, a, t.add_constant(c), Rule<op>::f(t.open->nodes.value[a], c));
+  return true;
+}
+
+/// y = f(x1, x2), a binary op.
+template <typename F>
+SCALARGRAD_ALWAYS_INLINE bool fast_binary(Tape& t, Op op, const Value& x1, const Value& x2, F f, std::uint32_t& n) {
+  std::uint32_t a;
+  std::uint32_t b;
+  if (!t.fast_room() || !t.fast_operand(x1, a) || !t.fast_operand(x2, b)) [[unlikely]] return false;
+  const double* values = t.open->nodes.value.get();
+  n = t.append(op, a, b, f(values[a], values[b]));
+  return true;
 }
 
 /// Records y = f(x) for a unary op of the table, with every check (the slow path).
@@ -96,10 +131,8 @@ SCALARGRAD_NOINLINE Value record_unary_slow(const Value& x) {
 template <Op op>
 SCALARGRAD_ALWAYS_INLINE Value record_unary(const Value& x) {
   Tape& t = this_thread_tape();
-  std::uint32_t a;
-  if (t.open->size < t.limit && t.fast_operand(x, a)) [[likely]] {
-    return t.emit(op, a, 0, Rule<op>::f(t.open->nodes.value[a]));
-  }
+  std::uint32_t n;
+  if (fast_unary<op>(t, x, n)) [[likely]] return t.adopt(n);
   return record_unary_slow<op>(x);
 }
 
@@ -121,10 +154,8 @@ SCALARGRAD_NOINLINE Value record_unary_slow(const Value& x, double c) {
 template <Op op>
 SCALARGRAD_ALWAYS_INLINE Value record_unary(const Value& x, double c) {
   Tape& t = this_thread_tape();
-  std::uint32_t a;
-  if (t.open->size < t.limit && t.fast_operand(x, a)) [[likely]] {
-    return t.emit(op, a, t.add_constant(c), Rule<op>::f(t.open->nodes.value[a], c));
-  }
+  std::uint32_t n;
+  if (fast_unary<op>(t, x, c, n)) [[likely]] return t.adopt(n);
   return record_unary_slow<op>(x, c);
 }
 
@@ -150,12 +181,8 @@ SCALARGRAD_NOINLINE Value record_binary_slow(Op op, const Value& x1, const Value
 template <typename F>
 SCALARGRAD_ALWAYS_INLINE Value record_binary(Op op, const Value& x1, const Value& x2, F f) {
   Tape& t = this_thread_tape();
-  std::uint32_t a;
-  std::uint32_t b;
-  if (t.open->size < t.limit && t.fast_operand(x1, a) && t.fast_operand(x2, b)) [[likely]] {
-    const double* values = t.open->nodes.value.get();
-    return t.emit(op, a, b, f(values[a], values[b]));
-  }
+  std::uint32_t n;
+  if (fast_binary(t, op, x1, x2, f, n)) [[likely]] return t.adopt(n);
   return record_binary_slow(op, x1, x2, f);
 }
 
@@ -279,12 +306,9 @@ SCALARGRAD_ALWAYS_INLINE Value softplus(const Value& x) { return x.softplus(); }
 template <typename F>
 SCALARGRAD_ALWAYS_INLINE Value& Value::assign_binary(detail::Op op, const Value& rhs, F f) {
   detail::Tape& t = detail::this_thread_tape();
-  std::uint32_t a;
-  std::uint32_t b;
-  if (t.open->size < t.limit && key() == t.open_key && t.fast_operand(*this, a) && t.fast_operand(rhs, b))
-      [[likely]] {
-    const double* values = t.open->nodes.value.get();
-    ref_ = t.append(op, a, b, f(values[a], values[b]));
+  std::uint32_t n;
+  if (key() == t.open_key && detail::fast_binary(t, op, *this, rhs, f, n)) [[likely]] {
+    ref_ = n;
     return *this;
   }
   return *this = detail::record_binary_slow(op, *this, rhs, f);
@@ -293,10 +317,9 @@ SCALARGRAD_ALWAYS_INLINE Value& Value::assign_binary(detail::Op op, const Value&
 template <detail::Op op>
 SCALARGRAD_ALWAYS_INLINE Value& Value::assign_unary(double c) {
   detail::Tape& t = detail::this_thread_tape();
-  std::uint32_t a;
-  if (t.open->size < t.limit && key() == t.open_key && t.fast_operand(*this, a)) [[likely]] {
-    const double x = t.open->nodes.value[a];
-    ref_ = t.append(op, a, t.add_constant(c), detail::Rule<op>::f(x, c));
+  std::uint32_t n;
+  if (key() == t.open_key && detail::fast_unary<op>(t, *this, c, n)) [[likely]] {
+    ref_ = n;
     return *this;
   }
   return *this = detail::record_unary_slow<op>(*this, c);
