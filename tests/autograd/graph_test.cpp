@@ -8,20 +8,16 @@
 #include <vector>
 
 #include "scalargrad/value.hpp"
+#include "support/test_support.hpp"
 
 namespace {
 
 using scalargrad::Graph;
 using scalargrad::graph_of;
 using scalargrad::Value;
+using scalargrad::testing_support::Labels;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
-
-std::vector<std::string> Labels(const Graph& g) {
-  std::vector<std::string> labels;
-  for (const Value& v : g.nodes) labels.push_back(v.label());
-  return labels;
-}
 
 TEST(GraphOf, ListsNodesOperandsFirstWithTheirOperandPositions) {
   Value x = 3.0;
@@ -33,7 +29,7 @@ TEST(GraphOf, ListsNodesOperandsFirstWithTheirOperandPositions) {
   Value z = xx + y;
   z.label("z");
   const Graph g = graph_of(z);
-  EXPECT_THAT(Labels(g), ElementsAre("x", "xx", "y", "z"));
+  EXPECT_THAT(Labels(g.nodes), ElementsAre("x", "xx", "y", "z"));
   ASSERT_EQ(g.operands.size(), 4u);
   EXPECT_THAT(g.operands[0], IsEmpty());
   EXPECT_THAT(g.operands[1], ElementsAre(0u, 0u));  // x used twice appears twice
@@ -51,7 +47,7 @@ TEST(GraphOf, SharesASubexpressionUsedManyTimes) {
   Value root = scalargrad::sum({s, t, s});
   root.label("root");
   const Graph g = graph_of(root);
-  EXPECT_THAT(Labels(g), ElementsAre("a", "s", "t", "root"));
+  EXPECT_THAT(Labels(g.nodes), ElementsAre("a", "s", "t", "root"));
   EXPECT_THAT(g.operands[1], ElementsAre(0u));
   EXPECT_THAT(g.operands[2], ElementsAre(1u, 1u));
   EXPECT_THAT(g.operands[3], ElementsAre(1u, 2u, 1u));
@@ -61,7 +57,7 @@ TEST(GraphOf, OfALeafIsTheLeaf) {
   Value x = 2.0;
   x.label("x");
   const Graph g = graph_of(x);
-  EXPECT_THAT(Labels(g), ElementsAre("x"));
+  EXPECT_THAT(Labels(g.nodes), ElementsAre("x"));
   EXPECT_THAT(g.operands, ElementsAre(IsEmpty()));
 }
 

@@ -52,10 +52,12 @@
 #include <vector>
 
 #include "scalargrad/value.hpp"
+#include "support/test_support.hpp"
 
 namespace {
 
 using scalargrad::Value;
+using scalargrad::testing_support::Labels;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
@@ -1053,12 +1055,6 @@ TEST(ValueIntrospection, ConstantIsTheDoubleOperandOfTheOp) {
   EXPECT_EQ(x.pow(y).constant(), std::nullopt);
   EXPECT_EQ(x.tanh().constant(), std::nullopt);
   EXPECT_EQ(scalargrad::sum({x, y}).constant(), std::nullopt);
-}
-
-std::vector<std::string> Labels(const std::vector<Value>& vs) {
-  std::vector<std::string> out;
-  for (const Value& v : vs) out.push_back(v.label());
-  return out;
 }
 
 TEST(ValueIntrospection, OperandsAreTheInputsInOperandOrder) {

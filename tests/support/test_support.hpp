@@ -8,8 +8,10 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <scalargrad/error.hpp>
+#include <scalargrad/value.hpp>
 
 namespace scalargrad::testing_support {
 
@@ -28,6 +30,13 @@ inline std::string ErrorMessage(const std::function<void()>& f) {
     return "<not a std::exception>";
   }
   return "<no exception>";
+}
+
+/// The label of each Value, in order.
+inline std::vector<std::string> Labels(const std::vector<Value>& values) {
+  std::vector<std::string> labels;
+  for (const Value& v : values) labels.push_back(v.label());
+  return labels;
 }
 
 /// Runs `body` on a new thread, whose tape starts empty, so that tape_stats() counts only what
