@@ -79,6 +79,28 @@ TEST(Errors, MovedFromOpResultThrowsOnEveryUse) {
   EXPECT_EQ(y.data(), 3.0);
 }
 
+// The fast path compares a Value's 8-byte key with the open segment's key, and a tape with no
+// open segment has a key of its own: a moved-from Value must still be caught in that state (a
+// tape that has recorded nothing yet, on a fresh thread), by every op and compound assignment.
+TEST(Errors, MovedFromThrowsWhenNoSegmentIsOpen) {
+  OnFreshTape([] {
+    Value x = 2.0;  // a leaf: opens no segment
+    Value moved = 3.0;
+    const Value keep = std::move(moved);
+    ASSERT_EQ(scalargrad::tape_stats().segments, 0U);
+    EXPECT_THAT(ErrorMessage([&] { (void)(moved + 1.0); }), kMovedFrom);  // NOLINT(bugprone-use-after-move)
+    EXPECT_THAT(ErrorMessage([&] { (void)(moved * x); }), kMovedFrom);
+    EXPECT_THAT(ErrorMessage([&] { (void)(x * moved); }), kMovedFrom);
+    EXPECT_THAT(ErrorMessage([&] { (void)moved.relu(); }), kMovedFrom);
+    EXPECT_THAT(ErrorMessage([&] { moved += x; }), kMovedFrom);
+    EXPECT_THAT(ErrorMessage([&] { moved *= 2.0; }), kMovedFrom);
+    const Value copy = moved;  // copies nothing, counts nothing
+    EXPECT_THAT(ErrorMessage([&] { (void)copy.data(); }), kMovedFrom);
+    EXPECT_EQ(keep.data(), 3.0);
+    EXPECT_EQ((x * keep).data(), 6.0);
+  });
+}
+
 // ---- 2. Values on another thread ---------------------------------------------------------------
 
 TEST(Errors, LeafUsedOnAnotherThreadThrows) {

@@ -141,15 +141,18 @@ class Value {
   struct Adopt {};
   // owner_ and tape_ as one integer (detail::handle_key): the hot path's one compare.
   [[nodiscard]] std::uint64_t key() const noexcept;
+  // Writes owner_ and tape_ as one 8-byte store. Every hot-path write of them goes through
+  // here: key() is an 8-byte load, and a load that spans two 4-byte stores cannot be forwarded
+  // from them (a stall of ~12 cycles per temporary, measured in docs/performance.md).
+  void set_key(std::uint64_t key) noexcept;
   // *this = f(*this, rhs) and *this = op(*this; c) for the compound assignments: when *this is
   // a node of the open segment, the new node takes its place without touching the count.
   template <typename F>
   Value& assign_binary(detail::Op op, const Value& rhs, F f);
   template <detail::Op op>
   Value& assign_unary(double c);
-  // A handle whose reference the tape has already counted.
-  Value(Adopt, std::uint32_t ref, std::uint32_t owner, std::uint32_t tape) noexcept
-      : ref_(ref), owner_(owner), tape_(tape) {}
+  // A handle whose reference the tape has already counted; key = detail::handle_key(owner, tape).
+  Value(Adopt, std::uint32_t ref, std::uint64_t key) noexcept;
 
   std::uint32_t ref_ = 0;    // node offset in its segment, or leaf slot
   std::uint32_t owner_ = 0;  // segment slot, detail::kLeafOwner, or detail::kNoOwner (moved-from)

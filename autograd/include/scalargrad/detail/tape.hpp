@@ -92,6 +92,10 @@ inline std::uint64_t handle_key(std::uint32_t owner, std::uint32_t tape) noexcep
   return std::bit_cast<std::uint64_t>(Pair{owner, tape});
 }
 
+/// The key of a moved-from Value: owner kNoOwner, and a tape id no tape has (so that it never
+/// equals Tape::open_key, which is handle_key(kNoOwner, 0) while no segment is open).
+inline constexpr std::uint64_t kMovedFromKey = (std::uint64_t{kNoOwner} << 32) | kNoOwner;
+
 /// Tape::leaf_external of a plain leaf.
 inline constexpr std::uint32_t kNoExternal = 0xFFFFFFFFu;
 

@@ -74,7 +74,7 @@ inline std::uint32_t OperandResolver::operator()(const Value& v) const {
 
 SCALARGRAD_ALWAYS_INLINE Value Tape::adopt(std::uint32_t n) {
   if constexpr (!SCALARGRAD_UNCOUNTED_HANDLES) ++open->handles;
-  return Value(Value::Adopt{}, n, current, id);
+  return Value(Value::Adopt{}, n, open_key);
 }
 
 SCALARGRAD_ALWAYS_INLINE Value Tape::emit(Op op, std::uint32_t a, std::uint32_t b, double value) {
@@ -199,7 +199,16 @@ SCALARGRAD_ALWAYS_INLINE std::uint64_t Value::key() const noexcept {
   return k;
 }
 
-SCALARGRAD_ALWAYS_INLINE Value::Value(const Value& other) : ref_(other.ref_), owner_(other.owner_), tape_(other.tape_) {
+SCALARGRAD_ALWAYS_INLINE void Value::set_key(std::uint64_t key) noexcept {
+  std::memcpy(reinterpret_cast<unsigned char*>(this) + offsetof(Value, owner_), &key, sizeof key);
+}
+
+SCALARGRAD_ALWAYS_INLINE Value::Value(Adopt, std::uint32_t ref, std::uint64_t key) noexcept : ref_(ref) {
+  set_key(key);
+}
+
+SCALARGRAD_ALWAYS_INLINE Value::Value(const Value& other) : ref_(other.ref_) {
+  set_key(other.key());
   if (SCALARGRAD_UNCOUNTED_HANDLES || owner_ == detail::kNoOwner) return;
   detail::Tape* t = detail::tls_tape;
   if (t != nullptr && key() == t->open_key) [[likely]] {
@@ -209,8 +218,9 @@ SCALARGRAD_ALWAYS_INLINE Value::Value(const Value& other) : ref_(other.ref_), ow
   detail::Tape::retain_slow(*this);
 }
 
-SCALARGRAD_ALWAYS_INLINE Value::Value(Value&& other) noexcept : ref_(other.ref_), owner_(other.owner_), tape_(other.tape_) {
-  other.owner_ = detail::kNoOwner;
+SCALARGRAD_ALWAYS_INLINE Value::Value(Value&& other) noexcept : ref_(other.ref_) {
+  set_key(other.key());
+  other.set_key(detail::kMovedFromKey);
 }
 
 SCALARGRAD_ALWAYS_INLINE Value::~Value() {
@@ -235,9 +245,8 @@ SCALARGRAD_ALWAYS_INLINE Value& Value::operator=(Value&& other) noexcept {
   if (this != &other) {
     Value old(std::move(*this));  // released at the end of this scope
     ref_ = other.ref_;
-    owner_ = other.owner_;
-    tape_ = other.tape_;
-    other.owner_ = detail::kNoOwner;
+    set_key(other.key());
+    other.set_key(detail::kMovedFromKey);
   }
   return *this;
 }
