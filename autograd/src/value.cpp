@@ -85,10 +85,9 @@ Value Tape::record_sum(std::span<const Value> xs) {
   }
   const auto n = static_cast<std::uint32_t>(xs.size());
   ensure_room(n + 1);
-  std::vector<std::uint32_t>& list = open->operand_list;
+  UninitBuffer<std::uint32_t>& list = open->operand_list;
   const auto start = static_cast<std::uint32_t>(list.size());
-  list.resize(list.size() + n);
-  std::uint32_t* const out = list.data() + start;
+  std::uint32_t* const out = list.extend(n);
   const OperandResolver resolve(*this);
   double total = 0.0;
   for (std::uint32_t i = 0; i < n; ++i) {
@@ -125,18 +124,34 @@ Value Tape::record_dot(std::span<const Value> x, std::span<const Value> y) {
   }
   const auto n = static_cast<std::uint32_t>(x.size());
   ensure_room(2 * n + 1);
-  std::vector<std::uint32_t>& list = open->operand_list;
+  UninitBuffer<std::uint32_t>& list = open->operand_list;
   const auto start = static_cast<std::uint32_t>(list.size());
-  list.resize(list.size() + 2 * std::size_t{n});
-  std::uint32_t* const out = list.data() + start;
+  std::uint32_t* const px = list.extend(2 * std::size_t{n});
+  std::uint32_t* const py = px + n;
   const OperandResolver resolve(*this);
+  // One span, then the other: each loop sees one kind of operand (a neuron's weights, then its
+  // inputs), and the weights of a neuron first imported here get consecutive Import nodes.
+  const std::uint64_t leaf_key = resolve.leaf_key;
+  const LeafImport* const imports = resolve.leaf_import;
+  const std::uint64_t serial = resolve.serial;
+  const double* const values = resolve.values;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    // Leaves first: the weights of a neuron are (external) leaves imported once per segment.
+    const Value& w = x[i];
+    if (w.key() == leaf_key) {
+      const LeafImport& e = imports[w.ref_];
+      if (e.valid_in(serial, values)) [[likely]] {
+        px[i] = e.offset;
+        continue;
+      }
+    }
+    px[i] = resolve(w);
+  }
   double total = 0.0;
   for (std::uint32_t i = 0; i < n; ++i) {
-    const std::uint32_t p = resolve(x[i]);
     const std::uint32_t q = resolve(y[i]);
-    out[i] = p;
-    out[n + i] = q;
-    total += resolve.values[p] * resolve.values[q];
+    py[i] = q;
+    total += resolve.values[px[i]] * resolve.values[q];
   }
   return emit(Op::Dot, start, n, total);
 }
