@@ -157,7 +157,7 @@ std::uint32_t Tape::operand_slow(const Value& v) {
     // An external leaf enters again whenever its owner's data changed since it last did (a
     // gradient check perturbs Parameter::data between forward passes in one segment).
     LeafImport& cached = leaf_import[leaf];
-    if (cached.valid_in(s.serial, s.nodes.value.get())) return cached.offset;
+    if (cached.valid_in(s.serial)) return cached.offset;
     const double data = leaf_data(leaf);
     const std::uint32_t external = leaf_external[leaf];
     const std::uint32_t n = external == kNoExternal ? append(Op::Import, leaf, 0, data)
@@ -165,6 +165,7 @@ std::uint32_t Tape::operand_slow(const Value& v) {
     ++leaf_refs[leaf];
     s.imported_leaves.push_back(leaf);
     cached.serial = s.serial;
+    cached.imported = data;
     cached.offset = n;
     return n;
   }

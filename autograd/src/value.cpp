@@ -134,13 +134,12 @@ Value Tape::record_dot(std::span<const Value> x, std::span<const Value> y) {
   const std::uint64_t leaf_key = resolve.leaf_key;
   const LeafImport* const imports = resolve.leaf_import;
   const std::uint64_t serial = resolve.serial;
-  const double* const values = resolve.values;
   for (std::uint32_t i = 0; i < n; ++i) {
     // Leaves first: the weights of a neuron are (external) leaves imported once per segment.
     const Value& w = x[i];
     if (w.key() == leaf_key) {
       const LeafImport& e = imports[w.ref_];
-      if (e.valid_in(serial, values)) [[likely]] {
+      if (e.valid_in(serial)) [[likely]] {
         px[i] = e.offset;
         continue;
       }

@@ -107,12 +107,13 @@ inline bool same_bits(double a, double b) {
 struct LeafImport {
   std::uint64_t serial = 0;      // serial of the segment it was last imported into (0: none)
   const double* data = nullptr;  // an external leaf's bound data (Value::external), else nullptr
+  double imported = 0.0;         // the value that Import node holds (a copy: no load through offset)
   std::uint32_t offset = 0;      // offset of that Import node
 
-  /// The leaf's Import node in the segment with this serial (node values `values`) can be used
-  /// as is: the leaf was imported there, and an external leaf's owner still has that data.
-  [[nodiscard]] bool valid_in(std::uint64_t segment_serial, const double* values) const {
-    return serial == segment_serial && (data == nullptr || same_bits(*data, values[offset]));
+  /// The leaf's Import node in the segment with this serial can be used as is: the leaf was
+  /// imported there, and an external leaf's owner still has the data it had then.
+  [[nodiscard]] bool valid_in(std::uint64_t segment_serial) const {
+    return serial == segment_serial && (data == nullptr || same_bits(*data, imported));
   }
 };
 

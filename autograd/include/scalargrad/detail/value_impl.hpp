@@ -40,7 +40,7 @@ SCALARGRAD_ALWAYS_INLINE bool Tape::fast_operand(const Value& v, std::uint32_t& 
     // A leaf already imported into the open segment (weights used by every neuron); an external
     // leaf (nn::Parameter) only if its owner's data is still what was imported.
     const LeafImport& e = leaf_import[v.ref_];
-    if (e.valid_in(open->serial, open->nodes.value.get())) {
+    if (e.valid_in(open->serial)) {
       k = e.offset;
       return true;
     }
@@ -67,7 +67,7 @@ inline std::uint32_t OperandResolver::operator()(const Value& v) const {
   if (key == open_key) [[likely]] return v.ref_;
   if (key == leaf_key) {
     const LeafImport& e = leaf_import[v.ref_];
-    if (e.valid_in(serial, values)) return e.offset;
+    if (e.valid_in(serial)) return e.offset;
   }
   return tape.operand_slow(v);
 }
