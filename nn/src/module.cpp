@@ -85,14 +85,11 @@ Neuron::Neuron(std::size_t nin, Activation activation, Rng& rng, double bound)
 Neuron::Neuron(std::size_t nin, Activation activation, std::uint64_t seed)
     : Neuron(nin, activation, as_lvalue(Rng(seed))) {}
 
-const std::vector<Value>& Neuron::weight_values() const {
+void Neuron::make_weight_values() const {
   std::vector<Value>& values = weight_values_.values;
-  if (values.size() != weights_.size()) {
-    values.clear();
-    values.reserve(weights_.size());
-    for (const Parameter& w : weights_) values.push_back(w.value());
-  }
-  return values;
+  values.clear();
+  values.reserve(weights_.size());
+  for (const Parameter& w : weights_) values.push_back(w.value());
 }
 
 Value Neuron::operator()(std::span<const Value> x) const {

@@ -89,7 +89,12 @@ class Neuron : public Module {
       return *this;
     }
   };
-  const std::vector<Value>& weight_values() const;
+  const std::vector<Value>& weight_values() const {
+    // Made on first use (and again after a copy); the check is all a forward pass pays.
+    if (weight_values_.values.size() != weights_.size()) [[unlikely]] make_weight_values();
+    return weight_values_.values;
+  }
+  void make_weight_values() const;
 
   std::vector<Parameter> weights_;
   Parameter bias_;
