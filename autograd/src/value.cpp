@@ -344,9 +344,7 @@ std::ostream& operator<<(std::ostream& out, const Value& x) {
   return out << "Value(data=" << x.data() << ", grad=" << x.grad() << ")";
 }
 
-Value sum(std::span<const Value> xs) { return detail::this_thread_tape().record_sum(xs); }
 Value sum(std::initializer_list<Value> xs) { return sum(std::span<const Value>(xs.begin(), xs.size())); }
-Value dot(std::span<const Value> a, std::span<const Value> b) { return detail::this_thread_tape().record_dot(a, b); }
 
 std::vector<Value> topological_order(const Value& root) { return Tape::checked(root).graph_of(root).nodes; }
 

@@ -309,6 +309,12 @@ SCALARGRAD_ALWAYS_INLINE Value gelu(const Value& x) { return x.gelu(); }
 SCALARGRAD_ALWAYS_INLINE Value silu(const Value& x) { return x.silu(); }
 SCALARGRAD_ALWAYS_INLINE Value softplus(const Value& x) { return x.softplus(); }
 
+// The n-ary nodes: inline, so that a neuron's dot() call goes straight to the tape.
+SCALARGRAD_ALWAYS_INLINE Value sum(std::span<const Value> xs) { return detail::this_thread_tape().record_sum(xs); }
+SCALARGRAD_ALWAYS_INLINE Value dot(std::span<const Value> a, std::span<const Value> b) {
+  return detail::this_thread_tape().record_dot(a, b);
+}
+
 // A running sum `z += w * h` records one node per step: the handle z moves from one node of
 // the open segment to the next, so the segment's count does not change (no increment for the
 // new node, no decrement for the old one).
