@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include <scalargrad/value.hpp>
 
@@ -46,6 +47,31 @@ TEST(ExternalLeaf, OwnerDataChangedWithoutBackwardIsSeenByLaterOps) {
   const Value both = before + after;
   both.backward();
   EXPECT_EQ(w.grad, 4.0);  // both uses reach the same owner
+}
+
+TEST(ExternalLeaf, OwnerDataChangedWithoutBackwardIsSeenByLaterDots) {
+  // dot() looks each weight up in the leaf-import cache of the segment (a neuron's weights):
+  // an owner whose data changed since must enter again, in either span, forward and backward.
+  Owner w0{1.0, 0.0};
+  Owner w1{2.0, 0.0};
+  const std::vector<Value> w{Value::external(w0.data, w0.grad), Value::external(w1.data, w1.grad)};
+  const Value x0 = 3.0;
+  const Value x1 = 5.0;
+  const std::vector<Value> x{x0, x1};
+  const Value before = dot(w, x);  // 1*3 + 2*5
+  w1.data = -2.0;
+  const Value after = dot(w, x);          // 1*3 - 2*5
+  const Value after_swapped = dot(x, w);  // the weights in the second span
+  EXPECT_EQ(before.data(), 13.0);
+  EXPECT_EQ(after.data(), -7.0);
+  EXPECT_EQ(after_swapped.data(), -7.0);
+
+  const Value y = before * after;  // y = (w0 x0 + w1 x1)(w0 x0 + w1' x1)
+  y.backward();
+  EXPECT_EQ(x0.grad(), 1.0 * -7.0 + 13.0 * 1.0);   // w0 after + before w0
+  EXPECT_EQ(x1.grad(), 2.0 * -7.0 + 13.0 * -2.0);  // w1 after + before w1'
+  EXPECT_EQ(w0.grad, 3.0 * -7.0 + 13.0 * 3.0);     // x0 after + before x0
+  EXPECT_EQ(w1.grad, 5.0 * -7.0 + 13.0 * 5.0);     // both uses reach the same owner
 }
 
 TEST(ExternalLeaf, UnbindKeepsGraphsValidAndStopsWritingToOwner) {
