@@ -72,6 +72,14 @@ inline std::uint32_t OperandResolver::operator()(const Value& v) const {
   return tape.operand_slow(v);
 }
 
+inline std::uint32_t OperandResolver::leaf_first(const Value& v) const {
+  if (v.key() == leaf_key) [[likely]] {
+    const LeafImport& e = leaf_import[v.ref_];
+    if (e.valid_in(serial)) [[likely]] return e.offset;
+  }
+  return (*this)(v);  // a node, a leaf to import, or an error
+}
+
 SCALARGRAD_ALWAYS_INLINE Value Tape::adopt(std::uint32_t n) {
   if constexpr (!SCALARGRAD_UNCOUNTED_HANDLES) ++open->handles;
   return Value(Value::Adopt{}, n, open_key);
