@@ -14,11 +14,13 @@
 
 namespace scalargrad::detail {
 
-// Note [Thread-local tape]: the hot path reads only `tls_tape`, a trivially destructible,
-// constant-initialised pointer (one load with the initial-exec TLS model). The tape itself is
-// owned by `tls_tape_owner`, whose destructor runs at thread exit and first clears the pointer,
-// so that Values destroyed later on that thread touch nothing.
+// Note [Thread-local tape]: the hot path reads only `tls_tape` and `tls_handles` (Note [Handle
+// state] in tape.hpp), trivially destructible and constant-initialised (one load each with the
+// initial-exec TLS model). The tape itself is owned by `tls_tape_owner`, whose destructor runs
+// at thread exit and first clears both, so that Values destroyed later on that thread touch
+// nothing.
 constinit thread_local Tape* tls_tape SCALARGRAD_TLS_INITIAL_EXEC = nullptr;
+constinit thread_local HandleState tls_handles SCALARGRAD_TLS_INITIAL_EXEC{};
 
 namespace {
 
@@ -26,6 +28,7 @@ struct TapeOwner {
   std::unique_ptr<Tape> tape;
   ~TapeOwner() {
     tls_tape = nullptr;
+    tls_handles = HandleState{};  // kIdleKey: Values destroyed later take the slow path
   }
 };
 thread_local TapeOwner tls_tape_owner;
@@ -69,7 +72,7 @@ std::size_t NodeBuffers::bytes() const noexcept {
 
 // ---- Tape ----------------------------------------------------------------------------------------
 Tape::Tape() : id(next_tape_id.fetch_add(1, std::memory_order_relaxed)) {
-  leaf_key = handle_key(kLeafOwner, id);
+  tls_handles.leaf_key = handle_key(kLeafOwner, id);  // (set_current() sets the rest)
   set_current(kNoOwner);
 }
 

@@ -49,7 +49,7 @@ Value Tape::handle_to(std::uint32_t slot, std::uint32_t offset) {
       const std::uint32_t a = s.nodes.a[offset];
       const std::uint32_t leaf = op == Op::Import ? a : externals[a].leaf;
       ++leaf_refs[leaf];
-      return Value(Value::Adopt{}, leaf, leaf_key);
+      return Value(Value::Adopt{}, leaf, leaf_key());
     }
     if (op != Op::ImportSegment) break;
     const SegmentRef r = s.imports[s.nodes.a[offset]];
@@ -188,7 +188,7 @@ using detail::Tape;
 Value::Value(double data) {
   Tape& t = detail::this_thread_tape();
   ref_ = t.new_leaf(data);
-  set_key(t.leaf_key);
+  set_key(t.leaf_key());
 }
 
 double Value::data() const {

@@ -185,6 +185,24 @@ TEST(Errors, DestroyingAValueAfterItsThreadEndedDoesNotCrash) {
   orphan.reset();
 }
 
+// Note [Handle state] (tape.hpp): ~Value finds the open segment's key and handle count in
+// thread-local storage, not behind the tape pointer. A thread_local constructed before its
+// thread's tape is destroyed after it, at thread exit: its Value must then find no open
+// segment there (not decrement the count of a freed one; ASan in CI checks this).
+TEST(Errors, ThreadLocalValueDestroyedAfterItsThreadsTapeDoesNotCrash) {
+  double seen = 0.0;
+  std::thread worker([&] {
+    thread_local std::optional<Value> outlives_tape;  // constructed first: destroyed last
+    Value x = 2.0;                                     // the thread's tape is made here
+    outlives_tape = x * 3.0;  // a handle into the segment still open at thread exit
+    seen = outlives_tape->data();
+  });
+  worker.join();
+  EXPECT_EQ(seen, 6.0);
+  const Value y = Value(2.0) * 3.0;  // this thread's tape is untouched
+  EXPECT_EQ(y.data(), 6.0);
+}
+
 // ---- 3. backward() under NoGradGuard -------------------------------------------------------------
 
 TEST(Errors, BackwardUnderNoGradGuardThrows) {

@@ -118,9 +118,9 @@ struct LeafImport {
 };
 
 /// The first eight bytes of a Value (its owner_, then its tape_) read as one integer. A Value of
-/// the open segment has Tape::open_key, a leaf of this thread Tape::leaf_key: one comparison
+/// the open segment has Tape::open_key(), a leaf of this thread Tape::leaf_key(): one comparison
 /// checks both the thread and the segment.
-inline std::uint64_t handle_key(std::uint32_t owner, std::uint32_t tape) noexcept {
+constexpr std::uint64_t handle_key(std::uint32_t owner, std::uint32_t tape) noexcept {
   struct Pair {
     std::uint32_t owner;
     std::uint32_t tape;
@@ -129,8 +129,30 @@ inline std::uint64_t handle_key(std::uint32_t owner, std::uint32_t tape) noexcep
 }
 
 /// The key of a moved-from Value: owner kNoOwner, and a tape id no tape has (so that it never
-/// equals Tape::open_key, which is handle_key(kNoOwner, 0) while no segment is open).
+/// equals Tape::open_key(), which is kIdleKey while no segment is open).
 inline constexpr std::uint64_t kMovedFromKey = (std::uint64_t{kNoOwner} << 32) | kNoOwner;
+
+/// Tape::open_key() while no segment is open, or before this thread has a tape: owner kNoOwner
+/// and tape id 0, which no Value has (ids start at 1; a moved-from Value has kMovedFromKey).
+inline constexpr std::uint64_t kIdleKey = handle_key(kNoOwner, 0);
+
+/// Tape::leaf_key() before this thread has a tape: no Value has tape id 0.
+inline constexpr std::uint64_t kNoLeafKey = handle_key(kLeafOwner, 0);
+
+/// Note [Handle state]: the keys that every op and every copy and destruction of a Value compare
+/// with, and the open segment's handle count, kept in thread-local storage itself rather than
+/// behind `tls_tape`. ~Value is then one compare with `open_key` and a decrement through
+/// `open_handles`, with no load of the tape pointer; and no fast path tests "this thread has no
+/// tape yet": before it has one, the keys are kIdleKey and kNoLeafKey, which no Value has, so
+/// an operand whose key matches proves that `tls_tape` is set. Written only by the tape
+/// (Tape::set_current(), its constructor) and when it goes away. Trivially destructible and
+/// constant-initialised, like `tls_tape`, and read with the initial-exec TLS model.
+struct HandleState {
+  std::uint64_t open_key = kIdleKey;      // the open segment's handle_key(slot, tape id)
+  std::uint64_t leaf_key = kNoLeafKey;    // handle_key(kLeafOwner, tape id)
+  std::uint32_t* open_handles = nullptr;  // &Segment::handles of the open segment (or of Tape::idle)
+};
+extern constinit thread_local HandleState tls_handles SCALARGRAD_TLS_INITIAL_EXEC;
 
 /// Tape::leaf_external of a plain leaf.
 inline constexpr std::uint32_t kNoExternal = 0xFFFFFFFFu;
@@ -192,8 +214,8 @@ struct OperandResolver {
   std::uint32_t leaf_first(const Value& v) const;
 
   Tape& tape;
-  std::uint64_t open_key;         // Tape::open_key
-  std::uint64_t leaf_key;         // Tape::leaf_key
+  std::uint64_t open_key;         // Tape::open_key()
+  std::uint64_t leaf_key;         // Tape::leaf_key()
   const LeafImport* leaf_import;  // Tape::leaf_import
   std::uint64_t serial;           // the open segment's serial
   const double* values;           // its node values (imports do not reallocate them)
@@ -254,18 +276,22 @@ struct Tape {
 
   // ---- Hot path state (Note [Fast path] in value_impl.hpp) ----
   Segment* open = &idle;        // &segments[current], or &idle when no segment is open
-  std::uint64_t open_key = 0;   // handle_key(current, id); one no Value has when none is open
-  std::uint64_t leaf_key = 0;   // handle_key(kLeafOwner, id)
   std::uint32_t limit = 0;      // fast-path ops fill the open segment up to this size: its
                                 // capacity when plain, 0 when none is open or not plain
   Segment idle;                 // stands for "no open segment": size 0, capacity 0
   /// Makes `slot` (or kNoOwner) the open segment and updates the hot path state.
+  /// (A tape is only ever used on its own thread: this thread's HandleState is its own.)
   void set_current(std::uint32_t slot) {
     current = slot;
     open = slot == kNoOwner ? &idle : &segments[slot];
-    open_key = slot == kNoOwner ? handle_key(kNoOwner, 0) : handle_key(slot, id);
+    tls_handles.open_key = slot == kNoOwner ? kIdleKey : handle_key(slot, id);
+    tls_handles.open_handles = &open->handles;
     refresh_limit();
   }
+  /// handle_key(current, id), the key of every Value of the open segment; kIdleKey when none is.
+  [[nodiscard]] static std::uint64_t open_key() noexcept { return tls_handles.open_key; }
+  /// handle_key(kLeafOwner, id), the key of every leaf of this thread.
+  [[nodiscard]] static std::uint64_t leaf_key() noexcept { return tls_handles.leaf_key; }
   void refresh_limit() { limit = plain ? open->nodes.capacity : 0; }
 
   // ---- 2. Segments ----
@@ -307,8 +333,9 @@ struct Tape {
     }
   }
   /// The fast path's operand lookup: `k` = v's offset in the open segment if v is one of its
-  /// nodes or a leaf already imported into it (and true), else false (the slow path imports it).
-  inline bool fast_operand(const Value& v, std::uint32_t& k) const;
+  /// nodes or a leaf already imported into it (and true; this thread's tape then exists), else
+  /// false (the slow path imports it, or throws). Note [Fast path] in value_impl.hpp.
+  static inline bool fast_operand(const Value& v, std::uint32_t& k);
   /// Offset in the open segment at which `v` can be used as an operand (importing it if it is
   /// a leaf or lives in an older segment). Call ensure_room() first.
   inline std::uint32_t operand(const Value& v);

@@ -24,23 +24,26 @@ namespace detail {
 
 // Note [Fast path]: an op whose operands are all nodes of the open segment, or leaves already
 // imported into it, costs a few compares and the stores of one node, inline: one 8-byte compare
-// per operand against Tape::open_key (same thread and same segment) or Tape::leaf_key, and one
-// compare of the segment's size against Tape::limit, which is 0 when no segment is open or when
-// NoGradGuard or AnomalyGuard is active. Everything else (opening or growing a segment,
-// importing a leaf or an older node, the guards, misuse) goes through the out-of-line slow path,
-// which does the same work with every check.
+// per operand against the thread's open_key (same thread and same segment) or leaf_key (Note
+// [Handle state] in tape.hpp), and one compare of the segment's size against Tape::limit, which
+// is 0 when no segment is open or when NoGradGuard or AnomalyGuard is active. A matching key
+// proves that this thread has a tape, so the fast path never tests `tls_tape` for null.
+// Everything else (opening or growing a segment, importing a leaf or an older node, the guards,
+// misuse) goes through the out-of-line slow path, which does the same work with every check.
 
-SCALARGRAD_ALWAYS_INLINE bool Tape::fast_operand(const Value& v, std::uint32_t& k) const {
+SCALARGRAD_ALWAYS_INLINE bool Tape::fast_operand(const Value& v, std::uint32_t& k) {
   const std::uint64_t key = v.key();
-  if (key == open_key) [[likely]] {
+  const HandleState& h = tls_handles;
+  if (key == h.open_key) [[likely]] {
     k = v.ref_;
     return true;
   }
-  if (key == leaf_key) {
+  if (key == h.leaf_key) {
     // A leaf already imported into the open segment (weights used by every neuron); an external
     // leaf (nn::Parameter) only if its owner's data is still what was imported.
-    const LeafImport& e = leaf_import[v.ref_];
-    if (e.valid_in(open->serial)) {
+    const Tape& t = *tls_tape;
+    const LeafImport& e = t.leaf_import[v.ref_];
+    if (e.valid_in(t.open->serial)) {
       k = e.offset;
       return true;
     }
@@ -56,8 +59,8 @@ inline std::uint32_t Tape::operand(const Value& v) {
 
 inline OperandResolver::OperandResolver(Tape& t)
     : tape(t),
-      open_key(t.open_key),
-      leaf_key(t.leaf_key),
+      open_key(Tape::open_key()),
+      leaf_key(Tape::leaf_key()),
       leaf_import(t.leaf_import.data()),
       serial(t.open->serial),
       values(t.open->nodes.value.get()) {}
@@ -82,7 +85,7 @@ inline std::uint32_t OperandResolver::leaf_first(const Value& v) const {
 
 SCALARGRAD_ALWAYS_INLINE Value Tape::adopt(std::uint32_t n) {
   if constexpr (!SCALARGRAD_UNCOUNTED_HANDLES) ++open->handles;
-  return Value(Value::Adopt{}, n, open_key);
+  return Value(Value::Adopt{}, n, open_key());
 }
 
 SCALARGRAD_ALWAYS_INLINE Value Tape::emit(Op op, std::uint32_t a, std::uint32_t b, double value) {
@@ -90,35 +93,41 @@ SCALARGRAD_ALWAYS_INLINE Value Tape::emit(Op op, std::uint32_t a, std::uint32_t 
 }
 
 // The fast paths: each appends y's node to the open segment without counting a handle for it,
-// sets n to its offset and returns true; or returns false, and the slow path records y.
+// sets n to its offset and returns the tape; or returns nullptr, and the slow path records y.
 
 /// y = f(x), a unary op of the table.
 template <Op op>
-SCALARGRAD_ALWAYS_INLINE bool fast_unary(Tape& t, const Value& x, std::uint32_t& n) {
+SCALARGRAD_ALWAYS_INLINE Tape* fast_unary(const Value& x, std::uint32_t& n) {
   std::uint32_t a;
-  if (!t.fast_room() || !t.fast_operand(x, a)) [[unlikely]] return false;
-  n = t.append(op, a, 0, Rule<op>::f(t.open->nodes.value[a]));
-  return true;
+  if (!Tape::fast_operand(x, a)) [[unlikely]] return nullptr;
+  Tape* t = tls_tape;  // set: x's key matched
+  if (!t->fast_room()) [[unlikely]] return nullptr;
+  n = t->append(op, a, 0, Rule<op>::f(t->open->nodes.value[a]));
+  return t;
 }
 
 /// y = f(x; c), a unary op with a constant.
 template <Op op>
-SCALARGRAD_ALWAYS_INLINE bool fast_unary(Tape& t, const Value& x, double c, std::uint32_t& n) {
+SCALARGRAD_ALWAYS_INLINE Tape* fast_unary(const Value& x, double c, std::uint32_t& n) {
   std::uint32_t a;
-  if (!t.fast_room() || !t.fast_operand(x, a)) [[unlikely]] return false;
-  n = t.append(op, a, t.add_constant(c), Rule<op>::f(t.open->nodes.value[a], c));
-  return true;
+  if (!Tape::fast_operand(x, a)) [[unlikely]] return nullptr;
+  Tape* t = tls_tape;
+  if (!t->fast_room()) [[unlikely]] return nullptr;
+  n = t->append(op, a, t->add_constant(c), Rule<op>::f(t->open->nodes.value[a], c));
+  return t;
 }
 
 /// y = f(x1, x2), a binary op.
 template <typename F>
-SCALARGRAD_ALWAYS_INLINE bool fast_binary(Tape& t, Op op, const Value& x1, const Value& x2, F f, std::uint32_t& n) {
+SCALARGRAD_ALWAYS_INLINE Tape* fast_binary(Op op, const Value& x1, const Value& x2, F f, std::uint32_t& n) {
   std::uint32_t a;
   std::uint32_t b;
-  if (!t.fast_room() || !t.fast_operand(x1, a) || !t.fast_operand(x2, b)) [[unlikely]] return false;
-  const double* values = t.open->nodes.value.get();
-  n = t.append(op, a, b, f(values[a], values[b]));
-  return true;
+  if (!Tape::fast_operand(x1, a) || !Tape::fast_operand(x2, b)) [[unlikely]] return nullptr;
+  Tape* t = tls_tape;
+  if (!t->fast_room()) [[unlikely]] return nullptr;
+  const double* values = t->open->nodes.value.get();
+  n = t->append(op, a, b, f(values[a], values[b]));
+  return t;
 }
 
 /// Records y = f(x) for a unary op of the table, with every check (the slow path).
@@ -138,9 +147,8 @@ SCALARGRAD_NOINLINE Value record_unary_slow(const Value& x) {
 /// Records y = f(x) for a unary op of the table.
 template <Op op>
 SCALARGRAD_ALWAYS_INLINE Value record_unary(const Value& x) {
-  Tape& t = this_thread_tape();
   std::uint32_t n;
-  if (fast_unary<op>(t, x, n)) [[likely]] return t.adopt(n);
+  if (Tape* t = fast_unary<op>(x, n)) [[likely]] return t->adopt(n);
   return record_unary_slow<op>(x);
 }
 
@@ -161,9 +169,8 @@ SCALARGRAD_NOINLINE Value record_unary_slow(const Value& x, double c) {
 /// Records y = f(x; c) for a unary op with a constant.
 template <Op op>
 SCALARGRAD_ALWAYS_INLINE Value record_unary(const Value& x, double c) {
-  Tape& t = this_thread_tape();
   std::uint32_t n;
-  if (fast_unary<op>(t, x, c, n)) [[likely]] return t.adopt(n);
+  if (Tape* t = fast_unary<op>(x, c, n)) [[likely]] return t->adopt(n);
   return record_unary_slow<op>(x, c);
 }
 
@@ -188,9 +195,8 @@ SCALARGRAD_NOINLINE Value record_binary_slow(Op op, const Value& x1, const Value
 /// Records y = f(x1, x2) for a binary op; `f` computes the forward value.
 template <typename F>
 SCALARGRAD_ALWAYS_INLINE Value record_binary(Op op, const Value& x1, const Value& x2, F f) {
-  Tape& t = this_thread_tape();
   std::uint32_t n;
-  if (fast_binary(t, op, x1, x2, f, n)) [[likely]] return t.adopt(n);
+  if (Tape* t = fast_binary(op, x1, x2, f, n)) [[likely]] return t->adopt(n);
   return record_binary_slow(op, x1, x2, f);
 }
 
@@ -217,13 +223,14 @@ SCALARGRAD_ALWAYS_INLINE Value::Value(Adopt, std::uint32_t ref, std::uint64_t ke
 
 SCALARGRAD_ALWAYS_INLINE Value::Value(const Value& other) : ref_(other.ref_) {
   set_key(other.key());
-  if (SCALARGRAD_UNCOUNTED_HANDLES || owner_ == detail::kNoOwner) return;
-  detail::Tape* t = detail::tls_tape;
-  if (t != nullptr && key() == t->open_key) [[likely]] {
-    ++t->open->handles;
+  if (SCALARGRAD_UNCOUNTED_HANDLES) return;
+  // Note [Handle state] in tape.hpp: a handle of the open segment is counted inline.
+  const detail::HandleState& h = detail::tls_handles;
+  if (key() == h.open_key) [[likely]] {
+    ++*h.open_handles;
     return;
   }
-  detail::Tape::retain_slow(*this);
+  if (owner_ != detail::kNoOwner) detail::Tape::retain_slow(*this);
 }
 
 SCALARGRAD_ALWAYS_INLINE Value::Value(Value&& other) noexcept : ref_(other.ref_) {
@@ -232,13 +239,13 @@ SCALARGRAD_ALWAYS_INLINE Value::Value(Value&& other) noexcept : ref_(other.ref_)
 }
 
 SCALARGRAD_ALWAYS_INLINE Value::~Value() {
-  if (SCALARGRAD_UNCOUNTED_HANDLES || owner_ == detail::kNoOwner) return;
-  detail::Tape* t = detail::tls_tape;
-  if (t != nullptr && key() == t->open_key) [[likely]] {
-    if (--t->open->handles == 0) t->segment_unreferenced(owner_);
+  if (SCALARGRAD_UNCOUNTED_HANDLES) return;
+  const detail::HandleState& h = detail::tls_handles;
+  if (key() == h.open_key) [[likely]] {
+    if (--*h.open_handles == 0) detail::tls_tape->segment_unreferenced(owner_);
     return;
   }
-  detail::Tape::release_slow(*this);
+  if (owner_ != detail::kNoOwner) detail::Tape::release_slow(*this);
 }
 
 SCALARGRAD_ALWAYS_INLINE Value& Value::operator=(const Value& other) {
@@ -328,9 +335,8 @@ SCALARGRAD_ALWAYS_INLINE Value dot(std::span<const Value> a, std::span<const Val
 // new node, no decrement for the old one).
 template <typename F>
 SCALARGRAD_ALWAYS_INLINE Value& Value::assign_binary(detail::Op op, const Value& rhs, F f) {
-  detail::Tape& t = detail::this_thread_tape();
   std::uint32_t n;
-  if (key() == t.open_key && detail::fast_binary(t, op, *this, rhs, f, n)) [[likely]] {
+  if (key() == detail::Tape::open_key() && detail::fast_binary(op, *this, rhs, f, n)) [[likely]] {
     ref_ = n;
     return *this;
   }
@@ -339,9 +345,8 @@ SCALARGRAD_ALWAYS_INLINE Value& Value::assign_binary(detail::Op op, const Value&
 
 template <detail::Op op>
 SCALARGRAD_ALWAYS_INLINE Value& Value::assign_unary(double c) {
-  detail::Tape& t = detail::this_thread_tape();
   std::uint32_t n;
-  if (key() == t.open_key && detail::fast_unary<op>(t, *this, c, n)) [[likely]] {
+  if (key() == detail::Tape::open_key() && detail::fast_unary<op>(*this, c, n)) [[likely]] {
     ref_ = n;
     return *this;
   }
