@@ -37,6 +37,14 @@ thread_local TapeOwner tls_tape_owner;
 // when that thread's tape happens to sit at the same address. The only global mutable state.
 std::atomic<std::uint32_t> next_tape_id{1};
 
+/// A new tape id, never 0: Note [Handle state] relies on no tape having id 0 (kIdleKey and
+/// kNoLeafKey carry it), also after the 32-bit counter wraps.
+std::uint32_t new_tape_id() {
+  std::uint32_t id = next_tape_id.fetch_add(1, std::memory_order_relaxed);
+  while (id == 0) id = next_tape_id.fetch_add(1, std::memory_order_relaxed);
+  return id;
+}
+
 }  // namespace
 
 Tape& create_tape() {
@@ -49,6 +57,11 @@ void throw_moved_from() {
   throw Error(
       "scalargrad: this Value was moved from and holds nothing; assign it a new Value before "
       "using it");
+}
+
+void Tape::throw_not_on_this_tape(const Value& v) {
+  if (v.owner_ == kNoOwner) throw_moved_from();
+  throw_other_thread();
 }
 
 void throw_other_thread() {
@@ -71,7 +84,7 @@ std::size_t NodeBuffers::bytes() const noexcept {
 }
 
 // ---- Tape ----------------------------------------------------------------------------------------
-Tape::Tape() : id(next_tape_id.fetch_add(1, std::memory_order_relaxed)) {
+Tape::Tape() : id(new_tape_id()) {
   tls_handles.leaf_key = handle_key(kLeafOwner, id);  // (set_current() sets the rest)
   set_current(kNoOwner);
 }

@@ -7,6 +7,7 @@
 #include <exception>
 #include <functional>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -27,6 +28,7 @@ using scalargrad::NoGradGuard;
 using scalargrad::Value;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
+using ::testing::StartsWith;
 
 static_assert(std::is_base_of_v<std::runtime_error, scalargrad::Error>);
 
@@ -201,6 +203,48 @@ TEST(Errors, ThreadLocalValueDestroyedAfterItsThreadsTapeDoesNotCrash) {
   EXPECT_EQ(seen, 6.0);
   const Value y = Value(2.0) * 3.0;  // this thread's tape is untouched
   EXPECT_EQ(y.data(), 6.0);
+}
+
+/// Holds Values in a thread_local made before its thread's tape, so destroyed after it at
+/// thread exit, and uses them there.
+struct UsesValuesAfterTheTapeIsGone {
+  std::optional<Value> leaf;
+  std::optional<Value> node;
+  std::string* leaf_message = nullptr;
+  std::string* node_message = nullptr;
+  std::string* nary_message = nullptr;
+  ~UsesValuesAfterTheTapeIsGone() {
+    if (!leaf || !node) return;
+    *leaf_message = ErrorMessage([&] { (void)(*leaf * 2.0); });
+    *node_message = ErrorMessage([&] { (void)(*node + *leaf); });
+    const std::span<const Value> one_leaf(&*leaf, 1);
+    const std::span<const Value> one_node(&*node, 1);
+    *nary_message = ErrorMessage([&] { (void)scalargrad::sum(one_node); }) + " / " +
+                    ErrorMessage([&] { (void)scalargrad::dot(one_leaf, one_node); });
+  }
+};
+
+// Once a thread's tape is gone, its keys (Note [Handle state]) must match no Value: an op on a
+// leaf or node of that tape then throws, instead of taking the fast path to a tape that is not
+// there. And no tape is made for it (one made at thread exit would never be freed: the
+// sanitizer build in CI reports leaks).
+TEST(Errors, OpsOnValuesWhoseThreadsTapeIsGoneThrowAndMakeNoTape) {
+  std::string leaf_message;
+  std::string node_message;
+  std::string nary_message;
+  std::thread worker([&] {
+    thread_local UsesValuesAfterTheTapeIsGone late;  // constructed first: destroyed last
+    late.leaf_message = &leaf_message;
+    late.node_message = &node_message;
+    late.nary_message = &nary_message;
+    late.leaf = Value(2.0);  // the thread's tape is made here
+    late.node = *late.leaf * 3.0;
+  });
+  worker.join();
+  EXPECT_THAT(leaf_message, kOtherThread);
+  EXPECT_THAT(node_message, kOtherThread);
+  EXPECT_THAT(nary_message, AllOf(StartsWith("scalargrad: a Value was used on a thread other"),
+                                  HasSubstr(" / scalargrad: a Value was used on a thread other")));
 }
 
 // ---- 3. backward() under NoGradGuard -------------------------------------------------------------

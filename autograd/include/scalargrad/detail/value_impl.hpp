@@ -133,7 +133,7 @@ SCALARGRAD_ALWAYS_INLINE Tape* fast_binary(Op op, const Value& x1, const Value& 
 /// Records y = f(x) for a unary op of the table, with every check (the slow path).
 template <Op op>
 SCALARGRAD_NOINLINE Value record_unary_slow(const Value& x) {
-  Tape& t = this_thread_tape();
+  Tape& t = tape_for_op(x);
   if (!t.plain) {
     const double y = Rule<op>::f(x.data());
     if (t.anomaly) t.check_value(op, y, std::span<const Value>(&x, 1), nullptr);
@@ -155,7 +155,7 @@ SCALARGRAD_ALWAYS_INLINE Value record_unary(const Value& x) {
 /// Records y = f(x; c) for a unary op with a constant, with every check (the slow path).
 template <Op op>
 SCALARGRAD_NOINLINE Value record_unary_slow(const Value& x, double c) {
-  Tape& t = this_thread_tape();
+  Tape& t = tape_for_op(x);
   if (!t.plain) {
     const double y = Rule<op>::f(x.data(), c);
     if (t.anomaly) t.check_value(op, y, std::span<const Value>(&x, 1), &c);
@@ -177,7 +177,7 @@ SCALARGRAD_ALWAYS_INLINE Value record_unary(const Value& x, double c) {
 /// Records y = f(x1, x2) for a binary op, with every check (the slow path).
 template <typename F>
 SCALARGRAD_NOINLINE Value record_binary_slow(Op op, const Value& x1, const Value& x2, F f) {
-  Tape& t = this_thread_tape();
+  Tape& t = tape_for_op(x1);
   if (!t.plain) {
     const double y = f(x1.data(), x2.data());
     if (t.anomaly) {
@@ -325,9 +325,9 @@ SCALARGRAD_ALWAYS_INLINE Value silu(const Value& x) { return x.silu(); }
 SCALARGRAD_ALWAYS_INLINE Value softplus(const Value& x) { return x.softplus(); }
 
 // The n-ary nodes: inline, so that a neuron's dot() call goes straight to the tape.
-SCALARGRAD_ALWAYS_INLINE Value sum(std::span<const Value> xs) { return detail::this_thread_tape().record_sum(xs); }
+SCALARGRAD_ALWAYS_INLINE Value sum(std::span<const Value> xs) { return detail::tape_for_nary(xs).record_sum(xs); }
 SCALARGRAD_ALWAYS_INLINE Value dot(std::span<const Value> a, std::span<const Value> b) {
-  return detail::this_thread_tape().record_dot(a, b);
+  return detail::tape_for_nary(a.empty() ? b : a).record_dot(a, b);
 }
 
 // A running sum `z += w * h` records one node per step: the handle z moves from one node of
