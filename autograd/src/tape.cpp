@@ -59,11 +59,6 @@ void throw_moved_from() {
       "using it");
 }
 
-void Tape::throw_not_on_this_tape(const Value& v) {
-  if (v.owner_ == kNoOwner) throw_moved_from();
-  throw_other_thread();
-}
-
 void throw_other_thread() {
   throw Error(
       "scalargrad: a Value was used on a thread other than the one that recorded it; Values never "

@@ -416,8 +416,6 @@ struct Tape {
   SCALARGRAD_NOINLINE static void release_slow(const Value& v) noexcept;
   /// The tape of `v` (this thread's), after checking `v` is usable here.
   static Tape& checked(const Value& v);
-  /// Throws the moved-from error if `v` is moved from, else the other-thread error.
-  [[noreturn]] SCALARGRAD_NOINLINE static void throw_not_on_this_tape(const Value& v);
   /// A counted handle to node `offset` of segment `slot`, or to the leaf or older node it
   /// imports (so users see their own leaves, never Import nodes).
   Value handle_to(std::uint32_t slot, std::uint32_t offset);
@@ -452,23 +450,18 @@ inline Tape& this_thread_tape() {
 
 /// The tape an op's slow path records on, given its first operand. A thread without a tape
 /// holds no Value of its own, so `x` is then moved from or another thread's (or its thread's
-/// tape is gone, at thread exit): that is an error, and making a tape for it would only leak
-/// one when the thread is exiting.
+/// tape is gone, at thread exit): Tape::checked(x) throws the error that says which, and no
+/// tape is made (one made at thread exit would never be freed).
 inline Tape& tape_for_op(const Value& x) {
   Tape* t = tls_tape;
-  if (t == nullptr) [[unlikely]] Tape::throw_not_on_this_tape(x);
+  if (t == nullptr) [[unlikely]] return Tape::checked(x);  // throws
   return *t;
 }
 
 /// The same for sum() and dot(), given one of their spans: an empty span needs a tape only for
 /// its result (a leaf 0.0), so one is made then.
 inline Tape& tape_for_nary(std::span<const Value> xs) {
-  Tape* t = tls_tape;
-  if (t == nullptr) [[unlikely]] {
-    if (!xs.empty()) Tape::throw_not_on_this_tape(xs.front());
-    return create_tape();
-  }
-  return *t;
+  return xs.empty() ? this_thread_tape() : tape_for_op(xs.front());
 }
 
 }  // namespace scalargrad::detail
