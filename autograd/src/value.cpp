@@ -1,10 +1,12 @@
 // Value's out-of-line members, n-ary ops, the graph walk and the guards.
 #include <algorithm>
+#include <bit>
 #include <ostream>
 #include <string>
 #include <cstdint>
 #include <limits>
 #include <unordered_map>
+#include <utility>
 
 #include "scalargrad/value.hpp"
 
@@ -143,6 +145,62 @@ Value Tape::record_dot(std::span<const Value> x, std::span<const Value> y) {
   return emit(Op::Dot, start, n, total);
 }
 
+Value Tape::record_dot(const LeafBlock& w, std::span<const Value> x) {
+  const std::span<const Value> weights = w.values();
+  if (weights.size() != x.size() || weights.empty() || weights.size() > kMaxNaryOperands || !plain) {
+    return record_dot(weights, x);  // the span form's errors, modes and partial nodes
+  }
+  const auto n = static_cast<std::uint32_t>(x.size());
+  ensure_room(2 * n + 1);  // may open a segment: the cache is checked against the open one
+  const OperandResolver resolve(*this);
+  // The cache holds if it was made in this segment of this thread's tape (the first leaf is
+  // this thread's: all are, the constructor checked), no leaf got new data since but through
+  // an external leaf's owner, and no owner's data changed: one load and compare per leaf.
+  bool valid = w.serial_ == resolve.serial && w.epoch_ == leaf_epoch && weights.front().key() == resolve.leaf_key;
+  if (valid && w.external_) {
+    const double* const* const sources = w.sources_.data();
+    const double* const seen = w.seen_.data();
+    std::uint64_t changed = 0;
+    for (std::uint32_t k = 0; k < n; ++k) {
+      changed |= std::bit_cast<std::uint64_t>(*sources[k]) ^ std::bit_cast<std::uint64_t>(seen[k]);
+    }
+    valid = changed == 0;
+  }
+  if (!valid) [[unlikely]] {
+    w.serial_ = 0;  // until every entry is written (resolving may throw)
+    w.offsets_.resize(n);
+    w.seen_.resize(n);
+    w.sources_.resize(n);
+    w.external_ = false;
+    for (std::uint32_t k = 0; k < n; ++k) {
+      const std::uint32_t offset = resolve.leaf_first(weights[k]);  // imports it if needed
+      const double* const owner = leaf_import[weights[k].ref_].data;  // nullptr: plain leaf
+      w.offsets_[k] = offset;
+      w.seen_[k] = resolve.values[offset];
+      w.sources_[k] = owner != nullptr ? owner : &w.seen_[k];
+      w.external_ = w.external_ || owner != nullptr;
+    }
+    w.serial_ = resolve.serial;
+    w.epoch_ = leaf_epoch;
+  }
+  UninitBuffer<std::uint32_t>& list = open->operand_list;
+  const auto start = static_cast<std::uint32_t>(list.size());
+  std::uint32_t* const pw = list.extend(2 * std::size_t{n});
+  std::uint32_t* const px = pw + n;
+  std::copy_n(w.offsets_.data(), n, pw);
+  const double* const seen = w.seen_.data();
+  const double* const values = resolve.values;
+  const std::uint64_t open_key = resolve.open_key;
+  double total = 0.0;  // summed in the order of record_dot(weights, x): the same bits
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const Value& v = x[i];
+    const std::uint32_t q = v.key() == open_key ? v.ref_ : resolve(v);  // a node of this segment, mostly
+    px[i] = q;
+    total += seen[i] * values[q];
+  }
+  return emit(Op::Dot, start, n, total);
+}
+
 Graph Tape::graph_of(const Value& root) {
   // Iterative post-order depth-first search: a node is output once all its operands are.
   const auto key = [](const Value& v) { return (std::uint64_t{v.owner_} << 32) | v.ref_; };
@@ -201,6 +259,47 @@ double Value::grad() const {
   return owner_ == kLeafOwner ? t.leaf_grad_ref(ref_) : t.segments[owner_].nodes.grad[ref_];
 }
 
+// ---- LeafBlock ------------------------------------------------------------------------------
+LeafBlock::LeafBlock(std::vector<Value> leaves) : leaves_(std::move(leaves)) {
+  for (std::size_t k = 0; k < leaves_.size(); ++k) {
+    if (!leaves_[k].is_leaf()) {
+      throw Error("scalargrad: a LeafBlock holds leaves only, but element " + std::to_string(k) +
+                  " is the result of '" + std::string(leaves_[k].op()) +
+                  "'; use the leaves themselves, or detach() for a constant");
+    }
+  }
+}
+
+LeafBlock& LeafBlock::operator=(const LeafBlock& other) {
+  if (this != &other) {
+    leaves_ = other.leaves_;
+    serial_ = 0;  // other leaves: find their nodes again
+  }
+  return *this;
+}
+
+LeafBlock::LeafBlock(LeafBlock&& other) noexcept
+    : leaves_(std::move(other.leaves_)),
+      offsets_(std::move(other.offsets_)),
+      seen_(std::move(other.seen_)),  // the buffer moves: sources_ into it stay valid
+      sources_(std::move(other.sources_)),
+      external_(other.external_),
+      serial_(std::exchange(other.serial_, 0)),
+      epoch_(other.epoch_) {}
+
+LeafBlock& LeafBlock::operator=(LeafBlock&& other) noexcept {
+  if (this != &other) {
+    leaves_ = std::move(other.leaves_);
+    offsets_ = std::move(other.offsets_);
+    seen_ = std::move(other.seen_);
+    sources_ = std::move(other.sources_);
+    external_ = other.external_;
+    serial_ = std::exchange(other.serial_, 0);
+    epoch_ = other.epoch_;
+  }
+  return *this;
+}
+
 Value Value::external(const double& data, double& grad) {
   Value leaf(data);
   Tape& t = *detail::tls_tape;
@@ -228,6 +327,7 @@ void Value::rebind(const double& data, double& grad) {
   e->data = &data;
   e->grad = &grad;
   t.leaf_import[ref_].data = &data;
+  ++t.leaf_epoch;  // LeafBlocks holding it read its data elsewhere now
 }
 
 void Value::unbind() noexcept {
@@ -241,6 +341,7 @@ void Value::unbind() noexcept {
   e->data = nullptr;
   e->grad = nullptr;
   t.leaf_import[ref_].data = nullptr;
+  ++t.leaf_epoch;  // LeafBlocks holding it must stop reading the owner's data
 }
 
 void Value::set_data(double data) {
@@ -255,6 +356,7 @@ void Value::set_data(double data) {
   }
   t.leaf_value[ref_] = data;
   t.leaf_import[ref_].serial = 0;  // ops recorded from now on import the new value
+  ++t.leaf_epoch;                  // and so do dot()s through a LeafBlock
 }
 
 void Value::zero_grad() {

@@ -86,10 +86,10 @@ Neuron::Neuron(std::size_t nin, Activation activation, std::uint64_t seed)
     : Neuron(nin, activation, as_lvalue(Rng(seed))) {}
 
 void Neuron::make_weight_values() const {
-  std::vector<Value>& values = weight_values_.values;
-  values.clear();
+  std::vector<Value> values;
   values.reserve(weights_.size());
   for (const Parameter& w : weights_) values.push_back(w.value());
+  weight_values_.block = LeafBlock(std::move(values));
 }
 
 Value Neuron::operator()(std::span<const Value> x) const {

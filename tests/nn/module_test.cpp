@@ -218,6 +218,31 @@ TEST(Parameter, DataChangedBetweenForwardPassesWithoutBackwardIsSeen) {
   EXPECT_DOUBLE_EQ(n(x).data(), before + 1.25);
 }
 
+TEST(Neuron, WeightChangedBetweenTwoCallsInOneGraphIsSeen) {
+  // Both outputs alive: one graph, where the neuron's LeafBlock reuses the weights' nodes
+  // unless a weight's data changed (a gradient check perturbs one weight at a time).
+  Neuron n(3, Activation::linear());
+  const std::vector<Parameter*> p = n.parameters();
+  p[0]->data = 0.5;
+  p[1]->data = -1.0;
+  p[2]->data = 2.0;
+  const std::vector<double> x = {1.0, 10.0, 100.0};
+  const Value first = n(x);
+  p[1]->data = -1.5;
+  const Value second = n(x);
+  const Value third = n(x);
+  p[1]->data = -1.0;  // back to the first call's value
+  const Value fourth = n(x);
+  EXPECT_EQ(first.data(), 0.5 - 10.0 + 200.0);
+  EXPECT_EQ(second.data(), 0.5 - 15.0 + 200.0);
+  EXPECT_EQ(third.data(), second.data());
+  EXPECT_EQ(fourth.data(), first.data());
+  (first + second + third + fourth).backward();
+  EXPECT_EQ(p[0]->grad, 4.0);
+  EXPECT_EQ(p[1]->grad, 40.0);
+  EXPECT_EQ(p[3]->grad, 4.0);  // the bias
+}
+
 TEST(Parameter, ChangingTheSignOfZeroIsSeenByTheNextPass) {
   // A change of data that compares equal (0.0 to -0.0) is still a change: 1/x tells them apart.
   Parameter p(0.0);

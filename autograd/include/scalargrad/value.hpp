@@ -215,6 +215,56 @@ Value sum(std::initializer_list<Value> xs);
 /// lengths differ.
 Value dot(std::span<const Value> a, std::span<const Value> b);
 
+/// A fixed list of leaves used together, in this order, as the first operand of many dot()
+/// calls: a neuron's weights (nn::Neuron keeps its weights in one).
+///
+/// dot(w, x) records the node that dot(w.values(), x) records, with the same value to the bit;
+/// it is faster because it finds the leaves' nodes once per tape segment. Later calls in the
+/// same segment check, with one load and one compare per leaf, that each external leaf's owner
+/// still holds the data its node was imported with, and that no leaf of this thread was given
+/// new data (set_data(), rebind(), unbind()) since; then they reuse those nodes. Any change
+/// makes the next call find the nodes again, so the result is always that of dot(w.values(), x).
+///
+/// The leaves belong to one thread, as Values do; so does the block. Copying a LeafBlock copies
+/// the handles: the copy holds the same leaves.
+class LeafBlock {
+ public:
+  LeafBlock() = default;
+  /// Throws Error naming the first element that is not a leaf (the result of an op); a
+  /// moved-from Value or another thread's throws as Value's members do.
+  explicit LeafBlock(std::vector<Value> leaves);
+  LeafBlock(const LeafBlock& other) : leaves_(other.leaves_) {}
+  LeafBlock& operator=(const LeafBlock& other);
+  LeafBlock(LeafBlock&& other) noexcept;
+  LeafBlock& operator=(LeafBlock&& other) noexcept;
+  ~LeafBlock() = default;
+
+  /// The leaves, in order.
+  [[nodiscard]] std::span<const Value> values() const noexcept { return leaves_; }
+  [[nodiscard]] std::size_t size() const noexcept { return leaves_.size(); }
+  [[nodiscard]] bool empty() const noexcept { return leaves_.empty(); }
+
+ private:
+  friend struct detail::Tape;
+  std::vector<Value> leaves_;
+  // The cache of Tape::record_dot(), one entry per leaf k, struct of arrays for its loops: valid
+  // in the segment with serial `serial_` while the tape's leaf_epoch is `epoch_` and every
+  // *sources_[k] equals seen_[k]. Mutable: dot() takes the block by const reference, as a
+  // neuron's weights are used by a const forward pass.
+  mutable std::vector<std::uint32_t> offsets_;  // offset of leaf k's node in that segment
+  mutable std::vector<double> seen_;            // the data that node holds
+  // Where leaf k's current data is read: an external leaf's owner, else &seen_[k] (a plain
+  // leaf changes only by set_data(), which the epoch guards).
+  mutable std::vector<const double*> sources_;
+  mutable bool external_ = false;     // some leaf is external: sources_ must be checked
+  mutable std::uint64_t serial_ = 0;  // 0: never valid (segment serials start at 1)
+  mutable std::uint64_t epoch_ = 0;
+};
+
+/// w_1 x_1 + ... + w_n x_n as one node, the same node as dot(w.values(), x) (see LeafBlock).
+/// Throws Error if the lengths differ.
+Value dot(const LeafBlock& w, std::span<const Value> x);
+
 // ---- Graph ------------------------------------------------------------------------------------
 /// Every Value `root` depends on, root last, each after all of its operands (iterative: safe
 /// on graphs of any depth). Leaves appear as the user's leaf Values.

@@ -26,6 +26,7 @@
 
 namespace scalargrad {
 class Value;
+class LeafBlock;
 }
 
 namespace scalargrad::detail {
@@ -318,6 +319,9 @@ struct Tape {
   std::unordered_map<std::uint32_t, std::string> leaf_labels;
   std::vector<External> externals;                   // by index (ImportExternal's a)
   std::vector<std::uint32_t> free_externals;
+  // Bumped whenever a leaf's data may change other than through an external leaf's owner
+  // (set_data(), rebind(), unbind()): LeafBlock's cache is valid only in the epoch it was made.
+  std::uint64_t leaf_epoch = 1;
 
   // ---- 4. Statistics ----
   std::size_t closed_nodes = 0;  // nodes in live segments other than the open one
@@ -424,6 +428,9 @@ struct Tape {
   /// Records sum(xs) / dot(x, y) as n-ary nodes.
   Value record_sum(std::span<const Value> xs);
   Value record_dot(std::span<const Value> x, std::span<const Value> y);
+  /// dot(w, x) for a LeafBlock: the node record_dot(w.values(), x) records, with w's nodes
+  /// taken from its cache when still valid.
+  Value record_dot(const LeafBlock& w, std::span<const Value> x);
   /// Everything `root` depends on, operands before results (iterative depth-first search).
   Graph graph_of(const Value& root);
 };

@@ -329,6 +329,9 @@ SCALARGRAD_ALWAYS_INLINE Value sum(std::span<const Value> xs) { return detail::t
 SCALARGRAD_ALWAYS_INLINE Value dot(std::span<const Value> a, std::span<const Value> b) {
   return detail::tape_for_nary(a.empty() ? b : a).record_dot(a, b);
 }
+SCALARGRAD_ALWAYS_INLINE Value dot(const LeafBlock& w, std::span<const Value> x) {
+  return detail::tape_for_nary(w.empty() ? x : w.values()).record_dot(w, x);
+}
 
 // A running sum `z += w * h` records one node per step: the handle z moves from one node of
 // the open segment to the next, so the segment's count does not change (no increment for the

@@ -78,21 +78,22 @@ class Neuron : public Module {
   [[nodiscard]] const Parameter& slope() const { return slope_; }
 
  private:
-  // The weights as Values, made once (copying a Neuron must not copy them: they are the
-  // leaves of the original's weights).
+  // The weights' leaves as one LeafBlock, made once (copying a Neuron must not copy it: it
+  // holds the leaves of the original's weights). dot() through a LeafBlock finds the weights'
+  // nodes once per tape segment instead of once per call.
   struct WeightValues {
-    std::vector<Value> values;
+    LeafBlock block;
     WeightValues() = default;
     WeightValues(const WeightValues&) {}
     WeightValues& operator=(const WeightValues&) {
-      values.clear();
+      block = LeafBlock();
       return *this;
     }
   };
-  const std::vector<Value>& weight_values() const {
+  const LeafBlock& weight_values() const {
     // Made on first use (and again after a copy); the check is all a forward pass pays.
-    if (weight_values_.values.size() != weights_.size()) [[unlikely]] make_weight_values();
-    return weight_values_.values;
+    if (weight_values_.block.size() != weights_.size()) [[unlikely]] make_weight_values();
+    return weight_values_.block;
   }
   void make_weight_values() const;
 

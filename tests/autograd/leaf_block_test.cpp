@@ -1,0 +1,402 @@
+// LeafBlock and dot(LeafBlock, x): the same node as dot(block.values(), x), whatever happened to
+// the leaves between two calls (new data, rebind, unbind, a new segment, another thread).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <initializer_list>
+#include <memory>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <scalargrad/value.hpp>
+
+using scalargrad::Error;
+using scalargrad::LeafBlock;
+using scalargrad::Value;
+using testing::HasSubstr;
+
+namespace {
+
+struct Owner {
+  double data;
+  double grad;
+};
+
+std::uint64_t Bits(double x) { return std::bit_cast<std::uint64_t>(x); }
+
+/// n leaves with values drawn from [-2, 2).
+std::vector<Value> RandomLeaves(std::size_t n, std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> uniform(-2.0, 2.0);
+  std::vector<Value> leaves;
+  for (std::size_t i = 0; i < n; ++i) leaves.emplace_back(uniform(rng));
+  return leaves;
+}
+
+/// w_1 x_1 + ... + w_n x_n summed left to right in long double: the reference value.
+long double Reference(const std::vector<double>& w, const std::vector<double>& x) {
+  long double total = 0.0L;
+  for (std::size_t i = 0; i < w.size(); ++i) total += static_cast<long double>(w[i]) * x[i];
+  return total;
+}
+
+}  // namespace
+
+// ---- 1. The same node as the span form ---------------------------------------------------------
+
+TEST(LeafBlockDot, GivesTheSpanFormsValueToTheBitAndTheSameGradients) {
+  std::mt19937_64 rng(7);
+  for (const std::size_t n : {1u, 2u, 3u, 16u, 100u}) {
+    std::vector<Value> w = RandomLeaves(n, rng);
+    std::vector<Value> x0 = RandomLeaves(n, rng);
+    std::vector<Value> x;  // inputs that are nodes, as a layer's are
+    for (const Value& v : x0) x.push_back(v.tanh());
+    const LeafBlock block(w);
+
+    const Value by_block = scalargrad::dot(block, x);
+    const Value by_span = scalargrad::dot(w, x);
+    EXPECT_EQ(Bits(by_block.data()), Bits(by_span.data())) << "n = " << n;
+    EXPECT_EQ(by_block.op(), "dot");
+    ASSERT_EQ(by_block.operands().size(), 2 * n);
+    for (std::size_t i = 0; i < n; ++i) {
+      EXPECT_EQ(Bits(by_block.operands()[i].data()), Bits(w[i].data()));
+      EXPECT_EQ(Bits(by_block.operands()[n + i].data()), Bits(x[i].data()));
+    }
+
+    // d(block . x)/dw_i = x_i, d/dx0_i = w_i tanh'(x0_i); the same through either form.
+    by_block.backward();
+    std::vector<double> gw;
+    std::vector<double> gx;
+    for (std::size_t i = 0; i < n; ++i) {
+      EXPECT_EQ(w[i].grad(), x[i].data()) << i;
+      gw.push_back(w[i].grad());
+      gx.push_back(x0[i].grad());
+      w[i].zero_grad();
+      x0[i].zero_grad();
+    }
+    by_span.backward();
+    for (std::size_t i = 0; i < n; ++i) {
+      EXPECT_EQ(w[i].grad(), gw[i]) << i;
+      EXPECT_EQ(x0[i].grad(), gx[i]) << i;
+      const double t = std::tanh(x0[i].data());
+      EXPECT_NEAR(gx[i], w[i].data() * (1.0 - t * t), 1e-15) << i;
+    }
+  }
+}
+
+TEST(LeafBlockDot, ManyCallsInOneGraphAgreeWithAnIndependentReference) {
+  // A layer: 8 neurons of 5 weights each, 40 points, all in one graph; the blocks are reused
+  // from the second point on.
+  std::mt19937_64 rng(11);
+  std::vector<std::vector<Value>> weights;
+  std::vector<LeafBlock> blocks;
+  for (int j = 0; j < 8; ++j) {
+    weights.push_back(RandomLeaves(5, rng));
+    blocks.emplace_back(weights.back());
+  }
+  std::vector<Value> outputs;
+  std::vector<std::vector<double>> inputs;
+  for (int p = 0; p < 40; ++p) {
+    const std::vector<Value> x = RandomLeaves(5, rng);
+    std::vector<double> xd;
+    for (const Value& v : x) xd.push_back(v.data());
+    inputs.push_back(xd);
+    for (int j = 0; j < 8; ++j) {
+      outputs.push_back(scalargrad::dot(blocks[j], x));
+      std::vector<double> wd;
+      for (const Value& v : weights[j]) wd.push_back(v.data());
+      EXPECT_NEAR(outputs.back().data(), static_cast<double>(Reference(wd, xd)), 1e-14);
+    }
+  }
+  // d(sum of all outputs)/dw_jk = sum over points of x_pk.
+  const Value total = scalargrad::sum(outputs);
+  total.backward();
+  for (int j = 0; j < 8; ++j) {
+    for (int k = 0; k < 5; ++k) {
+      long double expected = 0.0L;
+      for (const std::vector<double>& xd : inputs) expected += xd[k];
+      EXPECT_NEAR(weights[j][k].grad(), static_cast<double>(expected), 1e-13) << j << ", " << k;
+    }
+  }
+}
+
+TEST(LeafBlockDot, EmptyBlockAndEmptyInputsGiveZero) {
+  const LeafBlock block;
+  EXPECT_TRUE(block.empty());
+  EXPECT_EQ(scalargrad::dot(block, {}).data(), 0.0);
+}
+
+TEST(LeafBlockDot, MismatchedLengthsThrowErrorNamingBothLengths) {
+  const LeafBlock block(std::vector<Value>(3, Value(1.0)));
+  const std::vector<Value> x(5, Value(2.0));
+  try {
+    (void)scalargrad::dot(block, x);
+    FAIL() << "dot() of lengths 3 and 5 did not throw";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("same length, got 3 and 5"));
+  }
+  EXPECT_THROW((void)scalargrad::dot(LeafBlock(), x), Error);
+}
+
+TEST(LeafBlockDot, MoreOperandsThanOneNodeHoldsGiveTheExactValue) {
+  // 70,000 pairs: nested partial nodes, as the span form makes them.
+  std::vector<Value> w;
+  std::vector<Value> x;
+  for (int i = 0; i < 70000; ++i) {
+    w.emplace_back(static_cast<double>(i % 7));
+    x.emplace_back(i % 2 == 0 ? 1.0 : -2.0);
+  }
+  const LeafBlock block(w);
+  Value d = scalargrad::dot(block, x);
+  d.backward();
+  double expected = 0.0;
+  for (int i = 0; i < 70000; ++i) expected += (i % 7) * (i % 2 == 0 ? 1.0 : -2.0);  // integers: exact
+  EXPECT_EQ(d.data(), expected);
+  EXPECT_EQ(w[69999].grad(), -2.0);
+  EXPECT_EQ(x[69999].grad(), 69999 % 7);
+}
+
+// ---- 2. New data between two calls --------------------------------------------------------------
+
+TEST(LeafBlockDot, SeesSetDataOnAPlainLeafBetweenTwoCallsInOneGraph) {
+  Value w0 = 2.0;
+  Value w1 = 3.0;
+  const LeafBlock block({w0, w1});
+  const std::vector<Value> x = {10.0, 100.0};
+  const Value before = scalargrad::dot(block, x);
+  w1.set_data(-1.0);
+  const Value after = scalargrad::dot(block, x);
+  EXPECT_EQ(before.data(), 320.0);  // recorded before: keeps the old value
+  EXPECT_EQ(after.data(), -80.0);
+  const Value both = before + after;
+  both.backward();
+  EXPECT_EQ(w1.grad(), 200.0);  // one leaf, used by both nodes
+}
+
+TEST(LeafBlockDot, SeesTheOwnersNewDataOfAnExternalLeaf) {
+  // A gradient check perturbs Parameter::data between two forward passes in one segment.
+  Owner a{2.0, 0.0};
+  Owner b{3.0, 0.0};
+  const LeafBlock block({Value::external(a.data, a.grad), Value::external(b.data, b.grad)});
+  const std::vector<Value> x = {10.0, 100.0};
+  const Value first = scalargrad::dot(block, x);
+  b.data = 3.5;
+  const Value second = scalargrad::dot(block, x);
+  b.data = 3.0;  // back to the value of the first call's node
+  const Value third = scalargrad::dot(block, x);
+  EXPECT_EQ(first.data(), 320.0);
+  EXPECT_EQ(second.data(), 370.0);
+  EXPECT_EQ(third.data(), 320.0);
+  (first + second + third).backward();
+  EXPECT_EQ(a.grad, 30.0);  // gradients go to the owners
+  EXPECT_EQ(b.grad, 300.0);
+}
+
+TEST(LeafBlockDot, FollowsRebindAndStopsReadingTheOldStorage) {
+  auto old_storage = std::make_unique<Owner>(Owner{2.0, 0.0});
+  Owner new_storage{2.0, 0.0};  // the same data: only the rebind tells the move
+  Value leaf = Value::external(old_storage->data, old_storage->grad);
+  const LeafBlock block({leaf});
+  const std::vector<Value> x = {10.0};
+  const Value first = scalargrad::dot(block, x);  // keeps this segment open for the calls below
+  EXPECT_EQ(first.data(), 20.0);
+  leaf.rebind(new_storage.data, new_storage.grad);
+  EXPECT_EQ(scalargrad::dot(block, x).data(), 20.0);
+  new_storage.data = 5.0;  // the old storage still holds 2.0
+  const Value d = scalargrad::dot(block, x);
+  EXPECT_EQ(d.data(), 50.0);
+  old_storage.reset();  // the block must not read it again (AddressSanitizer would report it)
+  EXPECT_EQ(scalargrad::dot(block, x).data(), 50.0);
+  d.backward();
+  EXPECT_EQ(new_storage.grad, 10.0);
+}
+
+TEST(LeafBlockDot, AfterUnbindUsesTheLastDataNotTheOwners) {
+  auto owner = std::make_unique<Owner>(Owner{4.0, 0.0});
+  Value leaf = Value::external(owner->data, owner->grad);
+  const LeafBlock block({leaf});
+  const std::vector<Value> x = {0.5};
+  const Value first = scalargrad::dot(block, x);  // keeps this segment open for the calls below
+  EXPECT_EQ(first.data(), 2.0);
+  leaf.unbind();
+  owner.reset();  // the block must not read it again (AddressSanitizer would report it)
+  const Value d = scalargrad::dot(block, x);
+  EXPECT_EQ(d.data(), 2.0);
+  d.backward();
+  EXPECT_EQ(leaf.grad(), 0.5);
+}
+
+// ---- 3. Segments and backward -------------------------------------------------------------------
+
+TEST(LeafBlockDot, KeepsRightAcrossBackwardAndZeroGradAsInTraining) {
+  Value w0 = 0.5;
+  Value w1 = -1.5;
+  const LeafBlock block({w0, w1});
+  for (int step = 0; step < 5; ++step) {
+    const std::vector<Value> x = {1.0 + step, 2.0};
+    const Value y = scalargrad::dot(block, x) * 2.0;
+    EXPECT_EQ(y.data(), 2.0 * (w0.data() * (1.0 + step) + w1.data() * 2.0)) << step;
+    w0.zero_grad();
+    w1.zero_grad();
+    y.backward();
+    EXPECT_EQ(w0.grad(), 2.0 * (1.0 + step)) << step;
+    EXPECT_EQ(w1.grad(), 4.0) << step;
+    w0.set_data(w0.data() - 0.1 * w0.grad());  // an SGD step
+    w1.set_data(w1.data() - 0.1 * w1.grad());
+  }
+}
+
+TEST(LeafBlockDot, KeepsRightInTheGraphsAfterBackwardWithUnchangedWeights) {
+  // Each backward() starts a new segment: the nodes found in the last one are not this one's.
+  std::vector<Value> w = {0.5, -1.5, 2.0};
+  const LeafBlock block(w);
+  for (int step = 0; step < 4; ++step) {
+    const std::vector<Value> x = {1.0 + step, 2.0 - step, 0.25 * step};
+    const Value y = scalargrad::dot(block, x).tanh();
+    const double z = 0.5 * (1.0 + step) - 1.5 * (2.0 - step) + 2.0 * 0.25 * step;
+    EXPECT_EQ(y.data(), std::tanh(z)) << step;
+    for (Value& v : w) v.zero_grad();
+    y.backward();
+    const double dz = 1.0 - std::tanh(z) * std::tanh(z);
+    for (std::size_t k = 0; k < 3; ++k) {
+      EXPECT_NEAR(w[k].grad(), dz * x[k].data(), 1e-15) << step << ", " << k;
+      EXPECT_NEAR(x[k].grad(), dz * w[k].data(), 1e-15) << step << ", " << k;
+    }
+  }
+}
+
+TEST(LeafBlockDot, GraphsSpanningSeveralSegmentsGiveTheSpanFormsResults) {
+  // Over 30,000 nodes: the tape opens new segments while the blocks are in use.
+  std::mt19937_64 rng(5);
+  std::vector<Value> w = RandomLeaves(4, rng);
+  const LeafBlock block(w);
+  Value acc_block = 0.0;
+  Value acc_span = 0.0;
+  for (int i = 0; i < 3000; ++i) {
+    const std::vector<Value> x = RandomLeaves(4, rng);
+    acc_block = acc_block * 0.999 + scalargrad::dot(block, x);
+    acc_span = acc_span * 0.999 + scalargrad::dot(w, x);
+  }
+  EXPECT_EQ(Bits(acc_block.data()), Bits(acc_span.data()));
+  acc_block.backward();
+  std::vector<double> g;
+  for (Value& v : w) {
+    g.push_back(v.grad());
+    v.zero_grad();
+  }
+  acc_span.backward();
+  for (std::size_t k = 0; k < w.size(); ++k) EXPECT_EQ(Bits(w[k].grad()), Bits(g[k])) << k;
+}
+
+// ---- 4. Modes -----------------------------------------------------------------------------------
+
+TEST(LeafBlockDot, UnderNoGradGuardGivesAConstant) {
+  const std::vector<Value> w = {2.0, 3.0};
+  const LeafBlock block(w);
+  const std::vector<Value> x = {4.0, 5.0};
+  scalargrad::NoGradGuard no_grad;
+  const Value d = scalargrad::dot(block, x);
+  EXPECT_EQ(d.data(), 23.0);
+  EXPECT_TRUE(d.is_leaf());
+}
+
+TEST(LeafBlockDot, UnderAnomalyGuardNamesTheDotThatOverflows) {
+  const LeafBlock block({Value(1e308), Value(1e308)});
+  const std::vector<Value> x = {10.0, 10.0};
+  scalargrad::AnomalyGuard anomaly;
+  try {
+    (void)scalargrad::dot(block, x);
+    FAIL() << "an infinite dot did not throw under AnomalyGuard";
+  } catch (const scalargrad::AnomalyError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("dot"));
+  }
+}
+
+// ---- 5. The block itself ------------------------------------------------------------------------
+
+TEST(LeafBlock, HoldsItsLeavesInOrder) {
+  const Value a = 1.0;
+  const Value b = 2.0;
+  const LeafBlock block({a, b, a});
+  ASSERT_EQ(block.size(), 3u);
+  EXPECT_EQ(block.values()[1].data(), 2.0);
+  // A leaf twice: its gradient accumulates over both places.
+  const Value d = scalargrad::dot(block, std::vector<Value>{10.0, 20.0, 30.0});
+  d.backward();
+  EXPECT_EQ(a.grad(), 40.0);
+  EXPECT_EQ(b.grad(), 20.0);
+}
+
+TEST(LeafBlock, RejectsTheResultOfAnOpNamingItsPlace) {
+  const Value a = 1.0;
+  const Value b = 2.0;
+  try {
+    const LeafBlock block({a, a + b});
+    FAIL() << "a LeafBlock took the result of an op";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(),
+                 "scalargrad: a LeafBlock holds leaves only, but element 1 is the result of '+'; use "
+                 "the leaves themselves, or detach() for a constant");
+  }
+}
+
+TEST(LeafBlock, RejectsAMovedFromValue) {
+  Value a = 1.0;
+  const Value stolen = std::move(a);
+  try {
+    const LeafBlock block({stolen, a});  // NOLINT(bugprone-use-after-move): on purpose
+    FAIL() << "a LeafBlock took a moved-from Value";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("was moved from and holds nothing"));
+  }
+}
+
+TEST(LeafBlock, UsedOnAnotherThreadThrowsAndLeavesItUsableHere) {
+  const std::vector<Value> w = {2.0, 3.0};
+  const LeafBlock block(w);
+  const std::vector<Value> x = {1.0, 1.0};
+  EXPECT_EQ(scalargrad::dot(block, x).data(), 5.0);
+  std::string message;
+  std::thread other([&] {
+    const std::vector<Value> y = {1.0, 1.0};  // this thread's own
+    try {
+      (void)scalargrad::dot(block, y);
+    } catch (const Error& e) {
+      message = e.what();
+    }
+  });
+  other.join();
+  EXPECT_THAT(message, HasSubstr("used on a thread other than the one that recorded it"));
+  EXPECT_EQ(scalargrad::dot(block, x).data(), 5.0);
+}
+
+TEST(LeafBlock, CopiesHoldTheSameLeavesAndMovesKeepWorking) {
+  Value a = 2.0;
+  Value b = 3.0;
+  LeafBlock block({a, b});
+  const std::vector<Value> x = {10.0, 100.0};
+  EXPECT_EQ(scalargrad::dot(block, x).data(), 320.0);  // fills its cache
+
+  const LeafBlock copy = block;
+  LeafBlock assigned;
+  assigned = block;
+  LeafBlock moved = std::move(block);
+  LeafBlock move_assigned;
+  move_assigned = std::move(moved);
+  move_assigned = std::move(move_assigned);  // NOLINT: self-move leaves it as it was
+  b.set_data(4.0);
+  for (const LeafBlock* blk : std::initializer_list<const LeafBlock*>{&copy, &assigned, &move_assigned}) {
+    const Value d = scalargrad::dot(*blk, x);
+    EXPECT_EQ(d.data(), 420.0);
+    d.backward();
+  }
+  EXPECT_EQ(a.grad(), 30.0);   // three backward passes of d/da = 10
+  EXPECT_EQ(b.grad(), 300.0);  // and d/db = 100
+  EXPECT_TRUE(block.empty());  // NOLINT(bugprone-use-after-move): a moved-from block is empty
+  EXPECT_EQ(scalargrad::dot(block, {}).data(), 0.0);
+}
