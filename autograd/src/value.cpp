@@ -145,14 +145,9 @@ Value Tape::record_dot(std::span<const Value> x, std::span<const Value> y) {
   return emit(Op::Dot, start, n, total);
 }
 
-Value Tape::record_dot(const LeafBlock& w, std::span<const Value> x) {
+const double* Tape::block_nodes(const LeafBlock& w, const OperandResolver& resolve) {
   const std::span<const Value> weights = w.values();
-  if (weights.size() != x.size() || weights.empty() || weights.size() > kMaxNaryOperands || !plain) {
-    return record_dot(weights, x);  // the span form's errors, modes and partial nodes
-  }
-  const auto n = static_cast<std::uint32_t>(x.size());
-  ensure_room(2 * n + 1);  // may open a segment: the cache is checked against the open one
-  const OperandResolver resolve(*this);
+  const auto n = static_cast<std::uint32_t>(weights.size());
   // The cache holds if it was made in this segment of this thread's tape (the first leaf is
   // this thread's: all are, the constructor checked), no leaf got new data since but through
   // an external leaf's owner, and no owner's data changed: one load and compare per leaf.
@@ -183,22 +178,81 @@ Value Tape::record_dot(const LeafBlock& w, std::span<const Value> x) {
     w.serial_ = resolve.serial;
     w.epoch_ = leaf_epoch;
   }
+  return w.seen_.data();
+}
+
+Value Tape::record_dot(const LeafBlock& w, std::span<const Value> x) {
+  const std::span<const Value> weights = w.values();
+  if (weights.size() != x.size() || weights.empty() || weights.size() > kMaxNaryOperands || !plain) {
+    return record_dot(weights, x);  // the span form's errors, modes and partial nodes
+  }
+  const auto n = static_cast<std::uint32_t>(x.size());
+  ensure_room(2 * n + 1);  // may open a segment: the cache is checked against the open one
+  const OperandResolver resolve(*this);
+  const double* const seen = block_nodes(w, resolve);
   UninitBuffer<std::uint32_t>& list = open->operand_list;
   const auto start = static_cast<std::uint32_t>(list.size());
   std::uint32_t* const pw = list.extend(2 * std::size_t{n});
   std::uint32_t* const px = pw + n;
-  std::copy_n(w.offsets_.data(), n, pw);
-  const double* const seen = w.seen_.data();
+  const std::uint32_t* const offsets = w.offsets_.data();
   const double* const values = resolve.values;
   const std::uint64_t open_key = resolve.open_key;
   double total = 0.0;  // summed in the order of record_dot(weights, x): the same bits
+  // (The offsets are copied in this loop, not by std::copy_n: for a neuron's few operands the
+  // call to memmove cost more than the copy.)
   for (std::uint32_t i = 0; i < n; ++i) {
     const Value& v = x[i];
     const std::uint32_t q = v.key() == open_key ? v.ref_ : resolve(v);  // a node of this segment, mostly
+    pw[i] = offsets[i];
     px[i] = q;
     total += seen[i] * values[q];
   }
   return emit(Op::Dot, start, n, total);
+}
+
+std::vector<Value> Tape::record_dots(std::span<const LeafBlock> rows, std::span<const Value> x) {
+  for (std::size_t j = 0; j < rows.size(); ++j) {
+    if (rows[j].size() != x.size()) {
+      throw Error("scalargrad: dot() of LeafBlocks needs each block as long as the inputs, but block " +
+                  std::to_string(j) + " has " + std::to_string(rows[j].size()) + " leaves and there are " +
+                  std::to_string(x.size()) + " inputs");
+    }
+  }
+  std::vector<Value> out;
+  out.reserve(rows.size());
+  const std::size_t n = x.size();
+  const std::size_t room = rows.size() * (n + 1) + n;  // every weight and input imported, the nodes
+  if (!plain || n == 0 || room > kMaxNaryOperands) {
+    for (const LeafBlock& w : rows) out.push_back(record_dot(w, x));  // the same nodes, one at a time
+    return out;
+  }
+  ensure_room(static_cast<std::uint32_t>(room));
+  const OperandResolver resolve(*this);
+  // The inputs, once for all rows: their offsets, and their values side by side.
+  input_offsets.clear();  // (left full by a call that threw)
+  input_values.clear();
+  std::uint32_t* const inputs = input_offsets.extend(n);
+  double* const xv = input_values.extend(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const Value& v = x[i];
+    inputs[i] = v.key() == resolve.open_key ? v.ref_ : resolve(v);
+    xv[i] = resolve.values[inputs[i]];
+  }
+  for (const LeafBlock& w : rows) {
+    const double* const seen = block_nodes(w, resolve);
+    UninitBuffer<std::uint32_t>& list = open->operand_list;
+    const auto start = static_cast<std::uint32_t>(list.size());
+    std::uint32_t* const pw = list.extend(2 * n);
+    const std::uint32_t* const offsets = w.offsets_.data();
+    double total = 0.0;  // in the order of record_dot(w, x): the same bits
+    for (std::size_t i = 0; i < n; ++i) {
+      total += seen[i] * xv[i];
+      pw[i] = offsets[i];     // the node's operands: its weights,
+      pw[n + i] = inputs[i];  // then the inputs (copied here: a memmove call costs more)
+    }
+    out.push_back(emit(Op::Dot, start, static_cast<std::uint32_t>(n), total));
+  }
+  return out;
 }
 
 Graph Tape::graph_of(const Value& root) {

@@ -94,8 +94,11 @@ void Neuron::make_weight_values() const {
 
 Value Neuron::operator()(std::span<const Value> x) const {
   check_inputs("Neuron", nin(), x.size());
-  const Value z = dot(weight_values(), x) + bias_.value();  // one fused node for w . x
-  return activation_(z, activation_.has_parameter() ? &slope_.value() : nullptr);
+  return finish(dot(weight_values(), x));  // one fused node for w . x
+}
+
+Value Neuron::finish(const Value& z) const {
+  return activation_(z + bias_.value(), activation_.has_parameter() ? &slope_.value() : nullptr);
 }
 
 Value Neuron::operator()(std::span<const double> x) const {
@@ -128,11 +131,20 @@ Layer::Layer(std::size_t nin, std::size_t nout, Activation activation, Init init
 Layer::Layer(std::size_t nin, std::size_t nout, Activation activation, Init init, std::uint64_t seed)
     : Layer(nin, nout, activation, init, as_lvalue(Rng(seed))) {}
 
+const std::vector<LeafBlock>& Layer::rows() const {
+  if (rows_.blocks.size() != neurons_.size()) [[unlikely]] {
+    rows_.blocks.clear();
+    for (const Neuron& n : neurons_) rows_.blocks.push_back(n.weight_values());
+  }
+  return rows_.blocks;
+}
+
 std::vector<Value> Layer::operator()(std::span<const Value> x) const {
   check_inputs("Layer", nin_, x.size());
-  std::vector<Value> out;
-  out.reserve(neurons_.size());
-  for (const Neuron& n : neurons_) out.push_back(n(x));
+  // Each neuron's w . x, one dot node per neuron as Neuron::operator() records it, with x's
+  // operands found once for the layer; then each neuron's bias and activation.
+  std::vector<Value> out = dot(rows(), x);
+  for (std::size_t j = 0; j < out.size(); ++j) out[j] = neurons_[j].finish(out[j]);
   return out;
 }
 

@@ -400,3 +400,131 @@ TEST(LeafBlock, CopiesHoldTheSameLeavesAndMovesKeepWorking) {
   EXPECT_TRUE(block.empty());  // NOLINT(bugprone-use-after-move): a moved-from block is empty
   EXPECT_EQ(scalargrad::dot(block, {}).data(), 0.0);
 }
+
+// ---- 6. dot(rows, x): a layer's dots with the inputs found once ---------------------------------
+
+TEST(LeafBlockRows, GiveTheNodesOfALoopOfDotToTheBit) {
+  std::mt19937_64 rng(3);
+  std::vector<std::vector<Value>> weights;
+  std::vector<LeafBlock> rows;
+  for (int j = 0; j < 6; ++j) {
+    weights.push_back(RandomLeaves(4, rng));
+    rows.emplace_back(weights.back());
+  }
+  // Inputs of every kind: nodes of the open segment, a leaf, a node used twice.
+  std::vector<Value> leaves = RandomLeaves(3, rng);
+  const Value shared = leaves[1].tanh();
+  const std::vector<Value> x = {leaves[0] * 2.0, leaves[2], shared, shared};
+
+  const std::vector<Value> together = scalargrad::dot(rows, x);
+  std::vector<Value> one_by_one;
+  for (const LeafBlock& w : rows) one_by_one.push_back(scalargrad::dot(w, x));
+  ASSERT_EQ(together.size(), rows.size());
+  for (std::size_t j = 0; j < rows.size(); ++j) {
+    EXPECT_EQ(Bits(together[j].data()), Bits(one_by_one[j].data())) << j;
+    EXPECT_EQ(together[j].op(), "dot");
+    EXPECT_EQ(together[j].operands().size(), 8u);
+  }
+
+  // d(sum_j c_j row_j . x)/dw_jk = c_j x_k; the same through either form, to the bit.
+  const auto weighted = [](const std::vector<Value>& outputs) {
+    Value total = 0.0;
+    for (std::size_t j = 0; j < outputs.size(); ++j) total = total + outputs[j] * (1.0 + j);
+    return total;
+  };
+  weighted(together).backward();
+  std::vector<double> first;
+  for (std::vector<Value>& row : weights) {
+    for (Value& w : row) {
+      first.push_back(w.grad());
+      w.zero_grad();
+    }
+  }
+  for (Value& leaf : leaves) {
+    first.push_back(leaf.grad());
+    leaf.zero_grad();
+  }
+  weighted(one_by_one).backward();
+  std::size_t k = 0;
+  for (std::size_t j = 0; j < weights.size(); ++j) {
+    for (std::size_t i = 0; i < 4; ++i, ++k) {
+      EXPECT_EQ(Bits(weights[j][i].grad()), Bits(first[k])) << j << ", " << i;
+      EXPECT_EQ(weights[j][i].grad(), (1.0 + j) * x[i].data()) << j << ", " << i;
+    }
+  }
+  for (const Value& leaf : leaves) EXPECT_EQ(Bits(leaf.grad()), Bits(first[k++]));
+}
+
+TEST(LeafBlockRows, ARowOfAnotherLengthThrowsNamingItAndRecordsNothing) {
+  const std::vector<LeafBlock> rows = {LeafBlock({Value(1.0), Value(2.0)}), LeafBlock({Value(3.0)})};
+  const std::vector<Value> x = {1.0, 1.0};
+  const std::size_t nodes = scalargrad::tape_stats().nodes;
+  try {
+    (void)scalargrad::dot(rows, x);
+    FAIL() << "a row of length 1 against 2 inputs did not throw";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(),
+                 "scalargrad: dot() of LeafBlocks needs each block as long as the inputs, but block 1 has "
+                 "1 leaves and there are 2 inputs");
+  }
+  EXPECT_EQ(scalargrad::tape_stats().nodes, nodes);
+}
+
+TEST(LeafBlockRows, NoRowsGiveNoValuesAndEmptyRowsGiveZeros) {
+  EXPECT_TRUE(scalargrad::dot(std::span<const LeafBlock>{}, std::vector<Value>{1.0}).empty());
+  const std::vector<LeafBlock> empty_rows(3);
+  const std::vector<Value> zeros = scalargrad::dot(empty_rows, {});
+  ASSERT_EQ(zeros.size(), 3u);
+  for (const Value& z : zeros) EXPECT_EQ(z.data(), 0.0);
+}
+
+TEST(LeafBlockRows, LargeLayersAndNoGradGiveTheSameValues) {
+  // 300 rows of 300: more operands than one call records at once, so one row at a time.
+  std::mt19937_64 rng(9);
+  std::vector<LeafBlock> rows;
+  for (int j = 0; j < 300; ++j) rows.emplace_back(RandomLeaves(300, rng));
+  const std::vector<Value> x = RandomLeaves(300, rng);
+  const std::vector<Value> together = scalargrad::dot(rows, x);
+  std::vector<double> expected;
+  for (const LeafBlock& w : rows) expected.push_back(scalargrad::dot(w.values(), x).data());
+  for (std::size_t j = 0; j < rows.size(); ++j) EXPECT_EQ(Bits(together[j].data()), Bits(expected[j])) << j;
+
+  scalargrad::NoGradGuard no_grad;
+  const std::vector<Value> constants = scalargrad::dot(rows, x);
+  for (std::size_t j = 0; j < rows.size(); ++j) {
+    EXPECT_TRUE(constants[j].is_leaf());
+    EXPECT_EQ(Bits(constants[j].data()), Bits(expected[j])) << j;
+  }
+}
+
+TEST(LeafBlockRows, SeesWeightsChangedBetweenTwoCallsInOneGraph) {
+  Owner a{1.0, 0.0};
+  Owner b{2.0, 0.0};
+  const std::vector<LeafBlock> rows = {LeafBlock({Value::external(a.data, a.grad)}),
+                                       LeafBlock({Value::external(b.data, b.grad)})};
+  const std::vector<Value> x = {3.0};
+  const std::vector<Value> first = scalargrad::dot(rows, x);
+  b.data = -2.0;
+  const std::vector<Value> second = scalargrad::dot(rows, x);
+  EXPECT_EQ(first[1].data(), 6.0);
+  EXPECT_EQ(second[0].data(), 3.0);
+  EXPECT_EQ(second[1].data(), -6.0);
+}
+
+TEST(LeafBlockRows, AnInputOfAnotherThreadThrowsAndTheNextCallWorks) {
+  const std::vector<LeafBlock> rows = {LeafBlock({Value(1.0), Value(2.0)})};
+  std::vector<Value> foreign;  // made on another thread (copying one here would throw already)
+  std::thread other([&] {
+    foreign.emplace_back(1.0);
+    foreign.emplace_back(5.0);
+  });
+  other.join();
+  try {
+    (void)scalargrad::dot(rows, foreign);
+    FAIL() << "inputs of another thread did not throw";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("used on a thread other than the one that recorded it"));
+  }
+  const std::vector<Value> good = {10.0, 100.0};
+  EXPECT_EQ(scalargrad::dot(rows, good).front().data(), 210.0);
+}

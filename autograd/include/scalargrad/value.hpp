@@ -264,6 +264,11 @@ class LeafBlock {
 /// w_1 x_1 + ... + w_n x_n as one node, the same node as dot(w.values(), x) (see LeafBlock).
 /// Throws Error if the lengths differ.
 Value dot(const LeafBlock& w, std::span<const Value> x);
+/// dot(rows[j], x) for every j, in order: one dot node per row, the nodes a loop of dot(rows[j], x)
+/// records, with the same values to the bit, but x's operands are found once for all rows (a
+/// layer of neurons reading the same inputs: nn::Layer). Throws Error naming the first row
+/// whose length is not x's.
+std::vector<Value> dot(std::span<const LeafBlock> rows, std::span<const Value> x);
 
 // ---- Graph ------------------------------------------------------------------------------------
 /// Every Value `root` depends on, root last, each after all of its operands (iterative: safe

@@ -431,6 +431,14 @@ struct Tape {
   /// dot(w, x) for a LeafBlock: the node record_dot(w.values(), x) records, with w's nodes
   /// taken from its cache when still valid.
   Value record_dot(const LeafBlock& w, std::span<const Value> x);
+  /// record_dot(w, x) for each w of `rows`, with x's operands found once for all of them.
+  std::vector<Value> record_dots(std::span<const LeafBlock> rows, std::span<const Value> x);
+  /// The nodes of w's leaves in the open segment (room for w.size() imports ensured; w not
+  /// empty): checks w's cache (LeafBlock) and finds them again if it no longer holds. Returns
+  /// the values those nodes hold; their offsets are then in w.offsets_.
+  const double* block_nodes(const LeafBlock& w, const OperandResolver& resolve);
+  UninitBuffer<std::uint32_t> input_offsets;  // scratch of record_dots(): x's offsets
+  UninitBuffer<double> input_values;          // ... and values
   /// Everything `root` depends on, operands before results (iterative depth-first search).
   Graph graph_of(const Value& root);
 };

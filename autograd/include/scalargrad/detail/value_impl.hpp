@@ -332,6 +332,10 @@ SCALARGRAD_ALWAYS_INLINE Value dot(std::span<const Value> a, std::span<const Val
 SCALARGRAD_ALWAYS_INLINE Value dot(const LeafBlock& w, std::span<const Value> x) {
   return detail::tape_for_nary(w.empty() ? x : w.values()).record_dot(w, x);
 }
+inline std::vector<Value> dot(std::span<const LeafBlock> rows, std::span<const Value> x) {
+  if (rows.empty()) return {};
+  return detail::tape_for_nary(rows.front().empty() ? x : rows.front().values()).record_dots(rows, x);
+}
 
 // A running sum `z += w * h` records one node per step: the handle z moves from one node of
 // the open segment to the next, so the segment's count does not change (no increment for the

@@ -96,6 +96,9 @@ class Neuron : public Module {
     return weight_values_.block;
   }
   void make_weight_values() const;
+  /// activation(z + b), given z = w . x.
+  Value finish(const Value& z) const;
+  friend class Layer;  // computes its neurons' w . x together, then finish()es each
 
   std::vector<Parameter> weights_;
   Parameter bias_;
@@ -126,9 +129,23 @@ class Layer : public Module {
   [[nodiscard]] const Activation& activation() const { return activation_; }
 
  private:
+  // Its neurons' weights, one LeafBlock per neuron, for dot(rows, x): made on first use,
+  // again after a copy (a copy's neurons have weights of their own).
+  struct Rows {
+    std::vector<LeafBlock> blocks;
+    Rows() = default;
+    Rows(const Rows&) {}
+    Rows& operator=(const Rows&) {
+      blocks.clear();
+      return *this;
+    }
+  };
+  const std::vector<LeafBlock>& rows() const;
+
   std::size_t nin_;
   Activation activation_;
   std::vector<Neuron> neurons_;
+  mutable Rows rows_;
 };
 
 /// A multi-layer perceptron: layers of the given sizes, one activation for the hidden layers
