@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "scalargrad/detail/ops.hpp"
@@ -40,16 +41,34 @@ inline constexpr std::size_t kMaxPooledBuffers = 8;        // recycled segment s
 
 /// Storage of one segment's nodes: struct of arrays, all of `capacity` entries. A node is
 /// 25 bytes: value, grad, two operand fields and the op code (see Segment).
+///
+/// Note [Staggered arrays]: the five arrays share one allocation, each starting at its own
+/// offset modulo 4 KiB (576 bytes, nine cache lines, apart). Allocated one by one, two arrays
+/// of the same power-of-two size often started at the same offset in their pages (large ones
+/// always: glibc maps them), so that value[k] and grad[k] had the same low 12 address bits. The
+/// core then takes a load of one for a store to the other (4K aliasing) and makes it wait: the
+/// same code ran up to 1.4x slower or faster depending on where malloc had put the arrays
+/// (docs/performance.md section 8).
 struct NodeBuffers {
-  std::unique_ptr<double[]> value;  // forward value
-  std::unique_ptr<double[]> grad;   // adjoint d(root)/d(node)
-  std::unique_ptr<std::uint32_t[]> a;  // first operand offset (or leaf slot, import index, list start)
-  std::unique_ptr<std::uint32_t[]> b;  // second operand offset (or constant index, list length)
-  std::unique_ptr<Op[]> op;            // op code
+  double* value = nullptr;       // forward value
+  double* grad = nullptr;        // adjoint d(root)/d(node)
+  std::uint32_t* a = nullptr;    // first operand offset (or leaf slot, import index, list start)
+  std::uint32_t* b = nullptr;    // second operand offset (or constant index, list length)
+  Op* op = nullptr;              // op code
   std::uint32_t capacity = 0;
 
   explicit NodeBuffers(std::uint32_t capacity = 0);
-  [[nodiscard]] std::size_t bytes() const noexcept;
+  NodeBuffers(NodeBuffers&& other) noexcept { *this = std::move(other); }
+  NodeBuffers& operator=(NodeBuffers&& other) noexcept;
+  NodeBuffers(const NodeBuffers&) = delete;
+  NodeBuffers& operator=(const NodeBuffers&) = delete;
+  ~NodeBuffers() = default;
+  /// Bytes held, padding included.
+  [[nodiscard]] std::size_t bytes() const noexcept { return bytes_; }
+
+ private:
+  std::unique_ptr<std::byte[]> storage_;  // the five arrays
+  std::size_t bytes_ = 0;
 };
 
 /// A growable array of a trivially copyable T whose new elements are left uninitialised, for
@@ -354,11 +373,11 @@ struct Tape {
     // Read every field first: the stores below may alias them (uint32 and byte stores).
     Segment& s = *open;
     const std::uint32_t n = s.size;
-    double* const values = s.nodes.value.get();
-    double* const grads = s.nodes.grad.get();
-    std::uint32_t* const as = s.nodes.a.get();
-    std::uint32_t* const bs = s.nodes.b.get();
-    Op* const ops = s.nodes.op.get();
+    double* const values = s.nodes.value;
+    double* const grads = s.nodes.grad;
+    std::uint32_t* const as = s.nodes.a;
+    std::uint32_t* const bs = s.nodes.b;
+    Op* const ops = s.nodes.op;
     s.size = n + 1;
     values[n] = value;
     grads[n] = 0.0;

@@ -63,7 +63,7 @@ inline OperandResolver::OperandResolver(Tape& t)
       leaf_key(Tape::leaf_key()),
       leaf_import(t.leaf_import.data()),
       serial(t.open->serial),
-      values(t.open->nodes.value.get()) {}
+      values(t.open->nodes.value) {}
 
 inline std::uint32_t OperandResolver::operator()(const Value& v) const {
   const std::uint64_t key = v.key();
@@ -125,7 +125,7 @@ SCALARGRAD_ALWAYS_INLINE Tape* fast_binary(Op op, const Value& x1, const Value& 
   if (!Tape::fast_operand(x1, a) || !Tape::fast_operand(x2, b)) [[unlikely]] return nullptr;
   Tape* t = tls_tape;
   if (!t->fast_room()) [[unlikely]] return nullptr;
-  const double* values = t->open->nodes.value.get();
+  const double* values = t->open->nodes.value;
   n = t->append(op, a, b, f(values[a], values[b]));
   return t;
 }
