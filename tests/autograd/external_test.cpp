@@ -8,16 +8,15 @@
 
 #include <scalargrad/value.hpp>
 
+#include "support/test_support.hpp"
+
 using scalargrad::Error;
 using scalargrad::Value;
 using testing::HasSubstr;
 
 namespace {
 
-struct Owner {
-  double data;
-  double grad;
-};
+using scalargrad::testing_support::Owner;
 
 }  // namespace
 

@@ -16,6 +16,8 @@
 
 #include <scalargrad/value.hpp>
 
+#include "support/test_support.hpp"
+
 using scalargrad::Error;
 using scalargrad::LeafBlock;
 using scalargrad::Value;
@@ -23,12 +25,9 @@ using testing::HasSubstr;
 
 namespace {
 
-struct Owner {
-  double data;
-  double grad;
-};
+using scalargrad::testing_support::Owner;
 
-std::uint64_t Bits(double x) { return std::bit_cast<std::uint64_t>(x); }
+using scalargrad::testing_support::Bits;
 
 /// n leaves with values drawn from [-2, 2).
 std::vector<Value> RandomLeaves(std::size_t n, std::mt19937_64& rng) {
@@ -36,6 +35,17 @@ std::vector<Value> RandomLeaves(std::size_t n, std::mt19937_64& rng) {
   std::vector<Value> leaves;
   for (std::size_t i = 0; i < n; ++i) leaves.emplace_back(uniform(rng));
   return leaves;
+}
+
+/// m LeafBlocks of n random leaves each; `weights` receives the leaves, row by row.
+std::vector<LeafBlock> RandomBlocks(std::size_t m, std::size_t n, std::mt19937_64& rng,
+                                    std::vector<std::vector<Value>>& weights) {
+  std::vector<LeafBlock> blocks;
+  for (std::size_t j = 0; j < m; ++j) {
+    weights.push_back(RandomLeaves(n, rng));
+    blocks.emplace_back(weights.back());
+  }
+  return blocks;
 }
 
 /// w_1 x_1 + ... + w_n x_n summed left to right in long double: the reference value.
@@ -94,11 +104,7 @@ TEST(LeafBlockDot, ManyCallsInOneGraphAgreeWithAnIndependentReference) {
   // from the second point on.
   std::mt19937_64 rng(11);
   std::vector<std::vector<Value>> weights;
-  std::vector<LeafBlock> blocks;
-  for (int j = 0; j < 8; ++j) {
-    weights.push_back(RandomLeaves(5, rng));
-    blocks.emplace_back(weights.back());
-  }
+  const std::vector<LeafBlock> blocks = RandomBlocks(8, 5, rng, weights);
   std::vector<Value> outputs;
   std::vector<std::vector<double>> inputs;
   for (int p = 0; p < 40; ++p) {
@@ -406,11 +412,7 @@ TEST(LeafBlock, CopiesHoldTheSameLeavesAndMovesKeepWorking) {
 TEST(LeafBlockRows, GiveTheNodesOfALoopOfDotToTheBit) {
   std::mt19937_64 rng(3);
   std::vector<std::vector<Value>> weights;
-  std::vector<LeafBlock> rows;
-  for (int j = 0; j < 6; ++j) {
-    weights.push_back(RandomLeaves(4, rng));
-    rows.emplace_back(weights.back());
-  }
+  const std::vector<LeafBlock> rows = RandomBlocks(6, 4, rng, weights);
   // Inputs of every kind: nodes of the open segment, a leaf, a node used twice.
   std::vector<Value> leaves = RandomLeaves(3, rng);
   const Value shared = leaves[1].tanh();

@@ -18,6 +18,12 @@ namespace scalargrad::testing_support {
 /// The bits of x: compares doubles exactly (-0.0 is not 0.0; a NaN equals itself).
 inline std::uint64_t Bits(double x) { return std::bit_cast<std::uint64_t>(x); }
 
+/// The two doubles an external leaf mirrors (Value::external), as an nn::Parameter's.
+struct Owner {
+  double data;
+  double grad;
+};
+
 /// The message of the scalargrad::Error that `f` throws, or a note saying what happened instead.
 inline std::string ErrorMessage(const std::function<void()>& f) {
   try {
