@@ -149,9 +149,13 @@ const double* Tape::block_nodes(const LeafBlock& w, const OperandResolver& resol
   const std::span<const Value> weights = w.values();
   const auto n = static_cast<std::uint32_t>(weights.size());
   // The cache holds if it was made in this segment of this thread's tape (the first leaf is
-  // this thread's: all are, the constructor checked), no leaf got new data since but through
-  // an external leaf's owner, and no owner's data changed: one load and compare per leaf.
-  bool valid = w.serial_ == resolve.serial && w.epoch_ == leaf_epoch && weights.front().key() == resolve.leaf_key;
+  // this thread's, checked below: all are, the constructor checked), no leaf got new data
+  // since but through an external leaf's owner, and no owner's data changed: one load and
+  // compare per leaf.
+  if (weights.front().key() != resolve.leaf_key) [[unlikely]] {
+    checked(weights.front());  // another thread's block: throws before touching its cache
+  }
+  bool valid = w.serial_ == resolve.serial && w.epoch_ == leaf_epoch;
   if (valid && w.external_) {
     const double* const* const sources = w.sources_.data();
     const double* const seen = w.seen_.data();
@@ -196,13 +200,12 @@ Value Tape::record_dot(const LeafBlock& w, std::span<const Value> x) {
   std::uint32_t* const px = pw + n;
   const std::uint32_t* const offsets = w.offsets_.data();
   const double* const values = resolve.values;
-  const std::uint64_t open_key = resolve.open_key;
   double total = 0.0;  // summed in the order of record_dot(weights, x): the same bits
   // (The offsets are copied in this loop, not by std::copy_n: for a neuron's few operands the
   // call to memmove cost more than the copy.)
   for (std::uint32_t i = 0; i < n; ++i) {
     const Value& v = x[i];
-    const std::uint32_t q = v.key() == open_key ? v.ref_ : resolve(v);  // a node of this segment, mostly
+    const std::uint32_t q = resolve(v);
     pw[i] = offsets[i];
     px[i] = q;
     total += seen[i] * values[q];
@@ -221,9 +224,12 @@ std::vector<Value> Tape::record_dots(std::span<const LeafBlock> rows, std::span<
   std::vector<Value> out;
   out.reserve(rows.size());
   const std::size_t n = x.size();
-  const std::size_t room = rows.size() * (n + 1) + n;  // every weight and input imported, the nodes
-  if (!plain || n == 0 || room > kMaxNaryOperands) {
-    for (const LeafBlock& w : rows) out.push_back(record_dot(w, x));  // the same nodes, one at a time
+  // Room for the worst case, every weight and input imported, reserved at once; beyond
+  // kMaxLayerRoom, one row at a time instead, so that a large layer does not grow a segment
+  // far beyond what it uses.
+  const std::size_t room = rows.size() * (n + 1) + n;
+  if (!plain || n == 0 || room > kMaxLayerRoom) {
+    for (const LeafBlock& w : rows) out.push_back(record_dot(w, x));  // equivalent nodes, one at a time
     return out;
   }
   ensure_room(static_cast<std::uint32_t>(room));
@@ -235,7 +241,7 @@ std::vector<Value> Tape::record_dots(std::span<const LeafBlock> rows, std::span<
   double* const xv = input_values.extend(n);
   for (std::size_t i = 0; i < n; ++i) {
     const Value& v = x[i];
-    inputs[i] = v.key() == resolve.open_key ? v.ref_ : resolve(v);
+    inputs[i] = resolve(v);
     xv[i] = resolve.values[inputs[i]];
   }
   for (const LeafBlock& w : rows) {
@@ -326,30 +332,8 @@ LeafBlock::LeafBlock(std::vector<Value> leaves) : leaves_(std::move(leaves)) {
 
 LeafBlock& LeafBlock::operator=(const LeafBlock& other) {
   if (this != &other) {
-    leaves_ = other.leaves_;
     serial_ = 0;  // other leaves: find their nodes again
-  }
-  return *this;
-}
-
-LeafBlock::LeafBlock(LeafBlock&& other) noexcept
-    : leaves_(std::move(other.leaves_)),
-      offsets_(std::move(other.offsets_)),
-      seen_(std::move(other.seen_)),  // the buffer moves: sources_ into it stay valid
-      sources_(std::move(other.sources_)),
-      external_(other.external_),
-      serial_(std::exchange(other.serial_, 0)),
-      epoch_(other.epoch_) {}
-
-LeafBlock& LeafBlock::operator=(LeafBlock&& other) noexcept {
-  if (this != &other) {
-    leaves_ = std::move(other.leaves_);
-    offsets_ = std::move(other.offsets_);
-    seen_ = std::move(other.seen_);
-    sources_ = std::move(other.sources_);
-    external_ = other.external_;
-    serial_ = std::exchange(other.serial_, 0);
-    epoch_ = other.epoch_;
+    leaves_ = other.leaves_;
   }
   return *this;
 }
@@ -395,7 +379,8 @@ void Value::unbind() noexcept {
   e->data = nullptr;
   e->grad = nullptr;
   t.leaf_import[ref_].data = nullptr;
-  ++t.leaf_epoch;  // LeafBlocks holding it must stop reading the owner's data
+  t.leaf_import[ref_].serial = 0;  // its last import may hold older data than leaf_value now
+  ++t.leaf_epoch;                  // LeafBlocks holding it must stop reading the owner's data
 }
 
 void Value::set_data(double data) {

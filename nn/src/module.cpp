@@ -89,7 +89,7 @@ void Neuron::make_weight_values() const {
   std::vector<Value> values;
   values.reserve(weights_.size());
   for (const Parameter& w : weights_) values.push_back(w.value());
-  weight_values_.block = LeafBlock(std::move(values));
+  weight_values_.value = LeafBlock(std::move(values));
 }
 
 Value Neuron::operator()(std::span<const Value> x) const {
@@ -132,11 +132,12 @@ Layer::Layer(std::size_t nin, std::size_t nout, Activation activation, Init init
     : Layer(nin, nout, activation, init, as_lvalue(Rng(seed))) {}
 
 const std::vector<LeafBlock>& Layer::rows() const {
-  if (rows_.blocks.size() != neurons_.size()) [[unlikely]] {
-    rows_.blocks.clear();
-    for (const Neuron& n : neurons_) rows_.blocks.push_back(n.weight_values());
+  std::vector<LeafBlock>& rows = rows_.value;
+  if (rows.size() != neurons_.size()) [[unlikely]] {
+    rows.clear();
+    for (const Neuron& n : neurons_) rows.push_back(n.weight_values());
   }
-  return rows_.blocks;
+  return rows;
 }
 
 std::vector<Value> Layer::operator()(std::span<const Value> x) const {

@@ -139,3 +139,19 @@ TEST(ExternalLeaf, SlotIsRecycledWhenTheLastHandleGoes) {
   EXPECT_EQ(b.grad, 1.0);
   EXPECT_EQ(a.grad, 0.0);
 }
+
+TEST(ExternalLeaf, UnbindAfterTheOwnersDataChangedUsesTheNewDataInTheSameGraph) {
+  // Regression: unbind() kept the leaf's last Import node of the open segment, which held the
+  // owner's data from before the change; later ops (and dots) read that old value.
+  Owner w{1.0, 0.0};
+  Value leaf = Value::external(w.data, w.grad);
+  const Value before = leaf * 2.0;  // imports 1.0 and keeps the segment open
+  w.data = 5.0;
+  leaf.unbind();
+  EXPECT_EQ(leaf.data(), 5.0);
+  EXPECT_EQ((leaf * 1.0).data(), 5.0);
+  const std::vector<Value> x = {3.0};
+  EXPECT_EQ(scalargrad::dot(std::vector<Value>{leaf}, x).data(), 15.0);
+  EXPECT_EQ(scalargrad::dot(scalargrad::LeafBlock({leaf}), x).data(), 15.0);
+  EXPECT_EQ(before.data(), 2.0);
+}

@@ -394,7 +394,6 @@ TEST(LeafBlock, CopiesHoldTheSameLeavesAndMovesKeepWorking) {
   LeafBlock moved = std::move(block);
   LeafBlock move_assigned;
   move_assigned = std::move(moved);
-  move_assigned = std::move(move_assigned);  // NOLINT: self-move leaves it as it was
   b.set_data(4.0);
   for (const LeafBlock* blk : std::initializer_list<const LeafBlock*>{&copy, &assigned, &move_assigned}) {
     const Value d = scalargrad::dot(*blk, x);

@@ -218,8 +218,9 @@ Value dot(std::span<const Value> a, std::span<const Value> b);
 /// A fixed list of leaves used together, in this order, as the first operand of many dot()
 /// calls: a neuron's weights (nn::Neuron keeps its weights in one).
 ///
-/// dot(w, x) records the node that dot(w.values(), x) records, with the same value to the bit;
-/// it is faster because it finds the leaves' nodes once per tape segment. Later calls in the
+/// dot(w, x) records a node equivalent to the one dot(w.values(), x) records: the same operands
+/// (up to which of a leaf's Import nodes carries it into the segment) and the same value to the
+/// bit. It is faster because it finds the leaves' nodes once per tape segment. Later calls in the
 /// same segment check, with one load and one compare per leaf, that each external leaf's owner
 /// still holds the data its node was imported with, and that no leaf of this thread was given
 /// new data (set_data(), rebind(), unbind()) since; then they reuse those nodes. Any change
@@ -235,8 +236,8 @@ class LeafBlock {
   explicit LeafBlock(std::vector<Value> leaves);
   LeafBlock(const LeafBlock& other) : leaves_(other.leaves_) {}
   LeafBlock& operator=(const LeafBlock& other);
-  LeafBlock(LeafBlock&& other) noexcept;
-  LeafBlock& operator=(LeafBlock&& other) noexcept;
+  LeafBlock(LeafBlock&& other) noexcept = default;  // the cache moves too: sources_ into seen_ stay valid
+  LeafBlock& operator=(LeafBlock&& other) noexcept = default;
   ~LeafBlock() = default;
 
   /// The leaves, in order.
@@ -261,11 +262,11 @@ class LeafBlock {
   mutable std::uint64_t epoch_ = 0;
 };
 
-/// w_1 x_1 + ... + w_n x_n as one node, the same node as dot(w.values(), x) (see LeafBlock).
+/// w_1 x_1 + ... + w_n x_n as one node, equivalent to dot(w.values(), x) (see LeafBlock).
 /// Throws Error if the lengths differ.
 Value dot(const LeafBlock& w, std::span<const Value> x);
-/// dot(rows[j], x) for every j, in order: one dot node per row, the nodes a loop of dot(rows[j], x)
-/// records, with the same values to the bit, but x's operands are found once for all rows (a
+/// dot(rows[j], x) for every j, in order: one dot node per row, equivalent to the nodes a loop of
+/// dot(rows[j], x) records (same values to the bit), but x's operands are found once for all rows (a
 /// layer of neurons reading the same inputs: nn::Layer). Throws Error naming the first row
 /// whose length is not x's.
 std::vector<Value> dot(std::span<const LeafBlock> rows, std::span<const Value> x);

@@ -37,6 +37,7 @@ inline constexpr std::uint32_t kNoOwner = 0xFFFFFFFFu;    // moved-from Value; n
 inline constexpr std::uint32_t kFirstSegmentCapacity = 1u << 10;  // nodes
 inline constexpr std::uint32_t kMaxSegmentCapacity = 1u << 20;    // nodes
 inline constexpr std::size_t kMaxNaryOperands = 1u << 16;  // larger sum()/dot() nest partial nodes
+inline constexpr std::size_t kMaxLayerRoom = 1u << 16;     // larger dot(rows, x) go row by row
 inline constexpr std::size_t kMaxPooledBuffers = 8;        // recycled segment storages kept
 
 /// Storage of one segment's nodes: struct of arrays, all of `capacity` entries. A node is

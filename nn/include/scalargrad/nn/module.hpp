@@ -16,6 +16,24 @@
 
 namespace scalargrad::nn {
 
+namespace detail {
+/// A cache a module makes from its own parameters' leaves: a copy of the module must not share
+/// it (the copy's parameters are other leaves), so copying gives an empty T, made again on use.
+template <typename T>
+struct ResetOnCopy {
+  T value;
+  ResetOnCopy() = default;
+  ResetOnCopy(const ResetOnCopy&) {}
+  ResetOnCopy& operator=(const ResetOnCopy&) {
+    value = T();
+    return *this;
+  }
+  ResetOnCopy(ResetOnCopy&&) noexcept = default;
+  ResetOnCopy& operator=(ResetOnCopy&&) noexcept = default;
+  ~ResetOnCopy() = default;
+};
+}  // namespace detail
+
 /// How initial weights are drawn (biases start at 0).
 enum class Init {
   Uniform,  ///< uniform(-1, 1), as micrograd
@@ -78,22 +96,12 @@ class Neuron : public Module {
   [[nodiscard]] const Parameter& slope() const { return slope_; }
 
  private:
-  // The weights' leaves as one LeafBlock, made once (copying a Neuron must not copy it: it
-  // holds the leaves of the original's weights). dot() through a LeafBlock finds the weights'
-  // nodes once per tape segment instead of once per call.
-  struct WeightValues {
-    LeafBlock block;
-    WeightValues() = default;
-    WeightValues(const WeightValues&) {}
-    WeightValues& operator=(const WeightValues&) {
-      block = LeafBlock();
-      return *this;
-    }
-  };
+  // The weights' leaves as one LeafBlock: dot() through it finds the weights' nodes once per
+  // tape segment instead of once per call. Made on first use, and again after a copy; the
+  // size check is all a forward pass pays.
   const LeafBlock& weight_values() const {
-    // Made on first use (and again after a copy); the check is all a forward pass pays.
-    if (weight_values_.block.size() != weights_.size()) [[unlikely]] make_weight_values();
-    return weight_values_.block;
+    if (weight_values_.value.size() != weights_.size()) [[unlikely]] make_weight_values();
+    return weight_values_.value;
   }
   void make_weight_values() const;
   /// activation(z + b), given z = w . x.
@@ -104,7 +112,7 @@ class Neuron : public Module {
   Parameter bias_;
   Parameter slope_;  // PReLU's slope
   Activation activation_;
-  mutable WeightValues weight_values_;
+  mutable detail::ResetOnCopy<LeafBlock> weight_values_;
 };
 
 /// nout neurons reading the same nin inputs.
@@ -129,23 +137,14 @@ class Layer : public Module {
   [[nodiscard]] const Activation& activation() const { return activation_; }
 
  private:
-  // Its neurons' weights, one LeafBlock per neuron, for dot(rows, x): made on first use,
-  // again after a copy (a copy's neurons have weights of their own).
-  struct Rows {
-    std::vector<LeafBlock> blocks;
-    Rows() = default;
-    Rows(const Rows&) {}
-    Rows& operator=(const Rows&) {
-      blocks.clear();
-      return *this;
-    }
-  };
+  // Its neurons' weights, one LeafBlock per neuron (copies of theirs: the same leaves, a
+  // cache of its own), for dot(rows, x). Made on first use, and again after a copy.
   const std::vector<LeafBlock>& rows() const;
 
   std::size_t nin_;
   Activation activation_;
   std::vector<Neuron> neurons_;
-  mutable Rows rows_;
+  mutable detail::ResetOnCopy<std::vector<LeafBlock>> rows_;
 };
 
 /// A multi-layer perceptron: layers of the given sizes, one activation for the hidden layers
