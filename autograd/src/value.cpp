@@ -185,32 +185,45 @@ const double* Tape::block_nodes(const LeafBlock& w, const OperandResolver& resol
   return w.seen_.data();
 }
 
+SCALARGRAD_ALWAYS_INLINE void Tape::resolve_inputs(std::span<const Value> x, const OperandResolver& resolve) {
+  input_offsets.clear();  // (left full by a call that threw)
+  input_values.clear();
+  std::uint32_t* const inputs = input_offsets.extend(x.size());
+  double* const xv = input_values.extend(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    inputs[i] = resolve(x[i]);
+    xv[i] = resolve.values[inputs[i]];
+  }
+}
+
+SCALARGRAD_ALWAYS_INLINE Value Tape::emit_block_dot(const LeafBlock& w, const OperandResolver& resolve) {
+  const double* const seen = block_nodes(w, resolve);
+  const std::size_t n = input_offsets.size();
+  const std::uint32_t* const inputs = input_offsets.data();
+  const double* const xv = input_values.data();
+  UninitBuffer<std::uint32_t>& list = open->operand_list;
+  const auto start = static_cast<std::uint32_t>(list.size());
+  std::uint32_t* const pw = list.extend(2 * n);
+  const std::uint32_t* const offsets = w.offsets_.data();
+  double total = 0.0;  // in the order of record_dot(w.values(), x): the same bits
+  for (std::size_t i = 0; i < n; ++i) {
+    total += seen[i] * xv[i];
+    pw[i] = offsets[i];     // the node's operands: its weights,
+    pw[n + i] = inputs[i];  // then the inputs (copied here: a memmove call costs more)
+  }
+  return emit(Op::Dot, start, static_cast<std::uint32_t>(n), total);
+}
+
 Value Tape::record_dot(const LeafBlock& w, std::span<const Value> x) {
   const std::span<const Value> weights = w.values();
   if (weights.size() != x.size() || weights.empty() || weights.size() > kMaxNaryOperands || !plain) {
     return record_dot(weights, x);  // the span form's errors, modes and partial nodes
   }
-  const auto n = static_cast<std::uint32_t>(x.size());
-  ensure_room(2 * n + 1);  // may open a segment: the cache is checked against the open one
+  // May open a segment: the block's cache is checked against the open one.
+  ensure_room(static_cast<std::uint32_t>(2 * x.size() + 1));
   const OperandResolver resolve(*this);
-  const double* const seen = block_nodes(w, resolve);
-  UninitBuffer<std::uint32_t>& list = open->operand_list;
-  const auto start = static_cast<std::uint32_t>(list.size());
-  std::uint32_t* const pw = list.extend(2 * std::size_t{n});
-  std::uint32_t* const px = pw + n;
-  const std::uint32_t* const offsets = w.offsets_.data();
-  const double* const values = resolve.values;
-  double total = 0.0;  // summed in the order of record_dot(weights, x): the same bits
-  // (The offsets are copied in this loop, not by std::copy_n: for a neuron's few operands the
-  // call to memmove cost more than the copy.)
-  for (std::uint32_t i = 0; i < n; ++i) {
-    const Value& v = x[i];
-    const std::uint32_t q = resolve(v);
-    pw[i] = offsets[i];
-    px[i] = q;
-    total += seen[i] * values[q];
-  }
-  return emit(Op::Dot, start, n, total);
+  resolve_inputs(x, resolve);
+  return emit_block_dot(w, resolve);
 }
 
 std::vector<Value> Tape::record_dots(std::span<const LeafBlock> rows, std::span<const Value> x) {
@@ -234,30 +247,8 @@ std::vector<Value> Tape::record_dots(std::span<const LeafBlock> rows, std::span<
   }
   ensure_room(static_cast<std::uint32_t>(room));
   const OperandResolver resolve(*this);
-  // The inputs, once for all rows: their offsets, and their values side by side.
-  input_offsets.clear();  // (left full by a call that threw)
-  input_values.clear();
-  std::uint32_t* const inputs = input_offsets.extend(n);
-  double* const xv = input_values.extend(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    const Value& v = x[i];
-    inputs[i] = resolve(v);
-    xv[i] = resolve.values[inputs[i]];
-  }
-  for (const LeafBlock& w : rows) {
-    const double* const seen = block_nodes(w, resolve);
-    UninitBuffer<std::uint32_t>& list = open->operand_list;
-    const auto start = static_cast<std::uint32_t>(list.size());
-    std::uint32_t* const pw = list.extend(2 * n);
-    const std::uint32_t* const offsets = w.offsets_.data();
-    double total = 0.0;  // in the order of record_dot(w, x): the same bits
-    for (std::size_t i = 0; i < n; ++i) {
-      total += seen[i] * xv[i];
-      pw[i] = offsets[i];     // the node's operands: its weights,
-      pw[n + i] = inputs[i];  // then the inputs (copied here: a memmove call costs more)
-    }
-    out.push_back(emit(Op::Dot, start, static_cast<std::uint32_t>(n), total));
-  }
+  resolve_inputs(x, resolve);  // once for all rows
+  for (const LeafBlock& w : rows) out.push_back(emit_block_dot(w, resolve));
   return out;
 }
 

@@ -343,7 +343,11 @@ struct Tape {
   // (set_data(), rebind(), unbind()): LeafBlock's cache is valid only in the epoch it was made.
   std::uint64_t leaf_epoch = 1;
 
-  // ---- 4. Statistics ----
+  // ---- 4. Scratch of dot() through LeafBlocks (resolve_inputs()) ----
+  UninitBuffer<std::uint32_t> input_offsets;  // the inputs' offsets in the open segment
+  UninitBuffer<double> input_values;          // ... and their values
+
+  // ---- 5. Statistics ----
   std::size_t closed_nodes = 0;  // nodes in live segments other than the open one
   std::size_t storage_bytes = 0;  // node storage held, live and pooled
   std::size_t high_water_nodes = 0;
@@ -457,8 +461,10 @@ struct Tape {
   /// empty): checks w's cache (LeafBlock) and finds them again if it no longer holds. Returns
   /// the values those nodes hold; their offsets are then in w.offsets_.
   const double* block_nodes(const LeafBlock& w, const OperandResolver& resolve);
-  UninitBuffer<std::uint32_t> input_offsets;  // scratch of record_dots(): x's offsets
-  UninitBuffer<double> input_values;          // ... and values
+  /// Resolves x's operands (room ensured) into input_offsets and their values into input_values.
+  void resolve_inputs(std::span<const Value> x, const OperandResolver& resolve);
+  /// Appends the dot node of w and the inputs resolve_inputs() left (as long as w).
+  Value emit_block_dot(const LeafBlock& w, const OperandResolver& resolve);
   /// Everything `root` depends on, operands before results (iterative depth-first search).
   Graph graph_of(const Value& root);
 };
