@@ -522,6 +522,23 @@ void Tape::backward(const Value& root) {
   }
 }
 
+namespace {
+
+// The gradients a DotRange node with adjoint g passes to its two runs when they do not
+// overlap: gw[k] += g vx[k], gx[k] += g vw[k]. Written through restrict pointers (the runs are
+// disjoint, and gradients and values are separate arrays), so that the compiler may do two or
+// four at a time: the same operations on each element, so the same bits.
+SCALARGRAD_ALWAYS_INLINE void add_range_dot_gradients(double* SCALARGRAD_RESTRICT gw, double* SCALARGRAD_RESTRICT gx,
+                                                      const double* SCALARGRAD_RESTRICT vw,
+                                                      const double* SCALARGRAD_RESTRICT vx, std::uint32_t n, double g) {
+  for (std::uint32_t k = 0; k < n; ++k) {
+    gw[k] += g * vx[k];
+    gx[k] += g * vw[k];
+  }
+}
+
+}  // namespace
+
 // kCheck (anomaly mode): after each node, the gradient of each of its operands must still be
 // finite if it was before; the first node that breaks this is named in an AnomalyError.
 template <bool kCheck>
@@ -609,6 +626,19 @@ void Tape::sweep(std::uint32_t slot, std::uint32_t last, const std::uint8_t* mas
           gr[y] += g * v[x];
         }
         break;
+      case Op::DotRange: {  // Dot with operands w + k and x + k (Note [Range dot])
+        const std::uint32_t w = list[a];
+        const std::uint32_t x = list[a + 1];
+        if (w + b <= x || x + b <= w) {
+          add_range_dot_gradients(gr + w, gr + x, v + w, v + x, b, g);
+        } else {  // overlapping runs (w . w): one operand at a time, as a list's
+          for (std::uint32_t k = 0; k < b; ++k) {
+            gr[w + k] += g * v[x + k];
+            gr[x + k] += g * v[w + k];
+          }
+        }
+        break;
+      }
     }
     if constexpr (kCheck) {
       std::size_t n = 0;

@@ -145,44 +145,48 @@ Value Tape::record_dot(std::span<const Value> x, std::span<const Value> y) {
   return emit(Op::Dot, start, n, total);
 }
 
-const double* Tape::block_nodes(const LeafBlock& w, const OperandResolver& resolve) {
-  const std::span<const Value> weights = w.values();
-  const auto n = static_cast<std::uint32_t>(weights.size());
+SCALARGRAD_ALWAYS_INLINE const double* Tape::block_nodes(const LeafBlock& w, const OperandResolver& resolve) {
   // The cache holds if it was made in this segment of this thread's tape (the first leaf is
   // this thread's, checked below: all are, the constructor checked), no leaf got new data
   // since but through an external leaf's owner, and no owner's data changed: one load and
   // compare per leaf.
-  if (weights.front().key() != resolve.leaf_key) [[unlikely]] {
-    checked(weights.front());  // another thread's block: throws before touching its cache
+  if (w.leaves_.front().key() != resolve.leaf_key) [[unlikely]] {
+    checked(w.leaves_.front());  // another thread's block: throws before touching its cache
   }
   bool valid = w.serial_ == resolve.serial && w.epoch_ == leaf_epoch;
   if (valid && w.external_) {
     const double* const* const sources = w.sources_.data();
     const double* const seen = w.seen_.data();
+    const std::size_t n = w.leaves_.size();
     std::uint64_t changed = 0;
-    for (std::uint32_t k = 0; k < n; ++k) {
+    for (std::size_t k = 0; k < n; ++k) {
       changed |= std::bit_cast<std::uint64_t>(*sources[k]) ^ std::bit_cast<std::uint64_t>(seen[k]);
     }
     valid = changed == 0;
   }
-  if (!valid) [[unlikely]] {
-    w.serial_ = 0;  // until every entry is written (resolving may throw)
-    w.offsets_.resize(n);
-    w.seen_.resize(n);
-    w.sources_.resize(n);
-    w.external_ = false;
-    for (std::uint32_t k = 0; k < n; ++k) {
-      const std::uint32_t offset = resolve.leaf_first(weights[k]);  // imports it if needed
-      const double* const owner = leaf_import[weights[k].ref_].data;  // nullptr: plain leaf
-      w.offsets_[k] = offset;
-      w.seen_[k] = resolve.values[offset];
-      w.sources_[k] = owner != nullptr ? owner : &w.seen_[k];
-      w.external_ = w.external_ || owner != nullptr;
-    }
-    w.serial_ = resolve.serial;
-    w.epoch_ = leaf_epoch;
-  }
+  if (!valid) [[unlikely]] refill_block(w, resolve);
   return w.seen_.data();
+}
+
+void Tape::refill_block(const LeafBlock& w, const OperandResolver& resolve) {
+  const std::span<const Value> weights = w.values();
+  const auto n = static_cast<std::uint32_t>(weights.size());
+  w.serial_ = 0;  // until every entry is written (resolving may throw)
+  w.offsets_.resize(n);
+  w.seen_.resize(n);
+  w.sources_.resize(n);
+  w.external_ = false;
+  for (std::uint32_t k = 0; k < n; ++k) {
+    const std::uint32_t offset = resolve.leaf_first(weights[k]);  // imports it if needed
+    const double* const owner = leaf_import[weights[k].ref_].data;  // nullptr: plain leaf
+    w.offsets_[k] = offset;
+    w.seen_[k] = resolve.values[offset];
+    w.sources_[k] = owner != nullptr ? owner : &w.seen_[k];
+    w.external_ = w.external_ || owner != nullptr;
+  }
+  w.first_ = first_of_run(w.offsets_.data(), n);
+  w.serial_ = resolve.serial;
+  w.epoch_ = leaf_epoch;
 }
 
 SCALARGRAD_ALWAYS_INLINE void Tape::resolve_inputs(std::span<const Value> x, const OperandResolver& resolve) {
@@ -194,6 +198,7 @@ SCALARGRAD_ALWAYS_INLINE void Tape::resolve_inputs(std::span<const Value> x, con
     inputs[i] = resolve(x[i]);
     xv[i] = resolve.values[inputs[i]];
   }
+  inputs_first = first_of_run(inputs, x.size());
 }
 
 SCALARGRAD_ALWAYS_INLINE Value Tape::emit_block_dot(const LeafBlock& w, const OperandResolver& resolve) {
@@ -203,9 +208,16 @@ SCALARGRAD_ALWAYS_INLINE Value Tape::emit_block_dot(const LeafBlock& w, const Op
   const double* const xv = input_values.data();
   UninitBuffer<std::uint32_t>& list = open->operand_list;
   const auto start = static_cast<std::uint32_t>(list.size());
+  double total = 0.0;  // in the order of record_dot(w.values(), x): the same bits
+  if (w.first_ != kNoRun && inputs_first != kNoRun) {
+    std::uint32_t* const first = list.extend(2);  // Note [Range dot]
+    first[0] = w.first_;
+    first[1] = inputs_first;
+    for (std::size_t i = 0; i < n; ++i) total += seen[i] * xv[i];
+    return emit(Op::DotRange, start, static_cast<std::uint32_t>(n), total);
+  }
   std::uint32_t* const pw = list.extend(2 * n);
   const std::uint32_t* const offsets = w.offsets_.data();
-  double total = 0.0;  // in the order of record_dot(w.values(), x): the same bits
   for (std::size_t i = 0; i < n; ++i) {
     total += seen[i] * xv[i];
     pw[i] = offsets[i];     // the node's operands: its weights,

@@ -28,6 +28,26 @@ namespace {
 using scalargrad::testing_support::Owner;
 
 using scalargrad::testing_support::Bits;
+using scalargrad::testing_support::OnFreshTape;
+
+/// The op code of the node this thread's open segment recorded last (white box: whether a dot
+/// was recorded as a range, Note [Range dot] in scalargrad/detail/tape.hpp).
+scalargrad::detail::Op LastOp() {
+  const scalargrad::detail::Segment& s = *scalargrad::detail::tls_tape->open;
+  return s.nodes.op[s.size - 1];
+}
+
+/// Entries in the open segment's operand list.
+std::size_t ListSize() { return scalargrad::detail::tls_tape->open->operand_list.size(); }
+
+/// tanh of each of `leaves`, recorded one after the other: the leaves enter the segment (and
+/// are halved) first, so that no Import node falls between two tanh nodes.
+std::vector<Value> ConsecutiveNodes(const std::vector<Value>& leaves) {
+  std::vector<Value> nodes;
+  for (const Value& v : leaves) nodes.push_back(v * 0.5);
+  for (Value& v : nodes) v = v.tanh();
+  return nodes;
+}
 
 /// n leaves with values drawn from [-2, 2).
 std::vector<Value> RandomLeaves(std::size_t n, std::mt19937_64& rng) {
@@ -528,4 +548,155 @@ TEST(LeafBlockRows, AnInputOfAnotherThreadThrowsAndTheNextCallWorks) {
   }
   const std::vector<Value> good = {10.0, 100.0};
   EXPECT_EQ(scalargrad::dot(rows, good).front().data(), 210.0);
+}
+
+// ---- 7. Runs of consecutive nodes (Note [Range dot] in scalargrad/detail/tape.hpp) -------------
+
+using scalargrad::detail::Op;
+
+TEST(RangeDot, ConsecutiveWeightsAndInputsRecordTwoOffsetsAndTheListFormsNode) {
+  OnFreshTape([] {
+    std::mt19937_64 rng(21);
+    for (const std::size_t n : {1u, 2u, 5u, 16u, 64u}) {
+      std::vector<Value> w = RandomLeaves(n, rng);
+      std::vector<Value> x0 = RandomLeaves(n, rng);
+      const std::vector<Value> x = ConsecutiveNodes(x0);
+      const LeafBlock block(w);  // its leaves enter the segment one after the other
+
+      const std::size_t before = ListSize();
+      const Value range = scalargrad::dot(block, x);
+      EXPECT_EQ(LastOp(), Op::DotRange) << "n = " << n;
+      EXPECT_EQ(ListSize() - before, 2u) << "n = " << n;  // not 2n
+
+      const Value list = scalargrad::dot(w, x);  // the span form: an operand list
+      EXPECT_EQ(LastOp(), Op::Dot);
+      EXPECT_EQ(ListSize() - before, 2u + 2 * n);
+
+      EXPECT_EQ(Bits(range.data()), Bits(list.data())) << "n = " << n;
+      EXPECT_EQ(range.op(), "dot");
+      const std::vector<Value> a = range.operands();
+      const std::vector<Value> b = list.operands();
+      ASSERT_EQ(a.size(), 2 * n);
+      ASSERT_EQ(b.size(), 2 * n);
+      for (std::size_t i = 0; i < 2 * n; ++i) {
+        EXPECT_EQ(Bits(a[i].data()), Bits(b[i].data())) << i;
+        EXPECT_EQ(a[i].is_leaf(), b[i].is_leaf()) << i;
+      }
+      EXPECT_EQ(scalargrad::graph_of(range).operands, scalargrad::graph_of(list).operands);
+
+      // The same gradients to the bit, and d/dx0_i = w_i tanh'(x0_i / 2) / 2.
+      range.backward();
+      std::vector<double> first;
+      for (std::size_t i = 0; i < n; ++i) first.push_back(w[i].grad()), first.push_back(x0[i].grad());
+      for (Value& v : w) v.zero_grad();
+      for (Value& v : x0) v.zero_grad();
+      list.backward();
+      for (std::size_t i = 0; i < n; ++i) {
+        EXPECT_EQ(Bits(w[i].grad()), Bits(first[2 * i])) << i;
+        EXPECT_EQ(Bits(x0[i].grad()), Bits(first[2 * i + 1])) << i;
+        EXPECT_EQ(w[i].grad(), x[i].data()) << i;
+        const double t = std::tanh(0.5 * x0[i].data());
+        EXPECT_NEAR(x0[i].grad(), 0.5 * w[i].data() * (1.0 - t * t), 1e-15) << i;
+      }
+    }
+  });
+}
+
+TEST(RangeDot, InputsOutOfOrderOrWithAGapRecordTheOperandList) {
+  OnFreshTape([] {
+    std::mt19937_64 rng(22);
+    const std::vector<Value> w = RandomLeaves(3, rng);
+    const LeafBlock block(w);
+    const std::vector<Value> x = ConsecutiveNodes(RandomLeaves(4, rng));
+    const std::vector<std::vector<Value>> inputs = {
+        {x[1], x[0], x[2]},  // reversed pair
+        {x[0], x[1], x[3]},  // a gap
+        {x[0], x[0], x[1]},  // a node used twice
+    };
+    for (const std::vector<Value>& in : inputs) {
+      const Value d = scalargrad::dot(block, in);
+      EXPECT_EQ(LastOp(), Op::Dot);
+      double expected = 0.0;
+      for (std::size_t i = 0; i < 3; ++i) expected += w[i].data() * in[i].data();
+      EXPECT_EQ(Bits(d.data()), Bits(expected));
+    }
+  });
+}
+
+TEST(RangeDot, WeightsAlreadyImportedOutOfOrderRecordTheOperandList) {
+  OnFreshTape([] {
+    const Value w0 = 2.0;
+    const Value w1 = 3.0;
+    const Value early = w1 * 1.0;  // w1 enters the segment before w0
+    const LeafBlock block({w0, w1});
+    const std::vector<Value> x = ConsecutiveNodes({Value(0.5), Value(-0.25)});
+    const Value d = scalargrad::dot(block, x);
+    EXPECT_EQ(LastOp(), Op::Dot);
+    d.backward();
+    EXPECT_EQ(w0.grad(), x[0].data());
+    EXPECT_EQ(w1.grad(), x[1].data());
+  });
+}
+
+TEST(RangeDot, TheSameRunForWeightsAndInputsGivesTwiceEachProductsGradient) {
+  OnFreshTape([] {
+    const std::vector<Value> v = {1.5, -2.0, 0.25};
+    const LeafBlock block(v);
+    const Value d = scalargrad::dot(block, v);  // v . v: both runs are v's Import nodes
+    EXPECT_EQ(LastOp(), Op::DotRange);
+    EXPECT_EQ(d.data(), 1.5 * 1.5 + 2.0 * 2.0 + 0.25 * 0.25);
+    d.backward();  // d(v . v)/dv_i = 2 v_i
+    for (const Value& x : v) EXPECT_EQ(x.grad(), 2.0 * x.data());
+  });
+}
+
+TEST(RangeDot, BackwardFromOneOfTwoDotsReachesOnlyItsOwnOperands) {
+  // In a segment swept before, backward() zeroes and sweeps only what the root reaches
+  // (Tape::reachable): a range node's operands must be marked as a list's are.
+  OnFreshTape([] {
+    std::vector<Value> w1 = {1.0, 2.0};
+    std::vector<Value> w2 = {3.0, 4.0};
+    std::vector<Value> x0 = {0.5, -0.5};
+    const std::vector<Value> x = ConsecutiveNodes(x0);
+    const LeafBlock b1(w1);
+    const LeafBlock b2(w2);
+    const Value d1 = scalargrad::dot(b1, x);
+    ASSERT_EQ(LastOp(), Op::DotRange);
+    const Value d2 = scalargrad::dot(b2, x);
+    ASSERT_EQ(LastOp(), Op::DotRange);
+    const Value y = d1 * 2.0;
+    const Value other = d2 * 5.0;
+    other.backward();  // sweeps the segment: a later backward() there works with a mask
+    for (std::vector<Value>* leaves : {&w1, &w2, &x0}) {
+      for (Value& v : *leaves) v.zero_grad();
+    }
+    y.backward();
+    for (std::size_t i = 0; i < 2; ++i) {
+      EXPECT_EQ(w1[i].grad(), 2.0 * x[i].data()) << i;
+      EXPECT_EQ(w2[i].grad(), 0.0) << i;
+      const double t = std::tanh(0.5 * x0[i].data());
+      EXPECT_DOUBLE_EQ(x0[i].grad(), w1[i].data() * (1.0 - t * t)) << i;  // 2 * 0.5 * w * tanh'
+    }
+    EXPECT_EQ(d2.grad(), 5.0);  // the other graph keeps its gradients
+  });
+}
+
+TEST(RangeDot, AnomalyModeNamesTheRangeDotWhoseBackwardOverflows) {
+  OnFreshTape([] {
+    const LeafBlock block({Value(1e300), Value(1.0)});
+    const std::vector<Value> x = ConsecutiveNodes({Value(0.1), Value(0.2)});
+    const Value d = scalargrad::dot(block, x);
+    ASSERT_EQ(LastOp(), Op::DotRange);
+    const Value y = d * 1e10;
+    scalargrad::AnomalyGuard anomaly;  // the backward checks every gradient it passes on
+    try {
+      y.backward();
+      FAIL() << "an infinite gradient did not throw under AnomalyGuard";
+    } catch (const scalargrad::AnomalyError& e) {
+      // d(y)/dx_0 = 1e10 * 1e300: the dot makes its operand x_0's gradient infinite.
+      EXPECT_THAT(e.what(), HasSubstr("backward through dot"));
+      EXPECT_THAT(e.what(), HasSubstr("made the gradient of its operand"));
+      EXPECT_THAT(e.what(), HasSubstr("inf"));
+    }
+  });
 }

@@ -258,6 +258,7 @@ class LeafBlock {
   // leaf changes only by set_data(), which the epoch guards).
   mutable std::vector<const double*> sources_;
   mutable bool external_ = false;     // some leaf is external: sources_ must be checked
+  mutable std::uint32_t first_ = 0;   // offsets_[0] if offsets_ count up by one, else kNoRun
   mutable std::uint64_t serial_ = 0;  // 0: never valid (segment serials start at 1)
   mutable std::uint64_t epoch_ = 0;
 };

@@ -22,8 +22,11 @@ namespace scalargrad::detail {
 
 // Structural ops: a leaf imported into a segment, an external leaf (Value::external) imported,
 // a node imported from an older segment, a former import whose source was released because
-// nothing live reached it (a value with no operands), and the fused n-ary nodes.
-#define SCALARGRAD_STRUCTURAL_OPS(X) X(Import) X(ImportExternal) X(ImportSegment) X(Released) X(Sum) X(Dot)
+// nothing live reached it (a value with no operands), and the fused n-ary nodes: sum, dot, and
+// dot of two runs of consecutive nodes (DotRange: the same node as a Dot whose operand lists
+// would count up by one, stored as the two first offsets; Note [Range dot] in tape.hpp).
+#define SCALARGRAD_STRUCTURAL_OPS(X) \
+  X(Import) X(ImportExternal) X(ImportSegment) X(Released) X(Sum) X(Dot) X(DotRange)
 
 /// Op code of a tape node.
 enum class Op : std::uint8_t {
@@ -185,7 +188,8 @@ constexpr std::string_view op_name(Op op) noexcept {
     case Op::ImportSegment: return "import";
     case Op::Released: return "released";
     case Op::Sum: return "sum";
-    case Op::Dot: return "dot";
+    case Op::Dot:
+    case Op::DotRange: return "dot";
   }
   return "?";
 }

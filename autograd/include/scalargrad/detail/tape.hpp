@@ -19,7 +19,9 @@
 #define SCALARGRAD_TLS_INITIAL_EXEC __attribute__((tls_model("initial-exec")))
 #define SCALARGRAD_NOINLINE __attribute__((noinline))
 #define SCALARGRAD_ALWAYS_INLINE inline __attribute__((always_inline))
+#define SCALARGRAD_RESTRICT __restrict__
 #else
+#define SCALARGRAD_RESTRICT
 #define SCALARGRAD_ALWAYS_INLINE inline
 #define SCALARGRAD_TLS_INITIAL_EXEC
 #define SCALARGRAD_NOINLINE
@@ -71,6 +73,24 @@ struct NodeBuffers {
   std::unique_ptr<std::byte[]> storage_;  // the five arrays
   std::size_t bytes_ = 0;
 };
+
+/// Note [Range dot]: a neuron's dot node reads two runs of consecutive nodes. Its weights' leaves
+/// are imported one after the other the first time its LeafBlock is used in a segment, and a
+/// layer (nn::Layer) records its activations one after the other, so the next layer's inputs
+/// are consecutive too. Such a node is recorded as DotRange: the two first offsets instead of
+/// 2n operand offsets, so that neither the forward nor the backward sweep reads or writes an
+/// operand list (with one, the demo's forward spent more on copying the lists than on the
+/// products). It is the Dot node whose operand lists would be first_w + k and first_x + k, with
+/// the same value and the same gradients to the bit; the graph walks see the same operands.
+inline constexpr std::uint32_t kNoRun = 0xFFFFFFFFu;  // offsets that do not count up by one
+
+/// First element of offsets[0, n) if they count up by one, else (or if n is 0) kNoRun.
+inline std::uint32_t first_of_run(const std::uint32_t* offsets, std::size_t n) {
+  if (n == 0) return kNoRun;
+  std::uint32_t mismatch = 0;
+  for (std::size_t k = 1; k < n; ++k) mismatch |= offsets[k] ^ (offsets[0] + static_cast<std::uint32_t>(k));
+  return mismatch == 0 ? offsets[0] : kNoRun;
+}
 
 /// A growable array of a trivially copyable T whose new elements are left uninitialised, for
 /// the operand lists of n-ary nodes: std::vector::resize would zero-fill every operand slot
@@ -198,7 +218,8 @@ struct Segment {
   std::uint32_t size = 0;  // nodes recorded
   // Node fields by op: unary: a = operand, b unused; unary with constant: b = index in consts;
   // binary: a, b operands; Import: a = leaf slot; ImportSegment: a = index in imports;
-  // Sum: a = first index in operand_list, b = count; Dot: operand_list[a, a+b) and [a+b, a+2b).
+  // Sum: a = first index in operand_list, b = count; Dot: operand_list[a, a+b) and [a+b, a+2b);
+  // DotRange: b = count, operand_list[a] and [a+1] the first offsets of the two runs.
   std::vector<double> consts;               // op constants (exponent, slope, c in x*c ...)
   UninitBuffer<std::uint32_t> operand_list;  // operands of n-ary nodes
   std::vector<SegmentRef> imports;          // sources of ImportSegment nodes
@@ -264,6 +285,13 @@ void for_each_operand(const Segment& s, std::uint32_t i, F f) {
     case Op::Dot: {
       const std::uint32_t count = s.nodes.op[i] == Op::Sum ? b : 2 * b;
       for (std::uint32_t k = a; k < a + count; ++k) f(s.operand_list[k]);
+      break;
+    }
+    case Op::DotRange: {
+      const std::uint32_t first[2] = {s.operand_list[a], s.operand_list[a + 1]};
+      for (const std::uint32_t run : first) {
+        for (std::uint32_t k = run; k < run + b; ++k) f(k);
+      }
       break;
     }
     case Op::Import:
@@ -346,6 +374,7 @@ struct Tape {
   // ---- 4. Scratch of dot() through LeafBlocks (resolve_inputs()) ----
   UninitBuffer<std::uint32_t> input_offsets;  // the inputs' offsets in the open segment
   UninitBuffer<double> input_values;          // ... and their values
+  std::uint32_t inputs_first = kNoRun;        // input_offsets[0] if they count up by one
 
   // ---- 5. Statistics ----
   std::size_t closed_nodes = 0;  // nodes in live segments other than the open one
@@ -461,6 +490,8 @@ struct Tape {
   /// empty): checks w's cache (LeafBlock) and finds them again if it no longer holds. Returns
   /// the values those nodes hold; their offsets are then in w.offsets_.
   const double* block_nodes(const LeafBlock& w, const OperandResolver& resolve);
+  /// block_nodes()'s rare path: finds w's nodes again (importing its leaves as needed).
+  SCALARGRAD_NOINLINE void refill_block(const LeafBlock& w, const OperandResolver& resolve);
   /// Resolves x's operands (room ensured) into input_offsets and their values into input_values.
   void resolve_inputs(std::span<const Value> x, const OperandResolver& resolve);
   /// Appends the dot node of w and the inputs resolve_inputs() left (as long as w).
