@@ -103,24 +103,35 @@ std::string Activation::name() const {
 std::string_view Activation::display_name() const { return entry_of(kind_).display; }
 
 Value Activation::operator()(const Value& x, const Value* slope) const {
-  switch (kind_) {
-    case Kind::Linear: return x;
-    case Kind::ReLU: return x.relu();
-    case Kind::LeakyReLU: return x.leaky_relu(parameter_);
-    case Kind::PReLU: {
-      if (slope == nullptr) return x.leaky_relu(parameter_);
-      // prelu(x) = relu(x) + a min(x, 0), min(x, 0) = x - relu(x): d/dx = 1 (x > 0), a (x <= 0)
-      const Value positive = x.relu();
-      return positive + *slope * (x - positive);
-    }
-    case Kind::Tanh: return x.tanh();
-    case Kind::Sigmoid: return x.sigmoid();
-    case Kind::ELU: return x.elu(parameter_);
-    case Kind::GELU: return x.gelu();
-    case Kind::SiLU: return x.silu();
-    case Kind::Softplus: return x.softplus();
+  if (kind_ == Kind::PReLU && slope != nullptr) {
+    // prelu(x) = relu(x) + a min(x, 0), min(x, 0) = x - relu(x): d/dx = 1 (x > 0), a (x <= 0)
+    const Value positive = x.relu();
+    return positive + *slope * (x - positive);
   }
-  return x;
+  Value y = x;
+  apply(std::span<Value>(&y, 1));
+  return y;
+}
+
+void Activation::apply(std::span<Value> xs) const {
+  // One switch for the span, then a loop the compiler sees through (a layer's activations
+  // recorded one after the other).
+  const auto each = [xs](auto f) {
+    for (Value& x : xs) x = f(x);
+  };
+  const double c = parameter_;
+  switch (kind_) {
+    case Kind::Linear: return;
+    case Kind::ReLU: return each([](const Value& x) { return x.relu(); });
+    case Kind::LeakyReLU:
+    case Kind::PReLU: return each([c](const Value& x) { return x.leaky_relu(c); });
+    case Kind::Tanh: return each([](const Value& x) { return x.tanh(); });
+    case Kind::Sigmoid: return each([](const Value& x) { return x.sigmoid(); });
+    case Kind::ELU: return each([c](const Value& x) { return x.elu(c); });
+    case Kind::GELU: return each([](const Value& x) { return x.gelu(); });
+    case Kind::SiLU: return each([](const Value& x) { return x.silu(); });
+    case Kind::Softplus: return each([](const Value& x) { return x.softplus(); });
+  }
 }
 
 }  // namespace scalargrad::nn

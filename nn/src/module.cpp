@@ -94,11 +94,11 @@ void Neuron::make_weight_values() const {
 
 Value Neuron::operator()(std::span<const Value> x) const {
   check_inputs("Neuron", nin(), x.size());
-  return finish(dot(weight_values(), x));  // one fused node for w . x
+  return activate(dot(weight_values(), x) + bias_.value());  // one fused node for w . x
 }
 
-Value Neuron::finish(const Value& z) const {
-  return activation_(z + bias_.value(), activation_.has_parameter() ? &slope_.value() : nullptr);
+Value Neuron::activate(const Value& z) const {
+  return activation_(z, activation_.has_parameter() ? &slope_.value() : nullptr);
 }
 
 Value Neuron::operator()(std::span<const double> x) const {
@@ -143,9 +143,16 @@ const std::vector<LeafBlock>& Layer::rows() const {
 std::vector<Value> Layer::operator()(std::span<const Value> x) const {
   check_inputs("Layer", nin_, x.size());
   // Each neuron's w . x, one dot node per neuron as Neuron::operator() records it, with x's
-  // operands found once for the layer; then each neuron's bias and activation.
+  // operands found once for the layer; then the neurons' biases; then their activations, one
+  // after the other, so that the next layer's dots read them as one run of nodes (Note [Range
+  // dot] in the engine's tape.hpp).
   std::vector<Value> out = dot(rows(), x);
-  for (std::size_t j = 0; j < out.size(); ++j) out[j] = neurons_[j].finish(out[j]);
+  for (std::size_t j = 0; j < out.size(); ++j) out[j] += neurons_[j].bias_.value();
+  if (activation_.has_parameter()) {  // each neuron its own slope
+    for (std::size_t j = 0; j < out.size(); ++j) out[j] = neurons_[j].activate(out[j]);
+  } else {
+    activation_.apply(out);
+  }
   return out;
 }
 

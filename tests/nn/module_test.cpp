@@ -491,6 +491,63 @@ TEST_P(PerActivation, WholeNetworkGradientMatchesCentralFiniteDifferences) {
   EXPECT_GT(nonzero, static_cast<int>(params.size()) / 2);
 }
 
+TEST_P(PerActivation, ApplyGivesEachValuesActivationToTheBitWithTheSameGradients) {
+  const Activation activation = Activation::parse(GetParam());
+  // Without a slope Value, PReLU is Leaky ReLU with its initial slope, in apply() as in ().
+  const std::vector<double> points = {-3.0, -0.5, -0.0, 0.0, 1e-3, 0.7, 2.5};
+  std::vector<Value> leaves(points.begin(), points.end());
+  std::vector<Value> applied;
+  for (const Value& x : leaves) applied.push_back(x * 1.0);
+  activation.apply(applied);
+  ASSERT_EQ(applied.size(), points.size());
+  std::vector<double> by_apply;
+  scalargrad::sum(applied).backward();
+  for (Value& x : leaves) {
+    by_apply.push_back(x.grad());
+    x.zero_grad();
+  }
+  std::vector<Value> one_by_one;
+  for (const Value& x : leaves) one_by_one.push_back(activation(x * 1.0));
+  scalargrad::sum(one_by_one).backward();
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    EXPECT_EQ(Bits(applied[i].data()), Bits(one_by_one[i].data())) << "x = " << points[i];
+    EXPECT_NEAR(applied[i].data(), ByHand(activation, points[i], activation.parameter()), 1e-15)
+        << "x = " << points[i];
+    EXPECT_EQ(Bits(by_apply[i]), Bits(leaves[i].grad())) << "x = " << points[i];
+  }
+  std::vector<Value> none;
+  activation.apply(none);  // an empty span: nothing to do
+  EXPECT_TRUE(none.empty());
+}
+
+TEST_P(PerActivation, LayerGivesEachNeuronsOutputAndGradientsToTheBit) {
+  // Layer records its neurons' dots, then their biases, then their activations; each output is
+  // still the neuron's own activation(w . x + b), with the same gradients.
+  const Activation activation = Activation::parse(GetParam());
+  Layer layer(3, 5, activation, Init::Uniform, 23);
+  std::vector<Value> x = {0.4, -1.1, 0.9};
+  Value by_layer = 0.0;
+  const std::vector<Value> out = layer(x);
+  ASSERT_EQ(out.size(), 5u);
+  for (std::size_t j = 0; j < out.size(); ++j) {
+    const Value alone = layer.neurons()[j](x);
+    EXPECT_EQ(Bits(out[j].data()), Bits(alone.data())) << "neuron " << j;
+    by_layer = by_layer + out[j] * (1.0 + static_cast<double>(j));
+  }
+  std::vector<double> grads;
+  const std::vector<Parameter*> params = layer.parameters();
+  layer.zero_grad();
+  by_layer.backward();
+  for (const Parameter* p : params) grads.push_back(p->grad);
+  for (Value& v : x) grads.push_back(v.grad()), v.zero_grad();
+  layer.zero_grad();
+  Value by_neurons = 0.0;
+  for (std::size_t j = 0; j < 5; ++j) by_neurons = by_neurons + layer.neurons()[j](x) * (1.0 + static_cast<double>(j));
+  by_neurons.backward();
+  for (std::size_t i = 0; i < params.size(); ++i) EXPECT_EQ(Bits(params[i]->grad), Bits(grads[i])) << "parameter " << i;
+  for (std::size_t i = 0; i < x.size(); ++i) EXPECT_DOUBLE_EQ(x[i].grad(), grads[params.size() + i]) << "input " << i;
+}
+
 TEST_P(PerActivation, NameParsesBackToTheSameActivation) {
   const Activation activation = Activation::parse(GetParam());
   EXPECT_EQ(Activation::parse(activation.name()), activation);
@@ -605,3 +662,25 @@ TEST(MLPNames, EveryParameterIsNamedByLayerNeuronAndRole) {
 }
 
 }  // namespace
+
+// ---- The engine's range dot (Note [Range dot] in scalargrad/detail/tape.hpp) ------------------
+
+TEST(Layer, RecordsItsActivationsOneAfterTheOtherSoThatEveryDotReadsARun) {
+  // Speed, not values: a dot whose operands are two runs of consecutive nodes stores no operand
+  // list. The first layer reads the point's inputs (leaves imported one after the other), the
+  // others the activations of the layer before, which Layer records one after the other.
+  scalargrad::testing_support::OnFreshTape([] {
+    const MLP model(2, {4, 4, 1}, Activation::relu(), Activation::linear(), Init::Uniform, 5);
+    std::vector<Value> scores;
+    for (const double t : {0.25, -0.5, 1.0}) scores.push_back(model.score(std::vector<double>{t, 1.0 - t}));
+    const scalargrad::detail::Segment& s = *scalargrad::detail::tls_tape->open;
+    int range = 0;
+    int list = 0;
+    for (std::uint32_t i = 0; i < s.size; ++i) {
+      range += s.nodes.op[i] == scalargrad::detail::Op::DotRange ? 1 : 0;
+      list += s.nodes.op[i] == scalargrad::detail::Op::Dot ? 1 : 0;
+    }
+    EXPECT_EQ(range, 3 * 9) << "every neuron's dot, for each of the 3 points";
+    EXPECT_EQ(list, 0);
+  });
+}

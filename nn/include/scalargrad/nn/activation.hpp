@@ -1,6 +1,7 @@
 // nn::Activation: the nonlinearity of a neuron, chosen per layer.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,6 +52,10 @@ class Activation {
 
   /// Applies the activation to x; `slope` is the neuron's PReLU slope (ignored otherwise).
   [[nodiscard]] Value operator()(const Value& x, const Value* slope = nullptr) const;
+  /// Replaces each of xs by its activation, as `x = (*this)(x)` (no PReLU slope: PReLU applies
+  /// its initial slope as a constant), choosing the function once for all of them: a layer's
+  /// neurons.
+  void apply(std::span<Value> xs) const;
 
   friend bool operator==(const Activation&, const Activation&) = default;
 

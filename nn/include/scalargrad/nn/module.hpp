@@ -105,8 +105,9 @@ class Neuron : public Module {
   }
   void make_weight_values() const;
   /// activation(z + b), given z = w . x.
-  Value finish(const Value& z) const;
-  friend class Layer;  // computes its neurons' w . x together, then finish()es each
+  /// Its activation of z, the weighted sum with the bias added.
+  Value activate(const Value& z) const;
+  friend class Layer;  // computes its neurons' w . x together, then their biases, then activate()s
 
   std::vector<Parameter> weights_;
   Parameter bias_;
