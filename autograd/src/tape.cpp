@@ -528,7 +528,7 @@ namespace {
 // overlap: gw[k] += g vx[k], gx[k] += g vw[k]. Written through restrict pointers (the runs are
 // disjoint, and gradients and values are separate arrays), so that the compiler may do two or
 // four at a time: the same operations on each element, so the same bits.
-SCALARGRAD_ALWAYS_INLINE void add_range_dot_gradients(double* SCALARGRAD_RESTRICT gw, double* SCALARGRAD_RESTRICT gx,
+SCALARGRAD_NOINLINE void add_range_dot_gradients(double* SCALARGRAD_RESTRICT gw, double* SCALARGRAD_RESTRICT gx,
                                                       const double* SCALARGRAD_RESTRICT vw,
                                                       const double* SCALARGRAD_RESTRICT vx, std::uint32_t n, double g) {
   for (std::uint32_t k = 0; k < n; ++k) {

@@ -27,7 +27,7 @@ void Tape::retain_slow(const Value& v) {
   if (v.owner_ == kLeafOwner) {
     ++t->leaf_refs[v.ref_];
   } else {
-    ++t->segments[v.owner_].handles;
+    ++t->handles_of(v.owner_);
   }
 }
 
@@ -39,7 +39,7 @@ void Tape::release_slow(const Value& v) noexcept {
   if (v.owner_ == kLeafOwner) {
     if (--t->leaf_refs[v.ref_] == 0) t->leaf_unreferenced(v.ref_);
   } else {
-    if (--t->segments[v.owner_].handles == 0) t->segment_unreferenced(v.owner_);
+    if (--t->handles_of(v.owner_) == 0) t->segment_unreferenced(v.owner_);
   }
 }
 
@@ -58,7 +58,7 @@ Value Tape::handle_to(std::uint32_t slot, std::uint32_t offset) {
     slot = r.segment;
     offset = r.offset;
   }
-  ++segments[slot].handles;
+  ++handles_of(slot);
   return Value(Value::Adopt{}, offset, handle_key(slot, id));
 }
 
@@ -201,7 +201,7 @@ SCALARGRAD_ALWAYS_INLINE void Tape::resolve_inputs(std::span<const Value> x, con
   inputs_first = first_of_run(inputs, x.size());
 }
 
-SCALARGRAD_ALWAYS_INLINE Value Tape::emit_block_dot(const LeafBlock& w, const OperandResolver& resolve) {
+SCALARGRAD_ALWAYS_INLINE std::uint32_t Tape::append_block_dot(const LeafBlock& w, const OperandResolver& resolve) {
   const double* const seen = block_nodes(w, resolve);
   const std::size_t n = input_offsets.size();
   const std::uint32_t* const inputs = input_offsets.data();
@@ -214,7 +214,7 @@ SCALARGRAD_ALWAYS_INLINE Value Tape::emit_block_dot(const LeafBlock& w, const Op
     first[0] = w.first_;
     first[1] = inputs_first;
     for (std::size_t i = 0; i < n; ++i) total += seen[i] * xv[i];
-    return emit(Op::DotRange, start, static_cast<std::uint32_t>(n), total);
+    return append(Op::DotRange, start, static_cast<std::uint32_t>(n), total);
   }
   std::uint32_t* const pw = list.extend(2 * n);
   const std::uint32_t* const offsets = w.offsets_.data();
@@ -223,7 +223,7 @@ SCALARGRAD_ALWAYS_INLINE Value Tape::emit_block_dot(const LeafBlock& w, const Op
     pw[i] = offsets[i];     // the node's operands: its weights,
     pw[n + i] = inputs[i];  // then the inputs (copied here: a memmove call costs more)
   }
-  return emit(Op::Dot, start, static_cast<std::uint32_t>(n), total);
+  return append(Op::Dot, start, static_cast<std::uint32_t>(n), total);
 }
 
 Value Tape::record_dot(const LeafBlock& w, std::span<const Value> x) {
@@ -235,7 +235,7 @@ Value Tape::record_dot(const LeafBlock& w, std::span<const Value> x) {
   ensure_room(static_cast<std::uint32_t>(2 * x.size() + 1));
   const OperandResolver resolve(*this);
   resolve_inputs(x, resolve);
-  return emit_block_dot(w, resolve);
+  return adopt(append_block_dot(w, resolve));
 }
 
 std::vector<Value> Tape::record_dots(std::span<const LeafBlock> rows, std::span<const Value> x) {
@@ -259,8 +259,17 @@ std::vector<Value> Tape::record_dots(std::span<const LeafBlock> rows, std::span<
   }
   ensure_room(static_cast<std::uint32_t>(room));
   const OperandResolver resolve(*this);
+  row_nodes.clear();  // (left full by a call that threw)
   resolve_inputs(x, resolve);  // once for all rows
-  for (const LeafBlock& w : rows) out.push_back(emit_block_dot(w, resolve));
+  std::uint32_t* const nodes = row_nodes.extend(rows.size());
+  for (std::size_t j = 0; j < rows.size(); ++j) nodes[j] = append_block_dot(rows[j], resolve);
+  // The handles, counted at once: one read-modify-write of the count instead of one per row
+  // (a chain through memory that bounded W1's fused step). Made after every node is appended,
+  // so that nothing can throw between counting them and making them.
+  if constexpr (!SCALARGRAD_UNCOUNTED_HANDLES) tls_handles.open_count += static_cast<std::uint32_t>(rows.size());
+  const std::uint64_t key = open_key();
+  for (std::size_t j = 0; j < rows.size(); ++j) out.push_back(Value(Value::Adopt{}, nodes[j], key));
+  row_nodes.clear();
   return out;
 }
 

@@ -532,6 +532,32 @@ TEST(LeafBlockRows, SeesWeightsChangedBetweenTwoCallsInOneGraph) {
   EXPECT_EQ(second[1].data(), -6.0);
 }
 
+TEST(LeafBlockRows, ALaterRowOfAnotherThreadThrowsAndLeavesTheCountsRight) {
+  // The first row's node is appended before the second row throws: dot(rows, x) counts its
+  // handles only once every node is there, so none is counted for a Value never made, and the
+  // graph is freed when its last Value goes.
+  OnFreshTape([] {
+    std::vector<LeafBlock> rows;
+    rows.emplace_back(std::vector<Value>{Value(1.0), Value(2.0)});
+    std::thread other([&] { rows.emplace_back(std::vector<Value>{Value(3.0), Value(4.0)}); });
+    other.join();
+    {
+      const std::vector<Value> x = ConsecutiveNodes({Value(1.0), Value(1.0)});
+      try {
+        (void)scalargrad::dot(rows, x);
+        FAIL() << "a row of another thread did not throw";
+      } catch (const Error& e) {
+        EXPECT_THAT(e.what(), HasSubstr("used on a thread other than the one that recorded it"));
+      }
+      EXPECT_GT(scalargrad::tape_stats().nodes, 0u);
+      const std::vector<LeafBlock> good(rows.begin(), rows.begin() + 1);
+      const Value y = scalargrad::dot(good, x).front();
+      EXPECT_EQ(y.data(), std::tanh(0.5) * 3.0);
+    }
+    EXPECT_EQ(scalargrad::tape_stats().nodes, 0u);  // every Value gone: the graph is freed
+  });
+}
+
 TEST(LeafBlockRows, AnInputOfAnotherThreadThrowsAndTheNextCallWorks) {
   const std::vector<LeafBlock> rows = {LeafBlock({Value(1.0), Value(2.0)})};
   std::vector<Value> foreign;  // made on another thread (copying one here would throw already)

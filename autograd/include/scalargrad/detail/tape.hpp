@@ -182,16 +182,24 @@ inline constexpr std::uint64_t kNoLeafKey = handle_key(kLeafOwner, 0);
 
 /// Note [Handle state]: the keys that every op and every copy and destruction of a Value compare
 /// with, and the open segment's handle count, kept in thread-local storage itself rather than
-/// behind `tls_tape`. ~Value is then one compare with `open_key` and a decrement through
-/// `open_handles`, with no load of the tape pointer; and no fast path tests "this thread has no
+/// behind `tls_tape`. ~Value is then one compare with `open_key` and a decrement of
+/// `open_count`, with no load of the tape pointer; and no fast path tests "this thread has no
 /// tape yet": before it has one, the keys are kIdleKey and kNoLeafKey, which no Value has, so
 /// an operand whose key matches proves that `tls_tape` is set. Written only by the tape
-/// (Tape::set_current(), its constructor) and when it goes away. Trivially destructible and
-/// constant-initialised, like `tls_tape`, and read with the initial-exec TLS model.
+/// (Tape::set_current(), its constructor, adopt()), by Value's copies and destructions, and
+/// when the tape goes away. Trivially destructible and constant-initialised, like `tls_tape`,
+/// and read with the initial-exec TLS model.
+///
+/// The count itself lives here while its segment is open (Segment::handles holds it while the
+/// segment is closed; set_current() moves it): at a fixed address, not behind a pointer. When a
+/// temporary's decrement went through a pointer loaded from here and the next op's increment
+/// through `tls_tape->open`, W1's counted copy ran 1.2 to 1.5 times the uncounted one in some
+/// builds, with the same instructions; since, 1.04 to 1.14 (docs/performance.md section 8).
+/// Our reading: the core learned late that the two addresses were one counter.
 struct HandleState {
-  std::uint64_t open_key = kIdleKey;      // the open segment's handle_key(slot, tape id)
-  std::uint64_t leaf_key = kNoLeafKey;    // handle_key(kLeafOwner, tape id)
-  std::uint32_t* open_handles = nullptr;  // &Segment::handles of the open segment (or of Tape::idle)
+  std::uint64_t open_key = kIdleKey;    // the open segment's handle_key(slot, tape id)
+  std::uint64_t leaf_key = kNoLeafKey;  // handle_key(kLeafOwner, tape id)
+  std::uint32_t open_count = 0;         // live Values into the open segment (0 if none is open)
 };
 extern constinit thread_local HandleState tls_handles SCALARGRAD_TLS_INITIAL_EXEC;
 
@@ -225,7 +233,7 @@ struct Segment {
   std::vector<SegmentRef> imports;          // sources of ImportSegment nodes
 
   // ---- 2. Lifetime (Note [Lifetime] in docs/architecture.md) ----
-  std::uint32_t handles = 0;    // live Values into this segment
+  std::uint32_t handles = 0;    // live Values into this segment, while closed (Note [Handle state])
   std::uint32_t importers = 0;  // live younger segments that import from this one
   std::uint64_t serial = 0;     // creation order; 0 for a free slot
   std::uint64_t last_importer = 0;  // serial of the last segment that counted itself an importer
@@ -331,11 +339,16 @@ struct Tape {
   /// Makes `slot` (or kNoOwner) the open segment and updates the hot path state.
   /// (A tape is only ever used on its own thread: this thread's HandleState is its own.)
   void set_current(std::uint32_t slot) {
+    if (current != kNoOwner) segments[current].handles = tls_handles.open_count;  // it closes
     current = slot;
     open = slot == kNoOwner ? &idle : &segments[slot];
     tls_handles.open_key = slot == kNoOwner ? kIdleKey : handle_key(slot, id);
-    tls_handles.open_handles = &open->handles;
+    tls_handles.open_count = slot == kNoOwner ? 0 : segments[slot].handles;
     refresh_limit();
+  }
+  /// The live handle count of segment `slot`: in tls_handles while it is the open one.
+  std::uint32_t& handles_of(std::uint32_t slot) {
+    return slot == current ? tls_handles.open_count : segments[slot].handles;
   }
   /// handle_key(current, id), the key of every Value of the open segment; kIdleKey when none is.
   [[nodiscard]] static std::uint64_t open_key() noexcept { return tls_handles.open_key; }
@@ -375,6 +388,7 @@ struct Tape {
   UninitBuffer<std::uint32_t> input_offsets;  // the inputs' offsets in the open segment
   UninitBuffer<double> input_values;          // ... and their values
   std::uint32_t inputs_first = kNoRun;        // input_offsets[0] if they count up by one
+  UninitBuffer<std::uint32_t> row_nodes;      // record_dots(): the node of each row
 
   // ---- 5. Statistics ----
   std::size_t closed_nodes = 0;  // nodes in live segments other than the open one
@@ -494,8 +508,9 @@ struct Tape {
   SCALARGRAD_NOINLINE void refill_block(const LeafBlock& w, const OperandResolver& resolve);
   /// Resolves x's operands (room ensured) into input_offsets and their values into input_values.
   void resolve_inputs(std::span<const Value> x, const OperandResolver& resolve);
-  /// Appends the dot node of w and the inputs resolve_inputs() left (as long as w).
-  Value emit_block_dot(const LeafBlock& w, const OperandResolver& resolve);
+  /// Appends the dot node of w and the inputs resolve_inputs() left (as long as w), without a
+  /// handle; returns its offset.
+  std::uint32_t append_block_dot(const LeafBlock& w, const OperandResolver& resolve);
   /// Everything `root` depends on, operands before results (iterative depth-first search).
   Graph graph_of(const Value& root);
 };

@@ -84,7 +84,7 @@ inline std::uint32_t OperandResolver::leaf_first(const Value& v) const {
 }
 
 SCALARGRAD_ALWAYS_INLINE Value Tape::adopt(std::uint32_t n) {
-  if constexpr (!SCALARGRAD_UNCOUNTED_HANDLES) ++open->handles;
+  if constexpr (!SCALARGRAD_UNCOUNTED_HANDLES) ++tls_handles.open_count;
   return Value(Value::Adopt{}, n, open_key());
 }
 
@@ -225,9 +225,9 @@ SCALARGRAD_ALWAYS_INLINE Value::Value(const Value& other) : ref_(other.ref_) {
   set_key(other.key());
   if (SCALARGRAD_UNCOUNTED_HANDLES) return;
   // Note [Handle state] in tape.hpp: a handle of the open segment is counted inline.
-  const detail::HandleState& h = detail::tls_handles;
+  detail::HandleState& h = detail::tls_handles;
   if (key() == h.open_key) [[likely]] {
-    ++*h.open_handles;
+    ++h.open_count;
     return;
   }
   if (owner_ != detail::kNoOwner) detail::Tape::retain_slow(*this);
@@ -240,9 +240,9 @@ SCALARGRAD_ALWAYS_INLINE Value::Value(Value&& other) noexcept : ref_(other.ref_)
 
 SCALARGRAD_ALWAYS_INLINE Value::~Value() {
   if (SCALARGRAD_UNCOUNTED_HANDLES) return;
-  const detail::HandleState& h = detail::tls_handles;
+  detail::HandleState& h = detail::tls_handles;
   if (key() == h.open_key) [[likely]] {
-    if (--*h.open_handles == 0) detail::tls_tape->segment_unreferenced(owner_);
+    if (--h.open_count == 0) detail::tls_tape->segment_unreferenced(owner_);
     return;
   }
   if (owner_ != detail::kNoOwner) detail::Tape::release_slow(*this);
