@@ -676,6 +676,44 @@ TEST(RangeDot, TheSameRunForWeightsAndInputsGivesTwiceEachProductsGradient) {
   });
 }
 
+TEST(RangeDot, PartlyOverlappingRunsGiveEachLeafBothOfItsProducts) {
+  OnFreshTape([] {
+    const Value a = 0.5;
+    const Value b = -1.25;
+    const Value c = 2.0;
+    const Value d = 3.5;
+    const std::vector<Value> x = {a, b, c};  // imported first: a run k, k+1, k+2
+    const LeafBlock block({b, c, d});         // b, c already there, d imported next: k+1 .. k+3
+    const Value y = scalargrad::dot(block, x);
+    ASSERT_EQ(LastOp(), Op::DotRange);
+    EXPECT_EQ(y.data(), b.data() * a.data() + c.data() * b.data() + d.data() * c.data());
+    y.backward();  // y = b a + c b + d c
+    EXPECT_EQ(a.grad(), b.data());
+    EXPECT_EQ(b.grad(), a.data() + c.data());
+    EXPECT_EQ(c.grad(), b.data() + d.data());
+    EXPECT_EQ(d.grad(), c.data());
+  });
+}
+
+TEST(RangeDot, InputsFromAnOlderSegmentAreARunOfImports) {
+  OnFreshTape([] {
+    std::vector<Value> x0 = {0.3, -0.7, 1.1};
+    const std::vector<Value> x = ConsecutiveNodes(x0);
+    scalargrad::sum(x).backward();  // a new segment starts: x is now older
+    for (Value& v : x0) v.zero_grad();
+    std::vector<Value> w = {2.0, -3.0, 0.25};
+    const LeafBlock block(w);
+    const Value y = scalargrad::dot(block, x);  // x enters through three ImportSegment nodes
+    ASSERT_EQ(LastOp(), Op::DotRange);
+    y.backward();
+    for (std::size_t i = 0; i < 3; ++i) {
+      EXPECT_EQ(w[i].grad(), x[i].data()) << i;
+      const double t = std::tanh(0.5 * x0[i].data());
+      EXPECT_DOUBLE_EQ(x0[i].grad(), 0.5 * w[i].data() * (1.0 - t * t)) << i;
+    }
+  });
+}
+
 TEST(RangeDot, BackwardFromOneOfTwoDotsReachesOnlyItsOwnOperands) {
   // In a segment swept before, backward() zeroes and sweeps only what the root reaches
   // (Tape::reachable): a range node's operands must be marked as a list's are.

@@ -104,7 +104,6 @@ class Neuron : public Module {
     return weight_values_.value;
   }
   void make_weight_values() const;
-  /// activation(z + b), given z = w . x.
   /// Its activation of z, the weighted sum with the bias added.
   Value activate(const Value& z) const;
   friend class Layer;  // computes its neurons' w . x together, then their biases, then activate()s
