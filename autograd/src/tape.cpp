@@ -527,10 +527,12 @@ namespace {
 // The gradients a DotRange node with adjoint g passes to its two runs when they do not
 // overlap: gw[k] += g vx[k], gx[k] += g vw[k]. Written through restrict pointers (the runs are
 // disjoint, and gradients and values are separate arrays), so that the compiler may do two or
-// four at a time: the same operations on each element, so the same bits.
+// four at a time: the same operations on each element, so the same bits. Out of line: inlined
+// into the sweep, the same instructions ran slower in W1's counted scalar-ops copy
+// (docs/performance.md section 8).
 SCALARGRAD_NOINLINE void add_range_dot_gradients(double* SCALARGRAD_RESTRICT gw, double* SCALARGRAD_RESTRICT gx,
-                                                      const double* SCALARGRAD_RESTRICT vw,
-                                                      const double* SCALARGRAD_RESTRICT vx, std::uint32_t n, double g) {
+                                                 const double* SCALARGRAD_RESTRICT vw,
+                                                 const double* SCALARGRAD_RESTRICT vx, std::uint32_t n, double g) {
   for (std::uint32_t k = 0; k < n; ++k) {
     gw[k] += g * vx[k];
     gx[k] += g * vw[k];
