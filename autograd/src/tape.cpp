@@ -620,15 +620,18 @@ void Tape::sweep(std::uint32_t slot, std::uint32_t last, const std::uint8_t* mas
       case Op::Sum:  // d(sum x_k)/dx_k = 1
         for (std::uint32_t k = a; k < a + b; ++k) gr[list[k]] += g;
         break;
-      case Op::Dot:  // d(sum x_k y_k)/dx_k = y_k, d/dy_k = x_k
+      case Op::Dot:     // d(sum x_k y_k)/dx_k = y_k, d/dy_k = x_k
+      case Op::Affine:  // ... and d(sum x_k y_k + c)/dc = 1 for the bias c
         for (std::uint32_t k = a; k < a + b; ++k) {
           const std::uint32_t x = list[k];
           const std::uint32_t y = list[k + b];
           gr[x] += g * v[y];
           gr[y] += g * v[x];
         }
+        if (op[i] == Op::Affine) gr[list[a + 2 * b]] += g;
         break;
-      case Op::DotRange: {  // Dot with operands w + k and x + k (Note [Range dot])
+      case Op::DotRange:  // Dot with operands w + k and x + k (Note [Range dot])
+      case Op::AffineRange: {  // ... and Affine's bias w + b
         const std::uint32_t w = list[a];
         const std::uint32_t x = list[a + 1];
         if (w + b <= x || x + b <= w) {
@@ -639,6 +642,7 @@ void Tape::sweep(std::uint32_t slot, std::uint32_t last, const std::uint8_t* mas
             gr[x + k] += g * v[w + k];
           }
         }
+        if (op[i] == Op::AffineRange) gr[w + b] += g;
         break;
       }
     }

@@ -100,35 +100,41 @@ Value Tape::record_sum(std::span<const Value> xs) {
   return emit(Op::Sum, start, n, total);
 }
 
-Value Tape::record_dot(std::span<const Value> x, std::span<const Value> y) {
+Value Tape::record_dot(std::span<const Value> x, std::span<const Value> y, const Value* bias) {
   if (x.size() != y.size()) {
-    throw Error("scalargrad: dot() needs two spans of the same length, got " + std::to_string(x.size()) +
-                " and " + std::to_string(y.size()));
+    throw Error(std::string(bias == nullptr ? "scalargrad: dot() needs two spans of the same length, got "
+                                            : "scalargrad: affine() needs as many weights as inputs, got ") +
+                std::to_string(x.size()) + " and " + std::to_string(y.size()));
   }
-  if (x.empty()) return Value(0.0);
+  if (bias != nullptr) checked(*bias);  // a moved-from or another thread's bias throws here
+  if (x.empty() && bias == nullptr) return Value(0.0);
   if (x.size() > kMaxNaryOperands) {
     std::vector<Value> partial;
     for (std::size_t i = 0; i < x.size(); i += kMaxNaryOperands) {
       const std::size_t len = std::min(kMaxNaryOperands, x.size() - i);
       partial.push_back(record_dot(x.subspan(i, len), y.subspan(i, len)));
     }
-    return record_sum(partial);
+    return bias == nullptr ? record_sum(partial) : record_sum(partial) + *bias;
   }
+  const Op op = bias == nullptr ? Op::Dot : Op::Affine;
   if (!plain) {  // NoGradGuard or AnomalyGuard
     double total = 0.0;
     for (std::size_t i = 0; i < x.size(); ++i) total += x[i].data() * y[i].data();
+    if (bias != nullptr) total += bias->data();
     if (anomaly) {
       std::vector<Value> operands(x.begin(), x.end());
       operands.insert(operands.end(), y.begin(), y.end());
-      check_value(Op::Dot, total, operands, nullptr);
+      if (bias != nullptr) operands.push_back(*bias);
+      check_value(op, total, operands, nullptr);
     }
     if (!grad_enabled) return Value(total);
   }
   const auto n = static_cast<std::uint32_t>(x.size());
-  ensure_room(2 * n + 1);
+  const std::uint32_t listed = 2 * n + (bias != nullptr ? 1 : 0);  // operand list entries
+  ensure_room(listed + 1);
   UninitBuffer<std::uint32_t>& list = open->operand_list;
   const auto start = static_cast<std::uint32_t>(list.size());
-  std::uint32_t* const px = list.extend(2 * std::size_t{n});
+  std::uint32_t* const px = list.extend(listed);
   std::uint32_t* const py = px + n;
   const OperandResolver resolve(*this);
   // x is a neuron's weights (leaves already imported into this segment), y its inputs (nodes
@@ -142,7 +148,12 @@ Value Tape::record_dot(std::span<const Value> x, std::span<const Value> y) {
     py[i] = q;
     total += resolve.values[p] * resolve.values[q];
   }
-  return emit(Op::Dot, start, n, total);
+  if (bias != nullptr) {  // then the bias: the value of dot(x, y) + bias, to the bit
+    const std::uint32_t k = resolve.leaf_first(*bias);
+    py[n] = k;
+    total += resolve.values[k];
+  }
+  return emit(op, start, n, total);
 }
 
 SCALARGRAD_ALWAYS_INLINE const double* Tape::block_nodes(const LeafBlock& w, const OperandResolver& resolve) {
@@ -201,7 +212,8 @@ SCALARGRAD_ALWAYS_INLINE void Tape::resolve_inputs(std::span<const Value> x, con
   inputs_first = first_of_run(inputs, x.size());
 }
 
-SCALARGRAD_ALWAYS_INLINE std::uint32_t Tape::append_block_dot(const LeafBlock& w, const OperandResolver& resolve) {
+SCALARGRAD_ALWAYS_INLINE std::uint32_t Tape::append_block_dot(const LeafBlock& w, const OperandResolver& resolve,
+                                                             bool affine) {
   const double* const seen = block_nodes(w, resolve);
   const std::size_t n = input_offsets.size();
   const std::uint32_t* const inputs = input_offsets.data();
@@ -214,34 +226,49 @@ SCALARGRAD_ALWAYS_INLINE std::uint32_t Tape::append_block_dot(const LeafBlock& w
     first[0] = w.first_;
     first[1] = inputs_first;
     for (std::size_t i = 0; i < n; ++i) total += seen[i] * xv[i];
-    return append(Op::DotRange, start, static_cast<std::uint32_t>(n), total);
+    if (affine) total += seen[n];  // the bias, node w.first_ + n
+    return append(affine ? Op::AffineRange : Op::DotRange, start, static_cast<std::uint32_t>(n), total);
   }
-  std::uint32_t* const pw = list.extend(2 * n);
+  std::uint32_t* const pw = list.extend(2 * n + (affine ? 1 : 0));
   const std::uint32_t* const offsets = w.offsets_.data();
   for (std::size_t i = 0; i < n; ++i) {
     total += seen[i] * xv[i];
     pw[i] = offsets[i];     // the node's operands: its weights,
     pw[n + i] = inputs[i];  // then the inputs (copied here: a memmove call costs more)
   }
-  return append(Op::Dot, start, static_cast<std::uint32_t>(n), total);
+  if (affine) {  // then the bias
+    pw[2 * n] = offsets[n];
+    total += seen[n];
+  }
+  return append(affine ? Op::Affine : Op::Dot, start, static_cast<std::uint32_t>(n), total);
 }
 
-Value Tape::record_dot(const LeafBlock& w, std::span<const Value> x) {
-  const std::span<const Value> weights = w.values();
-  if (weights.size() != x.size() || weights.empty() || weights.size() > kMaxNaryOperands || !plain) {
-    return record_dot(weights, x);  // the span form's errors, modes and partial nodes
+Value Tape::record_dot(const LeafBlock& w, std::span<const Value> x, bool affine) {
+  const std::span<const Value> leaves = w.values();
+  if (affine && leaves.size() != x.size() + 1) {
+    throw Error("scalargrad: affine() of a LeafBlock needs one leaf more than the inputs (the weights then the "
+                "bias), but the block has " + std::to_string(leaves.size()) + " leaves and there are " +
+                std::to_string(x.size()) + " inputs");
+  }
+  if (leaves.size() != x.size() + (affine ? 1 : 0) || x.empty() || x.size() > kMaxNaryOperands || !plain) {
+    // The span form's errors, modes and partial nodes.
+    return affine ? record_dot(leaves.first(x.size()), x, &leaves.back()) : record_dot(leaves, x);
   }
   // May open a segment: the block's cache is checked against the open one.
-  ensure_room(static_cast<std::uint32_t>(2 * x.size() + 1));
+  ensure_room(static_cast<std::uint32_t>(2 * x.size() + 2));
   const OperandResolver resolve(*this);
   resolve_inputs(x, resolve);
-  return adopt(append_block_dot(w, resolve));
+  return adopt(append_block_dot(w, resolve, affine));
 }
 
-std::vector<Value> Tape::record_dots(std::span<const LeafBlock> rows, std::span<const Value> x) {
+std::vector<Value> Tape::record_dots(std::span<const LeafBlock> rows, std::span<const Value> x, bool affine) {
+  const std::size_t leaves = x.size() + (affine ? 1 : 0);  // of each row
   for (std::size_t j = 0; j < rows.size(); ++j) {
-    if (rows[j].size() != x.size()) {
-      throw Error("scalargrad: dot() of LeafBlocks needs each block as long as the inputs, but block " +
+    if (rows[j].size() != leaves) {
+      throw Error(std::string(affine ? "scalargrad: affine() of LeafBlocks needs each block one leaf longer than "
+                                       "the inputs (the weights then the bias), but block "
+                                     : "scalargrad: dot() of LeafBlocks needs each block as long as the inputs, "
+                                       "but block ") +
                   std::to_string(j) + " has " + std::to_string(rows[j].size()) + " leaves and there are " +
                   std::to_string(x.size()) + " inputs");
     }
@@ -249,12 +276,12 @@ std::vector<Value> Tape::record_dots(std::span<const LeafBlock> rows, std::span<
   std::vector<Value> out;
   out.reserve(rows.size());
   const std::size_t n = x.size();
-  // Room for the worst case, every weight and input imported, reserved at once; beyond
+  // Room for the worst case, every leaf and input imported, reserved at once; beyond
   // kMaxLayerRoom, one row at a time instead, so that a large layer does not grow a segment
   // far beyond what it uses.
-  const std::size_t room = rows.size() * (n + 1) + n;
+  const std::size_t room = rows.size() * (leaves + 1) + n;
   if (!plain || n == 0 || room > kMaxLayerRoom) {
-    for (const LeafBlock& w : rows) out.push_back(record_dot(w, x));  // equivalent nodes, one at a time
+    for (const LeafBlock& w : rows) out.push_back(record_dot(w, x, affine));  // equivalent nodes, one at a time
     return out;
   }
   ensure_room(static_cast<std::uint32_t>(room));
@@ -262,7 +289,7 @@ std::vector<Value> Tape::record_dots(std::span<const LeafBlock> rows, std::span<
   row_nodes.clear();  // (left full by a call that threw)
   resolve_inputs(x, resolve);  // once for all rows
   std::uint32_t* const nodes = row_nodes.extend(rows.size());
-  for (std::size_t j = 0; j < rows.size(); ++j) nodes[j] = append_block_dot(rows[j], resolve);
+  for (std::size_t j = 0; j < rows.size(); ++j) nodes[j] = append_block_dot(rows[j], resolve, affine);
   // The handles, counted at once: one read-modify-write of the count instead of one per row
   // (a chain through memory that bounded W1's fused step). Made after every node is appended,
   // so that nothing can throw between counting them and making them.

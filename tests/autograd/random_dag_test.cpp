@@ -4,7 +4,7 @@
 // (for DAGs of the ops that plain double code spells one way: not sigmoid, elu, gelu, silu and
 // softplus, whose stable double forms are the engine's own choice).
 //
-// A DAG is a program: instructions that each read one, two or a list of earlier nodes (picked at
+// A DAG is a program: instructions that each read one, two or lists of earlier nodes (picked at
 // random, biased to recent ones, with two "hub" nodes picked far more often so that one Value is
 // used hundreds of times) and write one new node. Every instruction keeps its arguments in a safe
 // domain and its result in [-4, 4] whenever its operands are, so no value ever overflows:
@@ -12,7 +12,8 @@
 //   a / c (|c| >= 1), c a (|c| <= 1), (a + c) / 2, (c - a) / 2, pow(|a|/4 + 1/2, tanh b),
 //   pow(tanh(a)/2 + 1, c), pow(tanh a, k), pow(c, tanh a), exp(tanh a), log(a^2 + 0.1),
 //   log(softplus(a) + 0.1), sqrt(a^2/2 + 1), -a, |a|, relu, leaky_relu, tanh, sigmoid, elu, gelu,
-//   silu, softplus(a) - 0.7, sum(k nodes) / k, dot(k nodes, k nodes) / 4k.
+//   silu, softplus(a) - 0.7, sum(k nodes) / k, dot(k nodes, k nodes) / 4k,
+//   affine(k nodes, k nodes, b) / (4k + 1).
 // The one program is evaluated three ways, through one template: on scalargrad::Value, on Dual
 // (value, derivative and a magnitude bound, below) and on double.
 //
@@ -21,7 +22,7 @@
 // derivative). Reverse and forward mode add the same path terms in different orders, each term
 // with relative rounding ~(path length) eps, so the difference is bounded by ~eps * depth * m;
 // 1e-13 m allows depths of hundreds of ops, and 1e-9 |dual| is a plain relative tolerance.
-// (Measured over the 48 DAGs of the first two tests: at most 7e-14 relative error, 3e-15 m;
+// (Measured over the 32 DAGs of the first two tests: at most 8e-14 relative error, 5e-15 m;
 // no gradient used more than 1e-4 of its tolerance.) The duals use formulas of their own (tanh' = 1/cosh^2, sigmoid' = e^-x/(1 + e^-x)^2,
 // Phi = (1 + erf(x/sqrt 2))/2, ...), so their values differ from the engine's by a few ulp; the
 // forward values are checked against them to 1e-12 absolute (all values lie in [-4, 4]).
@@ -33,9 +34,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <iomanip>
+#include <iterator>
 #include <numeric>
 #include <random>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "scalargrad/value.hpp"
@@ -74,8 +77,8 @@ enum class Kind : std::uint8_t {
   PowVV, PowC, PowInt, RPowC, Exp, LogSquare, Sqrt, Neg, Abs, Relu, LeakyRelu, Tanh,
   // Activations, whose stable double forms are the engine's own choice.
   LogSoftplus, Sigmoid, Elu, Gelu, Silu, Softplus,
-  // n-ary.
-  Sum, Dot,
+  // n-ary (plain double code: left to right, as the engine sums; affine then adds its bias).
+  Sum, Dot, Affine,
 };
 
 constexpr Kind kCanonicalKinds[] = {
@@ -85,14 +88,15 @@ constexpr Kind kCanonicalKinds[] = {
     Kind::Neg,  Kind::Abs,   Kind::Relu,    Kind::LeakyRelu, Kind::Tanh};
 constexpr Kind kActivationKinds[] = {Kind::LogSoftplus, Kind::Sigmoid, Kind::Elu,
                                      Kind::Gelu,        Kind::Silu,    Kind::Softplus};
+constexpr Kind kNaryKinds[] = {Kind::Sum, Kind::Dot, Kind::Affine};
 
 struct Instr {
   Kind kind;
   std::uint32_t a = 0;             // first operand (node index)
-  std::uint32_t b = 0;             // second operand
+  std::uint32_t b = 0;             // second operand; the bias of Affine
   double c = 0.0;                  // constant (exponent, slope, alpha, ...)
-  std::vector<std::uint32_t> xs;   // operands of Sum, left operands of Dot
-  std::vector<std::uint32_t> ys;   // right operands of Dot
+  std::vector<std::uint32_t> xs;   // operands of Sum, left operands of Dot, weights of Affine
+  std::vector<std::uint32_t> ys;   // right operands of Dot, inputs of Affine
 };
 
 /// Nodes 0 .. kInputs-1 are the inputs; instruction k writes node kInputs + k; the last node is
@@ -105,8 +109,8 @@ struct Program {
 struct DagOptions {
   std::size_t instructions = 3000;
   bool activations = true;   // include kActivationKinds
-  double nary_rate = 0.05;   // share of Sum / Dot instructions
-  std::size_t max_list = 16;  // most operands of one Sum / Dot side
+  double nary_rate = 0.05;   // share of Sum / Dot / Affine instructions (a third each)
+  std::size_t max_list = 16;  // most operands of one Sum / Dot / Affine side
 };
 
 Program MakeProgram(std::uint64_t seed, const DagOptions& opt) {
@@ -132,7 +136,7 @@ Program MakeProgram(std::uint64_t seed, const DagOptions& opt) {
   for (std::size_t k = 0; k < opt.instructions; ++k) {
     const std::size_t n = kInputs + k;  // nodes so far
     Instr in{.kind = kinds[rng.Below(kinds.size())], .xs = {}, .ys = {}};
-    if (rng.Uniform() < opt.nary_rate) in.kind = rng.Uniform() < 0.5 ? Kind::Sum : Kind::Dot;
+    if (rng.Uniform() < opt.nary_rate) in.kind = kNaryKinds[rng.Below(std::size(kNaryKinds))];
     in.a = pick(n);
     in.b = pick(n);
     switch (in.kind) {
@@ -146,10 +150,10 @@ Program MakeProgram(std::uint64_t seed, const DagOptions& opt) {
       case Kind::RPowC: in.c = rng.Uniform(0.25, 4.0); break;
       case Kind::LeakyRelu: in.c = rng.Uniform(0.0, 1.0); break;
       case Kind::Elu: in.c = rng.Uniform(0.1, 2.0); break;
-      case Kind::Sum: case Kind::Dot: {
+      case Kind::Sum: case Kind::Dot: case Kind::Affine: {  // Affine's bias is b
         const std::size_t len = 1 + rng.Below(opt.max_list);
         for (std::size_t i = 0; i < len; ++i) in.xs.push_back(pick(n));
-        if (in.kind == Kind::Dot) {
+        if (in.kind != Kind::Sum) {
           for (std::size_t i = 0; i < len; ++i) in.ys.push_back(pick(n));
         }
         break;
@@ -223,6 +227,9 @@ struct Ops<Value> {
   static Value rpow(double c, const Value& x) { return scalargrad::pow(c, x); }
   static Value sum(std::span<const Value> xs) { return scalargrad::sum(xs); }
   static Value dot(std::span<const Value> xs, std::span<const Value> ys) { return scalargrad::dot(xs, ys); }
+  static Value affine(std::span<const Value> ws, std::span<const Value> xs, const Value& b) {
+    return scalargrad::affine(ws, xs, b);
+  }
 };
 
 /// Plain double code: what a user would write without scalargrad.
@@ -247,6 +254,7 @@ struct Ops<double> {
   static double dot(std::span<const double> xs, std::span<const double> ys) {
     return std::inner_product(xs.begin(), xs.end(), ys.begin(), 0.0);
   }
+  static double affine(std::span<const double> ws, std::span<const double> xs, double b) { return dot(ws, xs) + b; }
 };
 
 /// Each value with its derivative, written independently of scalargrad's op table but with the
@@ -312,6 +320,13 @@ struct Ops<Dual> {
     }
     return s;
   }
+  static Dual affine(std::span<const Dual> ws, std::span<const Dual> xs, const Dual& b) {
+    Dual s = dot(ws, xs);  // d(w.x + b)/db = 1
+    s.v += b.v;
+    s.d += b.d;
+    s.m += b.m;
+    return s;
+  }
 };
 
 // ---- 5. Evaluation: one template for the three number types ------------------------------------
@@ -366,6 +381,9 @@ T Apply(const Instr& in, const std::vector<T>& nodes) {
     case Kind::Sum: return O::sum(Gather(nodes, in.xs)) / static_cast<double>(in.xs.size());
     case Kind::Dot:
       return O::dot(Gather(nodes, in.xs), Gather(nodes, in.ys)) / (4.0 * static_cast<double>(in.xs.size()));
+    case Kind::Affine:  // |w.x + b| <= 16k + 4 = 4 (4k + 1)
+      return O::affine(Gather(nodes, in.xs), Gather(nodes, in.ys), b) /
+             (4.0 * static_cast<double>(in.xs.size()) + 1.0);
   }
   return a;  // unreachable
 }
@@ -429,7 +447,7 @@ TEST(RandomDag, BackwardMatchesForwardModeDualsOverTwentyFourSeeds) {
   }
 }
 
-TEST(RandomDag, BackwardMatchesForwardModeDualsWithManySumAndDotNodes) {
+TEST(RandomDag, BackwardMatchesForwardModeDualsWithManySumDotAndAffineNodes) {
   for (std::uint64_t seed = 101; seed <= 108; ++seed) {
     SCOPED_TRACE(::testing::Message() << "seed " << seed);
     ExpectBackwardMatchesDuals(MakeProgram(seed, DagOptions{.instructions = 2000, .nary_rate = 0.5, .max_list = 64}));
@@ -450,6 +468,32 @@ TEST(RandomDag, GradientsAreNonTrivial) {
     }
   }
   EXPECT_GE(nonzero, 24u * kInputs * 3 / 4);
+}
+
+TEST(RandomDag, ProgramsHoldEveryNaryKindAsOneEngineNode) {
+  // Guards the test itself: the programs of the tests above hold Sum, Dot and Affine
+  // instructions (~1200 of each over these 24 seeds), and the engine records each as one node
+  // of that op, with every operand (under the division that scales it).
+  constexpr std::string_view kNames[] = {"sum", "dot", "affine"};
+  std::size_t count[std::size(kNaryKinds)] = {};
+  for (std::uint64_t seed = 1; seed <= 24; ++seed) {
+    SCOPED_TRACE(::testing::Message() << "seed " << seed);
+    const Program p = MakeProgram(seed, DagOptions{});
+    const std::vector<Value> nodes = RunProgram(p, Leaves(p));
+    for (std::size_t j = 0; j < p.code.size(); ++j) {
+      const Instr& in = p.code[j];
+      const auto t = static_cast<std::size_t>(std::find(std::begin(kNaryKinds), std::end(kNaryKinds), in.kind) -
+                                              std::begin(kNaryKinds));
+      if (t == std::size(kNaryKinds)) continue;
+      ++count[t];
+      const std::vector<Value> scaled = nodes[kInputs + j].operands();
+      ASSERT_EQ(scaled.size(), 1u) << "instruction " << j;
+      EXPECT_EQ(scaled[0].op(), kNames[t]) << "instruction " << j;
+      const std::size_t operands = in.xs.size() + in.ys.size() + (in.kind == Kind::Affine ? 1 : 0);
+      EXPECT_EQ(scaled[0].operands().size(), operands) << "instruction " << j;
+    }
+  }
+  for (std::size_t t = 0; t < std::size(kNaryKinds); ++t) EXPECT_GE(count[t], 600u) << kNames[t];
 }
 
 TEST(RandomDag, ForwardValuesEqualPlainDoubleCodeBitForBit) {
@@ -581,6 +625,11 @@ std::vector<bool> Ancestors(const Program& p, const std::vector<std::uint32_t>& 
       case Kind::Dot:
         std::for_each(in.xs.begin(), in.xs.end(), visit);
         std::for_each(in.ys.begin(), in.ys.end(), visit);
+        break;
+      case Kind::Affine:
+        std::for_each(in.xs.begin(), in.xs.end(), visit);
+        std::for_each(in.ys.begin(), in.ys.end(), visit);
+        visit(in.b);
         break;
       case Kind::Add: case Kind::Sub: case Kind::MulTanh: case Kind::MulScaled: case Kind::Div:
       case Kind::PowVV:

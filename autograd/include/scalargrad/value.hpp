@@ -214,9 +214,15 @@ Value sum(std::initializer_list<Value> xs);
 /// a_1 b_1 + ... + a_n b_n as one node; d/da_i = b_i, d/db_i = a_i. Throws Error if the
 /// lengths differ.
 Value dot(std::span<const Value> a, std::span<const Value> b);
+/// w_1 x_1 + ... + w_n x_n + b as one node: a neuron's weighted sum and bias (micrograd's
+/// `sum((wi*xi for wi, xi in zip(self.w, x)), self.b)`), drawn as one "affine" op;
+/// d/dw_i = x_i, d/dx_i = w_i, d/db = 1. Its value is that of dot(w, x) + b, to the bit. Throws
+/// Error if the lengths of w and x differ.
+Value affine(std::span<const Value> w, std::span<const Value> x, const Value& b);
 
-/// A fixed list of leaves used together, in this order, as the first operand of many dot()
-/// calls: a neuron's weights (nn::Neuron keeps its weights in one).
+/// A fixed list of leaves used together, in this order, as the first operand of many dot() or
+/// affine() calls: a neuron's weights, then its bias for affine() (nn::Neuron keeps its weights
+/// and bias in one). What this comment says of dot() holds for affine() too.
 ///
 /// dot(w, x) records a node equivalent to the one dot(w.values(), x) records: the same operands
 /// (up to which of a leaf's Import nodes carries it into the segment) and the same value to the
@@ -271,6 +277,15 @@ Value dot(const LeafBlock& w, std::span<const Value> x);
 /// layer of neurons reading the same inputs: nn::Layer). Throws Error naming the first row
 /// whose length is not x's.
 std::vector<Value> dot(std::span<const LeafBlock> rows, std::span<const Value> x);
+/// affine(w, x, b) for a LeafBlock `wb` holding a neuron's n weights then its bias (n + 1
+/// leaves, in the order of nn::Neuron::parameters()): one node, equivalent to the one
+/// affine(first n leaves, x, last leaf) records, as dot(w, x) is to dot(w.values(), x). Throws
+/// Error unless wb has one leaf more than x.
+Value affine(const LeafBlock& wb, std::span<const Value> x);
+/// affine(rows[j], x) for every j, in order, with x's operands found once for all rows, as
+/// dot(rows, x): a layer of neurons (nn::Layer). Throws Error naming the first row that is not
+/// one leaf longer than x.
+std::vector<Value> affine(std::span<const LeafBlock> rows, std::span<const Value> x);
 
 // ---- Graph ------------------------------------------------------------------------------------
 /// Every Value `root` depends on, root last, each after all of its operands (iterative: safe

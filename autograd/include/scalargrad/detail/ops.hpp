@@ -22,11 +22,12 @@ namespace scalargrad::detail {
 
 // Structural ops: a leaf imported into a segment, an external leaf (Value::external) imported,
 // a node imported from an older segment, a former import whose source was released because
-// nothing live reached it (a value with no operands), and the fused n-ary nodes: sum, dot, and
-// dot of two runs of consecutive nodes (DotRange: the same node as a Dot whose operand lists
-// would count up by one, stored as the two first offsets; Note [Range dot] in tape.hpp).
+// nothing live reached it (a value with no operands), and the fused n-ary nodes: sum, dot,
+// affine (dot plus a bias: a neuron's w . x + b), and dot and affine of two runs of consecutive
+// nodes (DotRange, AffineRange: the same node as a Dot or an Affine whose operand lists would
+// count up by one, stored as the two first offsets; Note [Range dot] in tape.hpp).
 #define SCALARGRAD_STRUCTURAL_OPS(X) \
-  X(Import) X(ImportExternal) X(ImportSegment) X(Released) X(Sum) X(Dot) X(DotRange)
+  X(Import) X(ImportExternal) X(ImportSegment) X(Released) X(Sum) X(Dot) X(DotRange) X(Affine) X(AffineRange)
 
 /// Op code of a tape node.
 enum class Op : std::uint8_t {
@@ -190,6 +191,8 @@ constexpr std::string_view op_name(Op op) noexcept {
     case Op::Sum: return "sum";
     case Op::Dot:
     case Op::DotRange: return "dot";
+    case Op::Affine:
+    case Op::AffineRange: return "affine";
   }
   return "?";
 }

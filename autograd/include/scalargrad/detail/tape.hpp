@@ -82,6 +82,8 @@ struct NodeBuffers {
 /// operand list (with one, the demo's forward spent more on copying the lists than on the
 /// products). It is the Dot node whose operand lists would be first_w + k and first_x + k, with
 /// the same value and the same gradients to the bit; the graph walks see the same operands.
+/// AffineRange is the same for an affine node (a neuron's w . x + b, its LeafBlock holding the
+/// weights then the bias): the bias is the node just after the last weight, first_w + n.
 inline constexpr std::uint32_t kNoRun = 0xFFFFFFFFu;  // offsets that do not count up by one
 
 /// First element of offsets[0, n) if they count up by one, else (or if n is 0) kNoRun.
@@ -227,7 +229,9 @@ struct Segment {
   // Node fields by op: unary: a = operand, b unused; unary with constant: b = index in consts;
   // binary: a, b operands; Import: a = leaf slot; ImportSegment: a = index in imports;
   // Sum: a = first index in operand_list, b = count; Dot: operand_list[a, a+b) and [a+b, a+2b);
-  // DotRange: b = count, operand_list[a] and [a+1] the first offsets of the two runs.
+  // Affine: the same, and the bias at operand_list[a+2b]; DotRange: b = count, operand_list[a]
+  // and [a+1] the first offsets of the two runs; AffineRange: the same, and the bias at offset
+  // operand_list[a] + b (just after the weights).
   std::vector<double> consts;               // op constants (exponent, slope, c in x*c ...)
   UninitBuffer<std::uint32_t> operand_list;  // operands of n-ary nodes
   std::vector<SegmentRef> imports;          // sources of ImportSegment nodes
@@ -295,11 +299,16 @@ void for_each_operand(const Segment& s, std::uint32_t i, F f) {
       for (std::uint32_t k = a; k < a + count; ++k) f(s.operand_list[k]);
       break;
     }
-    case Op::DotRange: {
+    case Op::Affine:  // the weights, the inputs, then the bias
+      for (std::uint32_t k = a; k < a + 2 * b + 1; ++k) f(s.operand_list[k]);
+      break;
+    case Op::DotRange:
+    case Op::AffineRange: {
       const std::uint32_t first[2] = {s.operand_list[a], s.operand_list[a + 1]};
       for (const std::uint32_t run : first) {
         for (std::uint32_t k = run; k < run + b; ++k) f(k);
       }
+      if (s.nodes.op[i] == Op::AffineRange) f(first[0] + b);  // the bias
       break;
     }
     case Op::Import:
@@ -492,14 +501,14 @@ struct Tape {
   Value handle_to(std::uint32_t slot, std::uint32_t offset);
   /// The operands of node `offset` of segment `slot`, as handles.
   std::vector<Value> operands_of(std::uint32_t slot, std::uint32_t offset);
-  /// Records sum(xs) / dot(x, y) as n-ary nodes.
+  /// Records sum(xs) / dot(x, y) / affine(x, y, *bias) (bias not null) as n-ary nodes.
   Value record_sum(std::span<const Value> xs);
-  Value record_dot(std::span<const Value> x, std::span<const Value> y);
-  /// dot(w, x) for a LeafBlock: the node record_dot(w.values(), x) records, with w's nodes
-  /// taken from its cache when still valid.
-  Value record_dot(const LeafBlock& w, std::span<const Value> x);
-  /// record_dot(w, x) for each w of `rows`, with x's operands found once for all of them.
-  std::vector<Value> record_dots(std::span<const LeafBlock> rows, std::span<const Value> x);
+  Value record_dot(std::span<const Value> x, std::span<const Value> y, const Value* bias = nullptr);
+  /// dot(w, x), or affine(w, x) if `affine` (w's last leaf the bias), for a LeafBlock: the node
+  /// record_dot(...) records for w.values(), with w's nodes taken from its cache when still valid.
+  Value record_dot(const LeafBlock& w, std::span<const Value> x, bool affine);
+  /// record_dot(w, x, affine) for each w of `rows`, with x's operands found once for all of them.
+  std::vector<Value> record_dots(std::span<const LeafBlock> rows, std::span<const Value> x, bool affine);
   /// The nodes of w's leaves in the open segment (room for w.size() imports ensured; w not
   /// empty): checks w's cache (LeafBlock) and finds them again if it no longer holds. Returns
   /// the values those nodes hold; their offsets are then in w.offsets_.
@@ -508,9 +517,9 @@ struct Tape {
   SCALARGRAD_NOINLINE void refill_block(const LeafBlock& w, const OperandResolver& resolve);
   /// Resolves x's operands (room ensured) into input_offsets and their values into input_values.
   void resolve_inputs(std::span<const Value> x, const OperandResolver& resolve);
-  /// Appends the dot node of w and the inputs resolve_inputs() left (as long as w), without a
-  /// handle; returns its offset.
-  std::uint32_t append_block_dot(const LeafBlock& w, const OperandResolver& resolve);
+  /// Appends the dot node of w and the inputs resolve_inputs() left (as long as w), or the
+  /// affine node if `affine` (w one leaf longer: the bias), without a handle; returns its offset.
+  std::uint32_t append_block_dot(const LeafBlock& w, const OperandResolver& resolve, bool affine);
   /// Everything `root` depends on, operands before results (iterative depth-first search).
   Graph graph_of(const Value& root);
 };

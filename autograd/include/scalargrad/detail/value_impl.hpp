@@ -330,11 +330,21 @@ SCALARGRAD_ALWAYS_INLINE Value dot(std::span<const Value> a, std::span<const Val
   return detail::tape_for_nary(a.empty() ? b : a).record_dot(a, b);
 }
 SCALARGRAD_ALWAYS_INLINE Value dot(const LeafBlock& w, std::span<const Value> x) {
-  return detail::tape_for_nary(w.empty() ? x : w.values()).record_dot(w, x);
+  return detail::tape_for_nary(w.empty() ? x : w.values()).record_dot(w, x, false);
 }
 inline std::vector<Value> dot(std::span<const LeafBlock> rows, std::span<const Value> x) {
   if (rows.empty()) return {};
-  return detail::tape_for_nary(rows.front().empty() ? x : rows.front().values()).record_dots(rows, x);
+  return detail::tape_for_nary(rows.front().empty() ? x : rows.front().values()).record_dots(rows, x, false);
+}
+SCALARGRAD_ALWAYS_INLINE Value affine(std::span<const Value> w, std::span<const Value> x, const Value& b) {
+  return detail::tape_for_op(b).record_dot(w, x, &b);
+}
+SCALARGRAD_ALWAYS_INLINE Value affine(const LeafBlock& wb, std::span<const Value> x) {
+  return detail::tape_for_nary(wb.empty() ? x : wb.values()).record_dot(wb, x, true);
+}
+inline std::vector<Value> affine(std::span<const LeafBlock> rows, std::span<const Value> x) {
+  if (rows.empty()) return {};
+  return detail::tape_for_nary(rows.front().empty() ? x : rows.front().values()).record_dots(rows, x, true);
 }
 
 // A running sum `z += w * h` records one node per step: the handle z moves from one node of
