@@ -2,7 +2,7 @@
 // the 337 weights), written directly on scalargrad Values, against plain-double code measured in
 // the same binary and run:
 //   F  plain-double forward (no gradient)           H  plain-double forward + hand-written backward
-//   engine, scalar ops (w1*x1 + w2*x2 + ... + b)     engine, fused (dot(w, x) + b)
+//   engine, scalar ops (w1*x1 + w2*x2 + ... + b)     engine, fused (affine(w, x, b): w . x + b)
 //   the same two on copies of the engine compiled into this benchmark with and without handle
 //   counting (w1_micrograd_step.counted.cc / .uncounted.cc): their ratio is what counting costs
 //   ADOL-C (if SCALARGRAD_HAVE_ADOLC): re-taping each step, and re-using one recorded tape.

@@ -85,16 +85,17 @@ Neuron::Neuron(std::size_t nin, Activation activation, Rng& rng, double bound)
 Neuron::Neuron(std::size_t nin, Activation activation, std::uint64_t seed)
     : Neuron(nin, activation, as_lvalue(Rng(seed))) {}
 
-void Neuron::make_weight_values() const {
+void Neuron::make_weights_and_bias() const {
   std::vector<Value> values;
-  values.reserve(weights_.size());
+  values.reserve(weights_.size() + 1);
   for (const Parameter& w : weights_) values.push_back(w.value());
-  weight_values_.value = LeafBlock(std::move(values));
+  values.push_back(bias_.value());
+  weights_and_bias_.value = LeafBlock(std::move(values));
 }
 
 Value Neuron::operator()(std::span<const Value> x) const {
   check_inputs("Neuron", nin(), x.size());
-  return activate(dot(weight_values(), x) + bias_.value());  // one fused node for w . x
+  return activate(affine(weights_and_bias(), x));  // one fused node for w . x + b
 }
 
 Value Neuron::activate(const Value& z) const {
@@ -135,19 +136,18 @@ const std::vector<LeafBlock>& Layer::rows() const {
   std::vector<LeafBlock>& rows = rows_.value;
   if (rows.size() != neurons_.size()) [[unlikely]] {
     rows.clear();
-    for (const Neuron& n : neurons_) rows.push_back(n.weight_values());
+    for (const Neuron& n : neurons_) rows.push_back(n.weights_and_bias());
   }
   return rows;
 }
 
 std::vector<Value> Layer::operator()(std::span<const Value> x) const {
   check_inputs("Layer", nin_, x.size());
-  // Each neuron's w . x, one dot node per neuron as Neuron::operator() records it, with x's
-  // operands found once for the layer; then the neurons' biases; then their activations, one
-  // after the other, so that the next layer's dots read them as one run of nodes (Note [Range
-  // dot] in the engine's tape.hpp).
-  std::vector<Value> out = dot(rows(), x);
-  for (std::size_t j = 0; j < out.size(); ++j) out[j] += neurons_[j].bias_.value();
+  // Each neuron's w . x + b, one affine node per neuron as Neuron::operator() records it, with
+  // x's operands found once for the layer; then their activations, one after the other, so that
+  // the next layer's affine nodes read them as one run of nodes (Note [Range dot] in the
+  // engine's tape.hpp).
+  std::vector<Value> out = affine(rows(), x);
   if (activation_.has_parameter()) {  // each neuron its own slope
     for (std::size_t j = 0; j < out.size(); ++j) out[j] = neurons_[j].activate(out[j]);
   } else {

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -665,22 +666,24 @@ TEST(MLPNames, EveryParameterIsNamedByLayerNeuronAndRole) {
 
 // ---- The engine's range dot (Note [Range dot] in scalargrad/detail/tape.hpp) ------------------
 
-TEST(Layer, RecordsItsActivationsOneAfterTheOtherSoThatEveryDotReadsARun) {
-  // Speed, not values: a dot whose operands are two runs of consecutive nodes stores no operand
-  // list. The first layer reads the point's inputs (leaves imported one after the other), the
-  // others the activations of the layer before, which Layer records one after the other.
+TEST(Layer, RecordsItsActivationsOneAfterTheOtherSoThatEveryNeuronReadsARun) {
+  // Speed, not values: an affine node whose operands are two runs of consecutive nodes (and the
+  // bias just after the weights) stores no operand list. The first layer reads the point's
+  // inputs (leaves imported one after the other), the others the activations of the layer
+  // before, which Layer records one after the other; each neuron's LeafBlock imports its
+  // weights then its bias one after the other. And no neuron records a separate + for its bias.
   scalargrad::testing_support::OnFreshTape([] {
     const MLP model(2, {4, 4, 1}, Activation::relu(), Activation::linear(), Init::Uniform, 5);
     std::vector<Value> scores;
     for (const double t : {0.25, -0.5, 1.0}) scores.push_back(model.score(std::vector<double>{t, 1.0 - t}));
     const scalargrad::detail::Segment& s = *scalargrad::detail::tls_tape->open;
-    int range = 0;
-    int list = 0;
-    for (std::uint32_t i = 0; i < s.size; ++i) {
-      range += s.nodes.op[i] == scalargrad::detail::Op::DotRange ? 1 : 0;
-      list += s.nodes.op[i] == scalargrad::detail::Op::Dot ? 1 : 0;
-    }
-    EXPECT_EQ(range, 3 * 9) << "every neuron's dot, for each of the 3 points";
-    EXPECT_EQ(list, 0);
+    using scalargrad::detail::Op;
+    std::map<Op, int> count;
+    for (std::uint32_t i = 0; i < s.size; ++i) ++count[s.nodes.op[i]];
+    EXPECT_EQ(count[Op::AffineRange], 3 * 9) << "every neuron's w . x + b, for each of the 3 points";
+    EXPECT_EQ(count[Op::Affine], 0);
+    EXPECT_EQ(count[Op::Dot] + count[Op::DotRange] + count[Op::Add], 0);
+    EXPECT_EQ(count[Op::Relu], 3 * 8);
+    EXPECT_EQ(count[Op::ImportExternal], 4 * 3 + 4 * 5 + 1 * 5) << "each weight and bias once";
   });
 }

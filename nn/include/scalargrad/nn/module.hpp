@@ -72,7 +72,7 @@ class Module {
 /// Prints module.repr().
 std::ostream& operator<<(std::ostream& out, const Module& module);
 
-/// One neuron: activation(w . x + b), with w . x one fused dot node of the graph.
+/// One neuron: activation(w . x + b), with w . x + b one fused affine node of the graph.
 class Neuron : public Module {
  public:
   /// nin weights drawn from uniform(-bound, bound) with `rng`, bias 0.
@@ -96,23 +96,23 @@ class Neuron : public Module {
   [[nodiscard]] const Parameter& slope() const { return slope_; }
 
  private:
-  // The weights' leaves as one LeafBlock: dot() through it finds the weights' nodes once per
-  // tape segment instead of once per call. Made on first use, and again after a copy; the
-  // size check is all a forward pass pays.
-  const LeafBlock& weight_values() const {
-    if (weight_values_.value.size() != weights_.size()) [[unlikely]] make_weight_values();
-    return weight_values_.value;
+  // The leaves of the weights then the bias, as one LeafBlock: affine() through it finds their
+  // nodes once per tape segment instead of once per call. Made on first use, and again after a
+  // copy; the size check is all a forward pass pays.
+  const LeafBlock& weights_and_bias() const {
+    if (weights_and_bias_.value.size() != weights_.size() + 1) [[unlikely]] make_weights_and_bias();
+    return weights_and_bias_.value;
   }
-  void make_weight_values() const;
+  void make_weights_and_bias() const;
   /// Its activation of z, the weighted sum with the bias added.
   Value activate(const Value& z) const;
-  friend class Layer;  // computes its neurons' w . x together, then their biases, then activate()s
+  friend class Layer;  // computes its neurons' w . x + b together, then activate()s
 
   std::vector<Parameter> weights_;
   Parameter bias_;
   Parameter slope_;  // PReLU's slope
   Activation activation_;
-  mutable detail::ResetOnCopy<LeafBlock> weight_values_;
+  mutable detail::ResetOnCopy<LeafBlock> weights_and_bias_;
 };
 
 /// nout neurons reading the same nin inputs.
@@ -137,8 +137,8 @@ class Layer : public Module {
   [[nodiscard]] const Activation& activation() const { return activation_; }
 
  private:
-  // Its neurons' weights, one LeafBlock per neuron (copies of theirs: the same leaves, a
-  // cache of its own), for dot(rows, x). Made on first use, and again after a copy.
+  // Its neurons' weights and biases, one LeafBlock per neuron (copies of theirs: the same
+  // leaves, a cache of its own), for affine(rows, x). Made on first use, and again after a copy.
   const std::vector<LeafBlock>& rows() const;
 
   std::size_t nin_;
