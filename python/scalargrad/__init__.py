@@ -18,6 +18,7 @@ from ._scalargrad import (  # noqa: F401  (re-exported)
     GradcheckReport,
     Value,
     __version__,
+    affine,
     detect_anomaly,
     dot,
     gradcheck,
@@ -32,7 +33,8 @@ from ._scalargrad import (  # noqa: F401  (re-exported)
 from ._scalargrad import _render_file
 from . import engine, nn  # noqa: F401,E402
 
-# `sum` and `dot` are left out of `from scalargrad import *`: they would hide the builtin sum.
+# The fused ops `sum`, `dot` and `affine` are left out of `from scalargrad import *`: `sum` would
+# hide the builtin sum, and the other two go with it, so that all three are reached one way (sg.dot).
 __all__ = [
     "Value", "Error", "AnomalyError", "to_dot", "render", "draw_dot", "SVG", "render_backend",
     "gradcheck", "GradcheckReport", "GradcheckEntry", "no_grad", "detect_anomaly",

@@ -798,6 +798,17 @@ PYBIND11_MODULE(_scalargrad, m) {
         return sg::dot(x, y);
       },
       py::arg("a"), py::arg("b"), "a_1 b_1 + ... + a_n b_n as one node of the graph.");
+  m.def(
+      "affine",
+      [](py::iterable w, py::iterable x, py::handle b) {
+        std::vector<sg::Value> weights, inputs;
+        for (py::handle v : w) weights.push_back(to_value(v, "affine: each item"));
+        for (py::handle v : x) inputs.push_back(to_value(v, "affine: each item"));
+        return sg::affine(weights, inputs, to_value(b, "affine: the bias"));
+      },
+      py::arg("w"), py::arg("x"), py::arg("b"),
+      "w_1 x_1 + ... + w_n x_n + b as one node of the graph (a neuron's weighted sum and bias); "
+      "its value is that of dot(w, x) + b.");
   m.def("topological_order", &sg::topological_order, py::arg("root"),
         "Every Value root depends on, each after its operands, root last.");
   m.def(

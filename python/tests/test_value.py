@@ -165,6 +165,52 @@ def test_sum_and_dot_are_one_node():
         sg.sum(["a"])
 
 
+def test_affine_is_one_node_with_the_value_of_dot_plus_bias():
+    w = [Value(0.1 * i - 0.35) for i in range(6)]
+    x = [Value(1 / (i + 3)) for i in range(6)]
+    b = Value(0.3)
+    y = sg.affine(w, x, b)
+    assert y._op == "affine"
+    assert [v.data for v in y.operands()] == [v.data for v in w + x + [b]]  # weights, inputs, bias
+    expected = 0.0
+    for wi, xi in zip(w, x):
+        expected += wi.data * xi.data
+    expected += b.data
+    assert y.data == expected  # left to right, then the bias: to the bit
+    assert y.data == (sg.dot(w, x) + b).data
+    y.backward()
+    assert [wi.grad for wi in w] == [xi.data for xi in x]  # d/dw_i = x_i
+    assert [xi.grad for xi in x] == [wi.data for wi in w]  # d/dx_i = w_i
+    assert b.grad == 1.0  # d/db = 1
+
+
+def test_affine_accumulates_the_gradient_of_a_value_used_many_times():
+    a = Value(2.0)
+    y = sg.affine([a, a], [a, 3.0], a)  # a^2 + 3a + a
+    assert y.data == 12.0
+    y.backward()
+    assert a.grad == 8.0  # 2a + 3 + 1
+
+
+def test_affine_takes_numbers_as_items_and_bias():
+    x = [Value(1.5), Value(-2.0)]
+    assert sg.affine([2, 0.5], x, 1).data == 2 * 1.5 + 0.5 * -2.0 + 1
+    y = sg.affine(x, [4.0, 1.0], 0.25)
+    assert y.data == (sg.dot(x, [4.0, 1.0]) + 0.25).data
+    y.backward()
+    assert [v.grad for v in x] == [4.0, 1.0]
+    assert sg.affine([], [], Value(0.5)).data == 0.5
+
+
+def test_affine_rejects_lengths_that_differ_and_items_that_are_not_numbers():
+    with pytest.raises(sg.Error, match=r"^scalargrad: affine\(\) needs as many weights as inputs, got 2 and 1$"):
+        sg.affine([1.0, 2.0], [Value(1.0)], 0.0)
+    with pytest.raises(TypeError, match="affine: the bias must be a number or a Value, not 'str'"):
+        sg.affine([1.0], [1.0], "b")
+    with pytest.raises(TypeError, match="affine: each item must be a number or a Value, not 'NoneType'"):
+        sg.affine([None], [1.0], 0.0)
+
+
 def test_no_grad_records_nothing():
     x = Value(2.0)
     assert sg.is_grad_enabled()
