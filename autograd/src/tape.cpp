@@ -620,18 +620,21 @@ void Tape::sweep(std::uint32_t slot, std::uint32_t last, const std::uint8_t* mas
       case Op::Sum:  // d(sum x_k)/dx_k = 1
         for (std::uint32_t k = a; k < a + b; ++k) gr[list[k]] += g;
         break;
-      case Op::Dot:     // d(sum x_k y_k)/dx_k = y_k, d/dy_k = x_k
-      case Op::Affine:  // ... and d(sum x_k y_k + c)/dc = 1 for the bias c
+      case Op::Affine:  // Dot plus a bias c, the last operand: d(... + c)/dc = 1
+        gr[list[a + 2 * b]] += g;
+        [[fallthrough]];
+      case Op::Dot:  // d(sum x_k y_k)/dx_k = y_k, d/dy_k = x_k
         for (std::uint32_t k = a; k < a + b; ++k) {
           const std::uint32_t x = list[k];
           const std::uint32_t y = list[k + b];
           gr[x] += g * v[y];
           gr[y] += g * v[x];
         }
-        if (op[i] == Op::Affine) gr[list[a + 2 * b]] += g;
         break;
-      case Op::DotRange:  // Dot with operands w + k and x + k (Note [Range dot])
-      case Op::AffineRange: {  // ... and Affine's bias w + b
+      case Op::AffineRange:  // DotRange plus the bias w + b, the node after the weights
+        gr[list[a] + b] += g;
+        [[fallthrough]];
+      case Op::DotRange: {  // Dot with operands w + k and x + k (Note [Range dot])
         const std::uint32_t w = list[a];
         const std::uint32_t x = list[a + 1];
         if (w + b <= x || x + b <= w) {
@@ -642,7 +645,6 @@ void Tape::sweep(std::uint32_t slot, std::uint32_t last, const std::uint8_t* mas
             gr[x + k] += g * v[w + k];
           }
         }
-        if (op[i] == Op::AffineRange) gr[w + b] += g;
         break;
       }
     }
