@@ -19,29 +19,14 @@ using scalargrad::LeafBlock;
 using scalargrad::Value;
 using scalargrad::detail::Op;
 using scalargrad::testing_support::Bits;
+using scalargrad::testing_support::ConsecutiveNodes;
 using scalargrad::testing_support::ErrorMessage;
 using scalargrad::testing_support::OnFreshTape;
 using scalargrad::testing_support::Owner;
+using scalargrad::testing_support::RandomLeaves;
 using testing::HasSubstr;
 
 namespace {
-
-/// n leaves with values drawn from [-2, 2).
-std::vector<Value> RandomLeaves(std::size_t n, std::mt19937_64& rng) {
-  std::uniform_real_distribution<double> uniform(-2.0, 2.0);
-  std::vector<Value> leaves;
-  for (std::size_t i = 0; i < n; ++i) leaves.emplace_back(uniform(rng));
-  return leaves;
-}
-
-/// tanh(v / 2) of each of `leaves`, recorded one after the other (no Import node between two
-/// of them): inputs that are a run of consecutive nodes, as a layer's activations are.
-std::vector<Value> ConsecutiveNodes(const std::vector<Value>& leaves) {
-  std::vector<Value> nodes;
-  for (const Value& v : leaves) nodes.push_back(v * 0.5);
-  for (Value& v : nodes) v = v.tanh();
-  return nodes;
-}
 
 /// `w` then `b`, as a neuron's LeafBlock holds them.
 std::vector<Value> WeightsThenBias(const std::vector<Value>& w, const Value& b) {

@@ -28,7 +28,9 @@ namespace {
 using scalargrad::testing_support::Owner;
 
 using scalargrad::testing_support::Bits;
+using scalargrad::testing_support::ConsecutiveNodes;
 using scalargrad::testing_support::OnFreshTape;
+using scalargrad::testing_support::RandomLeaves;
 
 /// The op code of the node this thread's open segment recorded last (white box: whether a dot
 /// was recorded as a range, Note [Range dot] in scalargrad/detail/tape.hpp).
@@ -39,23 +41,6 @@ scalargrad::detail::Op LastOp() {
 
 /// Entries in the open segment's operand list.
 std::size_t ListSize() { return scalargrad::detail::tls_tape->open->operand_list.size(); }
-
-/// tanh of each of `leaves`, recorded one after the other: the leaves enter the segment (and
-/// are halved) first, so that no Import node falls between two tanh nodes.
-std::vector<Value> ConsecutiveNodes(const std::vector<Value>& leaves) {
-  std::vector<Value> nodes;
-  for (const Value& v : leaves) nodes.push_back(v * 0.5);
-  for (Value& v : nodes) v = v.tanh();
-  return nodes;
-}
-
-/// n leaves with values drawn from [-2, 2).
-std::vector<Value> RandomLeaves(std::size_t n, std::mt19937_64& rng) {
-  std::uniform_real_distribution<double> uniform(-2.0, 2.0);
-  std::vector<Value> leaves;
-  for (std::size_t i = 0; i < n; ++i) leaves.emplace_back(uniform(rng));
-  return leaves;
-}
 
 /// m LeafBlocks of n random leaves each; `weights` receives the leaves, row by row.
 std::vector<LeafBlock> RandomBlocks(std::size_t m, std::size_t n, std::mt19937_64& rng,

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -43,6 +44,24 @@ inline std::vector<std::string> Labels(const std::vector<Value>& values) {
   std::vector<std::string> labels;
   for (const Value& v : values) labels.push_back(v.label());
   return labels;
+}
+
+/// n leaves with values drawn from [-2, 2).
+inline std::vector<Value> RandomLeaves(std::size_t n, std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> uniform(-2.0, 2.0);
+  std::vector<Value> leaves;
+  for (std::size_t i = 0; i < n; ++i) leaves.emplace_back(uniform(rng));
+  return leaves;
+}
+
+/// tanh(v / 2) of each of `leaves`, recorded one after the other: the leaves enter the segment
+/// (and are halved) first, so that no Import node falls between two tanh nodes: inputs that
+/// are a run of consecutive nodes, as a layer's activations are (Note [Range dot]).
+inline std::vector<Value> ConsecutiveNodes(const std::vector<Value>& leaves) {
+  std::vector<Value> nodes;
+  for (const Value& v : leaves) nodes.push_back(v * 0.5);
+  for (Value& v : nodes) v = v.tanh();
+  return nodes;
 }
 
 /// Runs `body` on a new thread, whose tape starts empty, so that tape_stats() counts only what
