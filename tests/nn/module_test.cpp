@@ -14,6 +14,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -242,6 +243,85 @@ TEST(Neuron, WeightChangedBetweenTwoCallsInOneGraphIsSeen) {
   EXPECT_EQ(p[0]->grad, 4.0);
   EXPECT_EQ(p[1]->grad, 40.0);
   EXPECT_EQ(p[3]->grad, 4.0);  // the bias
+}
+
+// Regression: a Neuron's cached LeafBlock holds its bias's leaf, and a move copies the bias (a
+// Parameter member, not in the moved vector): a move that kept the cache read the old bias and
+// sent its gradient to the moved-from neuron.
+TEST(Neuron, AMoveAfterAForwardPassUsesAndTrainsItsOwnBias) {
+  const std::vector<double> x = {1.0, 10.0};
+  const auto set = [](Neuron& n, double w0, double w1, double b) {
+    const std::vector<Parameter*> p = n.parameters();
+    p[0]->data = w0;
+    p[1]->data = w1;
+    p[2]->data = b;
+  };
+  std::optional<Neuron> source(std::in_place, 2, Activation::linear());
+  set(*source, 0.5, -1.0, 2.0);
+  EXPECT_EQ((*source)(x).data(), 0.5 - 10.0 + 2.0);  // the cache is made
+
+  Neuron moved(std::move(*source));
+  set(moved, 0.5, -1.0, 4.0);
+  const Value y = moved(x);
+  EXPECT_EQ(y.data(), 0.5 - 10.0 + 4.0);
+  y.backward();
+  EXPECT_EQ(moved.bias().grad, 1.0);
+  EXPECT_EQ(moved.weights()[1].grad, 10.0);
+  EXPECT_EQ(source->bias().grad, 0.0) << "the gradient reached the moved-from neuron";
+  source.reset();  // the moved-from neuron's bias is gone: nothing may still read it
+  moved.zero_grad();
+  moved.parameters()[2]->data = -3.0;
+  const Value z = moved(x);
+  EXPECT_EQ(z.data(), 0.5 - 10.0 - 3.0);
+  z.backward();
+  EXPECT_EQ(moved.bias().grad, 1.0);
+
+  // Move assignment onto a neuron that has made its own cache.
+  Neuron from(2, Activation::linear(), 7);
+  Neuron to(2, Activation::linear(), 8);
+  (void)from(x);
+  (void)to(x);
+  to = std::move(from);
+  set(to, 2.0, 0.25, -1.0);
+  const Value t = to(x);
+  EXPECT_EQ(t.data(), 2.0 + 2.5 - 1.0);
+  t.backward();
+  EXPECT_EQ(to.bias().grad, 1.0);
+  EXPECT_EQ(to.weights()[0].grad, 1.0);
+  EXPECT_EQ(from.bias().grad, 0.0) << "the gradient reached the moved-from neuron";
+}
+
+TEST(MLP, AMoveAfterAForwardPassComputesAsACopyDoes) {
+  // A copy makes its caches anew; a moved model must give the same bits, gradients included.
+  const std::vector<double> x = {0.3, -0.7};
+  std::optional<MLP> source(std::in_place, 2, std::vector<std::size_t>{4, 3, 1});
+  (void)source->score(x);
+  MLP copy = *source;
+  MLP moved(std::move(*source));
+  source.reset();
+  std::vector<Parameter*> a = moved.parameters();
+  std::vector<Parameter*> b = copy.parameters();
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) a[i]->data = b[i]->data = 0.1 * static_cast<double>(i % 7) - 0.2;
+  const Value ya = moved.score(x);
+  const Value yb = copy.score(x);
+  EXPECT_EQ(Bits(ya.data()), Bits(yb.data()));
+  ya.backward();
+  yb.backward();
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(Bits(a[i]->grad), Bits(b[i]->grad)) << i;
+
+  MLP target(2, {4, 3, 1}, Activation::relu(), Activation::linear(), scalargrad::nn::Init::Uniform, 5);
+  (void)target.score(x);
+  target = std::move(moved);
+  target.zero_grad();
+  copy.zero_grad();
+  const Value yt = target.score(x);
+  const Value yc = copy.score(x);
+  EXPECT_EQ(Bits(yt.data()), Bits(yc.data()));
+  yt.backward();
+  yc.backward();
+  const std::vector<Parameter*> t = target.parameters();
+  for (std::size_t i = 0; i < t.size(); ++i) EXPECT_EQ(Bits(t[i]->grad), Bits(b[i]->grad)) << i;
 }
 
 TEST(Parameter, ChangingTheSignOfZeroIsSeenByTheNextPass) {

@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <scalargrad/nn/activation.hpp>
@@ -17,20 +18,27 @@
 namespace scalargrad::nn {
 
 namespace detail {
-/// A cache a module makes from its own parameters' leaves: a copy of the module must not share
-/// it (the copy's parameters are other leaves), so copying gives an empty T, made again on use.
+/// A cache a module makes from its own parameters' leaves. Neither a copy nor a move of the
+/// module may keep it: a copy's parameters are other leaves, and a move copies the Parameter
+/// members (a Neuron's bias), whose leaves are then new too. So copying or moving gives an empty
+/// T, made again on use, and a moved-from cache is emptied as well (no leaf outlives its use).
 template <typename T>
-struct ResetOnCopy {
+struct ResetOnCopyOrMove {
+  static_assert(std::is_nothrow_default_constructible_v<T> && std::is_nothrow_move_assignable_v<T>);
   T value;
-  ResetOnCopy() = default;
-  ResetOnCopy(const ResetOnCopy&) {}
-  ResetOnCopy& operator=(const ResetOnCopy&) {
+  ResetOnCopyOrMove() = default;
+  ResetOnCopyOrMove(const ResetOnCopyOrMove&) {}
+  ResetOnCopyOrMove& operator=(const ResetOnCopyOrMove&) {
     value = T();
     return *this;
   }
-  ResetOnCopy(ResetOnCopy&&) noexcept = default;
-  ResetOnCopy& operator=(ResetOnCopy&&) noexcept = default;
-  ~ResetOnCopy() = default;
+  ResetOnCopyOrMove(ResetOnCopyOrMove&& other) noexcept { other.value = T(); }
+  ResetOnCopyOrMove& operator=(ResetOnCopyOrMove&& other) noexcept {
+    value = T();
+    other.value = T();
+    return *this;
+  }
+  ~ResetOnCopyOrMove() = default;
 };
 }  // namespace detail
 
@@ -98,7 +106,7 @@ class Neuron : public Module {
  private:
   // The leaves of the weights then the bias, as one LeafBlock: affine() through it finds their
   // nodes once per tape segment instead of once per call. Made on first use, and again after a
-  // copy; the size check is all a forward pass pays.
+  // copy or a move; the size check is all a forward pass pays.
   const LeafBlock& weights_and_bias() const {
     if (weights_and_bias_.value.size() != weights_.size() + 1) [[unlikely]] make_weights_and_bias();
     return weights_and_bias_.value;
@@ -112,7 +120,7 @@ class Neuron : public Module {
   Parameter bias_;
   Parameter slope_;  // PReLU's slope
   Activation activation_;
-  mutable detail::ResetOnCopy<LeafBlock> weights_and_bias_;
+  mutable detail::ResetOnCopyOrMove<LeafBlock> weights_and_bias_;
 };
 
 /// nout neurons reading the same nin inputs.
@@ -138,13 +146,14 @@ class Layer : public Module {
 
  private:
   // Its neurons' weights and biases, one LeafBlock per neuron (copies of theirs: the same
-  // leaves, a cache of its own), for affine(rows, x). Made on first use, and again after a copy.
+  // leaves, a cache of its own), for affine(rows, x). Made on first use, and again after a copy
+  // or a move.
   const std::vector<LeafBlock>& rows() const;
 
   std::size_t nin_;
   Activation activation_;
   std::vector<Neuron> neurons_;
-  mutable detail::ResetOnCopy<std::vector<LeafBlock>> rows_;
+  mutable detail::ResetOnCopyOrMove<std::vector<LeafBlock>> rows_;
 };
 
 /// A multi-layer perceptron: layers of the given sizes, one activation for the hidden layers
