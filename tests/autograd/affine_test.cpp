@@ -192,6 +192,30 @@ TEST(AffineOp, UnderAnomalyGuardNamesTheAffineNodeThatOverflows) {
   }
 }
 
+// Recorded without the guard, so in its range form (the weights and bias one run of nodes, the
+// input one node), then checked by a backward() under it: the checked sweep names the node.
+TEST(AffineOp, UnderAnomalyGuardBackwardNamesTheRangeNodeWhoseGradientIsNotFinite) {
+  OnFreshTape([] {
+    const LeafBlock wb({1e308, 0.5});  // w = 1e308, b = 0.5
+    const Value leaf = 1e-300;
+    std::vector<Value> x = {leaf * 1.0};  // w * x = 1e8 is finite, d/dx = w * g is not
+    x[0].label("x");
+    const Value z = scalargrad::affine(wb, x);
+    ASSERT_EQ(LastOp(), Op::AffineRange);
+    const Value y = z * 1e10;
+    EXPECT_DOUBLE_EQ(y.data(), (1e8 + 0.5) * 1e10);
+    const scalargrad::AnomalyGuard anomaly;
+    try {
+      y.backward();
+      FAIL() << "an infinite gradient through an affine node did not throw under AnomalyGuard";
+    } catch (const scalargrad::AnomalyError& e) {
+      EXPECT_EQ(e.op(), "affine");
+      EXPECT_THAT(e.what(), HasSubstr("scalargrad: anomaly: backward through affine (value "));
+      EXPECT_THAT(e.what(), HasSubstr("made the gradient of its operand 1e-300 (label 'x') inf"));
+    }
+  });
+}
+
 // ---- 2. One LeafBlock: the weights then the bias ------------------------------------------------
 
 TEST(LeafBlockAffine, GivesTheSpanFormsNodeToTheBitWithTheSameGradients) {

@@ -71,6 +71,12 @@ TEST(AnomalyMode, ChecksFusedSumAndDot) {
   const std::vector<Value> big = {1e308, 1e308};
   EXPECT_EQ(AnomalyOf([&] { (void)scalargrad::sum(big); }).op(), "sum");
   EXPECT_EQ(AnomalyOf([&] { (void)scalargrad::dot(big, big); }).op(), "dot");
+  EXPECT_EQ(AnomalyOf([&] { (void)scalargrad::affine(big, big, Value(0.0)); }).op(), "affine");
+  // The LeafBlock forms too: weights then bias, one block per neuron.
+  const std::vector<scalargrad::LeafBlock> rows = {scalargrad::LeafBlock({1.0, 1.0, 0.0}),
+                                                    scalargrad::LeafBlock({1e308, 1e308, 0.0})};
+  EXPECT_EQ(AnomalyOf([&] { (void)scalargrad::affine(rows[1], big); }).op(), "affine");
+  EXPECT_EQ(AnomalyOf([&] { (void)scalargrad::affine(rows, big); }).op(), "affine");
 }
 
 TEST(AnomalyMode, ChecksUnderNoGradGuardToo) {

@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "scalargrad/dot.hpp"
 #include "scalargrad/nn/activation.hpp"
 #include "scalargrad/nn/module.hpp"
 #include "scalargrad/nn/parameter.hpp"
@@ -740,6 +741,24 @@ TEST(MLPNames, EveryParameterIsNamedByLayerNeuronAndRole) {
                                             "layer2/n0.w0", "layer2/n0.w1", "layer2/n0.b"));
   const MLP copy = model;
   EXPECT_EQ(copy.parameters().back()->name, "layer2/n0.b");
+}
+
+TEST(MLPNames, APictureOfTheGraphDrawsEachNeuronAsOneAffineNodeInItsLayersBox) {
+  // What the trace_graph example and docs/images/graphs/mlp.svg show: per neuron one "affine"
+  // ellipse (w . x + b), then its activation; no separate + for the bias.
+  const MLP model(2, {2, 1}, Activation::tanh(), Activation::linear());
+  const Value score = model.score(std::vector<double>{0.5, -1.0});
+  const std::string dot = scalargrad::to_dot(score);
+  const auto count = [&](std::string_view what) {
+    std::size_t n = 0;
+    for (std::size_t at = dot.find(what); at != std::string::npos; at = dot.find(what, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("label=\"affine\""), 3u) << dot;
+  EXPECT_EQ(count("label=\"tanh\""), 2u) << dot;
+  EXPECT_EQ(count("label=\"+\""), 0u) << dot;
+  EXPECT_EQ(count("label=\"dot\""), 0u) << dot;
+  EXPECT_EQ(count("subgraph cluster_"), 2u) << dot;  // layer1, layer2
 }
 
 }  // namespace

@@ -49,7 +49,8 @@ Value binary(NodeKind kind, const Operand& a, const Operand& b) {
 using Args = std::span<const Operand>;
 
 // The language's functions: one entry per op of the engine (value.hpp), in its order. dot(a, b)
-// takes two lists, which the language has not got; unary minus is the engine's neg.
+// and affine(w, x, b) take lists, which the language has not got; unary minus is the engine's
+// neg.
 constexpr std::array kFunctions{
     Function{"exp", 1, 1, "exp(x)", "e^x", "", [](Args a) { return exp(a[0].value); }},
     Function{"log", 1, 1, "log(x)", "natural logarithm (log(0) = -inf, log(-1) = nan)", "",

@@ -209,6 +209,11 @@ Value silu(const Value& x);
 Value softplus(const Value& x);
 
 /// x_1 + ... + x_n as one node (n operands); d/dx_i = 1. The empty sum is 0.
+///
+/// sum(), dot() and affine() record one node of up to 65,536 operands (pairs for dot() and
+/// affine()). Beyond that they record partial nodes of that many, then their sum (affine(): then
+/// `+ b`): the same derivatives, the value rounded as that sum of partial sums is, and the
+/// root's op() is then "sum" or "+".
 Value sum(std::span<const Value> xs);
 Value sum(std::initializer_list<Value> xs);
 /// a_1 b_1 + ... + a_n b_n as one node; d/da_i = b_i, d/db_i = a_i. Throws Error if the
