@@ -21,6 +21,8 @@ using scalargrad::detail::Op;
 using scalargrad::testing_support::Bits;
 using scalargrad::testing_support::ConsecutiveNodes;
 using scalargrad::testing_support::ErrorMessage;
+using scalargrad::testing_support::LastOp;
+using scalargrad::testing_support::ListSize;
 using scalargrad::testing_support::OnFreshTape;
 using scalargrad::testing_support::Owner;
 using scalargrad::testing_support::RandomLeaves;
@@ -34,15 +36,6 @@ std::vector<Value> WeightsThenBias(const std::vector<Value>& w, const Value& b) 
   leaves.push_back(b);
   return leaves;
 }
-
-/// The op code of the node this thread's open segment recorded last (white box).
-Op LastOp() {
-  const scalargrad::detail::Segment& s = *scalargrad::detail::tls_tape->open;
-  return s.nodes.op[s.size - 1];
-}
-
-/// Entries in the open segment's operand list (white box).
-std::size_t ListSize() { return scalargrad::detail::tls_tape->open->operand_list.size(); }
 
 /// The data of each of `values`.
 std::vector<double> Data(std::span<const Value> values) {

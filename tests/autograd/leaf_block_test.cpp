@@ -29,18 +29,10 @@ using scalargrad::testing_support::Owner;
 
 using scalargrad::testing_support::Bits;
 using scalargrad::testing_support::ConsecutiveNodes;
+using scalargrad::testing_support::LastOp;
+using scalargrad::testing_support::ListSize;
 using scalargrad::testing_support::OnFreshTape;
 using scalargrad::testing_support::RandomLeaves;
-
-/// The op code of the node this thread's open segment recorded last (white box: whether a dot
-/// was recorded as a range, Note [Range dot] in scalargrad/detail/tape.hpp).
-scalargrad::detail::Op LastOp() {
-  const scalargrad::detail::Segment& s = *scalargrad::detail::tls_tape->open;
-  return s.nodes.op[s.size - 1];
-}
-
-/// Entries in the open segment's operand list.
-std::size_t ListSize() { return scalargrad::detail::tls_tape->open->operand_list.size(); }
 
 /// m LeafBlocks of n random leaves each; `weights` receives the leaves, row by row.
 std::vector<LeafBlock> RandomBlocks(std::size_t m, std::size_t n, std::mt19937_64& rng,

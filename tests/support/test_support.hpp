@@ -3,6 +3,7 @@
 #pragma once
 
 #include <bit>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -12,7 +13,7 @@
 #include <vector>
 
 #include <scalargrad/error.hpp>
-#include <scalargrad/value.hpp>
+#include <scalargrad/value.hpp>  // with detail/tape.hpp, which the white-box helpers read
 
 namespace scalargrad::testing_support {
 
@@ -63,6 +64,16 @@ inline std::vector<Value> ConsecutiveNodes(const std::vector<Value>& leaves) {
   for (Value& v : nodes) v = v.tanh();
   return nodes;
 }
+
+/// The op code of the node this thread's open segment recorded last (white box: whether a dot
+/// or an affine node was recorded as a range, Note [Range dot] in scalargrad/detail/tape.hpp).
+inline detail::Op LastOp() {
+  const detail::Segment& s = *detail::tls_tape->open;
+  return s.nodes.op[s.size - 1];
+}
+
+/// Entries in the open segment's operand list (white box).
+inline std::size_t ListSize() { return detail::tls_tape->open->operand_list.size(); }
 
 /// Runs `body` on a new thread, whose tape starts empty, so that tape_stats() counts only what
 /// `body` made; rethrows what it throws. GoogleTest's EXPECT_* are thread-safe on this
