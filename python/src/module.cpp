@@ -184,6 +184,13 @@ sg::Value to_value(py::handle h, const char* who) {
   throw py::type_error(message);
 }
 
+/// Each item of `items` as a Value (to_value(item, who)): the list arguments of sum, dot, affine.
+std::vector<sg::Value> to_values(py::iterable items, const char* who) {
+  std::vector<sg::Value> values;
+  for (py::handle item : items) values.push_back(to_value(item, who));
+  return values;
+}
+
 // ---- 3. New Python objects (Note [Fast paths]) ------------------------------------------------------
 
 /// Constructs `value`'s holder in a new pybind11 instance and registers it: what
@@ -783,28 +790,19 @@ PYBIND11_MODULE(_scalargrad, m) {
   // ---- Engine functions --------------------------------------------------------------------------
   m.def(
       "sum",
-      [](py::iterable xs) {
-        std::vector<sg::Value> values;
-        for (py::handle x : xs) values.push_back(to_value(x, "sum: each item"));
-        return sg::sum(values);
-      },
+      [](py::iterable xs) { return sg::sum(to_values(xs, "sum: each item")); },
       py::arg("values"), "x_1 + ... + x_n as one node of the graph (the empty sum is 0).");
   m.def(
       "dot",
       [](py::iterable a, py::iterable b) {
-        std::vector<sg::Value> x, y;
-        for (py::handle v : a) x.push_back(to_value(v, "dot: each item"));
-        for (py::handle v : b) y.push_back(to_value(v, "dot: each item"));
-        return sg::dot(x, y);
+        return sg::dot(to_values(a, "dot: each item"), to_values(b, "dot: each item"));
       },
       py::arg("a"), py::arg("b"), "a_1 b_1 + ... + a_n b_n as one node of the graph.");
   m.def(
       "affine",
       [](py::iterable w, py::iterable x, py::handle b) {
-        std::vector<sg::Value> weights, inputs;
-        for (py::handle v : w) weights.push_back(to_value(v, "affine: each item"));
-        for (py::handle v : x) inputs.push_back(to_value(v, "affine: each item"));
-        return sg::affine(weights, inputs, to_value(b, "affine: the bias"));
+        return sg::affine(to_values(w, "affine: each item"), to_values(x, "affine: each item"),
+                          to_value(b, "affine: the bias"));
       },
       py::arg("w"), py::arg("x"), py::arg("b"),
       "w_1 x_1 + ... + w_n x_n + b as one node of the graph (a neuron's weighted sum and bias); "
