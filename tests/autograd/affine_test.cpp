@@ -25,7 +25,9 @@ using scalargrad::testing_support::LastOp;
 using scalargrad::testing_support::ListSize;
 using scalargrad::testing_support::OnFreshTape;
 using scalargrad::testing_support::Owner;
+using scalargrad::testing_support::RandomBlocks;
 using scalargrad::testing_support::RandomLeaves;
+using scalargrad::testing_support::WeightedSum;
 using testing::HasSubstr;
 
 namespace {
@@ -293,11 +295,7 @@ TEST(LeafBlockAffine, UnderNoGradGuardGivesAConstant) {
 TEST(LeafBlockAffineRows, GiveTheNodesOfALoopOfAffineToTheBit) {
   std::mt19937_64 rng(34);
   std::vector<std::vector<Value>> leaves;  // each row's weights then bias
-  std::vector<LeafBlock> rows;
-  for (int j = 0; j < 6; ++j) {
-    leaves.push_back(RandomLeaves(5, rng));
-    rows.emplace_back(leaves.back());
-  }
+  const std::vector<LeafBlock> rows = RandomBlocks(6, 5, rng, leaves);
   std::vector<Value> inputs = RandomLeaves(3, rng);
   const Value shared = inputs[1].tanh();
   const std::vector<Value> x = {inputs[0] * 2.0, inputs[2], shared, shared};  // nodes, a leaf, a repeat
@@ -313,18 +311,13 @@ TEST(LeafBlockAffineRows, GiveTheNodesOfALoopOfAffineToTheBit) {
   }
 
   // d(sum_j c_j row_j(x))/dw_jk = c_j x_k, d/db_j = c_j; the same through either form.
-  const auto weighted = [](const std::vector<Value>& outputs) {
-    Value total = 0.0;
-    for (std::size_t j = 0; j < outputs.size(); ++j) total = total + outputs[j] * (1.0 + j);
-    return total;
-  };
-  weighted(together).backward();
+  WeightedSum(together).backward();
   std::vector<double> first;
   for (std::vector<Value>& row : leaves) {
     for (Value& v : row) first.push_back(v.grad()), v.zero_grad();
   }
   for (Value& v : inputs) first.push_back(v.grad()), v.zero_grad();
-  weighted(one_by_one).backward();
+  WeightedSum(one_by_one).backward();
   std::size_t k = 0;
   for (std::size_t j = 0; j < leaves.size(); ++j) {
     for (std::size_t i = 0; i < 5; ++i, ++k) {

@@ -32,18 +32,9 @@ using scalargrad::testing_support::ConsecutiveNodes;
 using scalargrad::testing_support::LastOp;
 using scalargrad::testing_support::ListSize;
 using scalargrad::testing_support::OnFreshTape;
+using scalargrad::testing_support::RandomBlocks;
 using scalargrad::testing_support::RandomLeaves;
-
-/// m LeafBlocks of n random leaves each; `weights` receives the leaves, row by row.
-std::vector<LeafBlock> RandomBlocks(std::size_t m, std::size_t n, std::mt19937_64& rng,
-                                    std::vector<std::vector<Value>>& weights) {
-  std::vector<LeafBlock> blocks;
-  for (std::size_t j = 0; j < m; ++j) {
-    weights.push_back(RandomLeaves(n, rng));
-    blocks.emplace_back(weights.back());
-  }
-  return blocks;
-}
+using scalargrad::testing_support::WeightedSum;
 
 /// w_1 x_1 + ... + w_n x_n summed left to right in long double: the reference value.
 long double Reference(const std::vector<double>& w, const std::vector<double>& x) {
@@ -425,12 +416,7 @@ TEST(LeafBlockRows, GiveTheNodesOfALoopOfDotToTheBit) {
   }
 
   // d(sum_j c_j row_j . x)/dw_jk = c_j x_k; the same through either form, to the bit.
-  const auto weighted = [](const std::vector<Value>& outputs) {
-    Value total = 0.0;
-    for (std::size_t j = 0; j < outputs.size(); ++j) total = total + outputs[j] * (1.0 + j);
-    return total;
-  };
-  weighted(together).backward();
+  WeightedSum(together).backward();
   std::vector<double> first;
   for (std::vector<Value>& row : weights) {
     for (Value& w : row) {
@@ -442,7 +428,7 @@ TEST(LeafBlockRows, GiveTheNodesOfALoopOfDotToTheBit) {
     first.push_back(leaf.grad());
     leaf.zero_grad();
   }
-  weighted(one_by_one).backward();
+  WeightedSum(one_by_one).backward();
   std::size_t k = 0;
   for (std::size_t j = 0; j < weights.size(); ++j) {
     for (std::size_t i = 0; i < 4; ++i, ++k) {

@@ -55,6 +55,25 @@ inline std::vector<Value> RandomLeaves(std::size_t n, std::mt19937_64& rng) {
   return leaves;
 }
 
+/// m LeafBlocks of n random leaves each; `weights` receives the leaves, row by row.
+inline std::vector<LeafBlock> RandomBlocks(std::size_t m, std::size_t n, std::mt19937_64& rng,
+                                           std::vector<std::vector<Value>>& weights) {
+  std::vector<LeafBlock> blocks;
+  for (std::size_t j = 0; j < m; ++j) {
+    weights.push_back(RandomLeaves(n, rng));
+    blocks.emplace_back(weights.back());
+  }
+  return blocks;
+}
+
+/// sum_j (1 + j) outputs[j]: a root through which every output gets its own weight, so that a
+/// gradient that reached the wrong output shows.
+inline Value WeightedSum(const std::vector<Value>& outputs) {
+  Value total = 0.0;
+  for (std::size_t j = 0; j < outputs.size(); ++j) total = total + outputs[j] * (1.0 + static_cast<double>(j));
+  return total;
+}
+
 /// tanh(v / 2) of each of `leaves`, recorded one after the other: the leaves enter the segment
 /// (and are halved) first, so that no Import node falls between two tanh nodes: inputs that
 /// are a run of consecutive nodes, as a layer's activations are (Note [Range dot]).
