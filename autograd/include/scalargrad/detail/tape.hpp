@@ -464,9 +464,9 @@ struct Tape {
   void free_segments_from(std::uint32_t slot);
   void release_imports(Segment& s);
   void backward(const Value& root);
-  /// Applies the chain rule to nodes last..0 of `s`; only to those with mask[i] != 0 if a mask
-  /// is given.
-  template <bool kCheck>
+  /// Applies the chain rule to nodes last..0 of `s`; only to those with mask[i] != 0 if kMasked
+  /// (else `mask` is not read). kCheck: anomaly mode.
+  template <bool kCheck, bool kMasked>
   void sweep(std::uint32_t slot, std::uint32_t last, const std::uint8_t* mask);
   // Anomaly mode: throws AnomalyError if `y`, the value of `op` on `operands` (and the
   // constant c, if any), is not finite.
