@@ -191,11 +191,11 @@ void Tape::close_current() {
 }
 
 std::uint32_t Tape::operand_slow(const Value& v) {
-  if (v.owner_ == kNoOwner) throw_moved_from();
-  if (v.tape_ != id) throw_other_thread();
+  if (v.owner() == kNoOwner) throw_moved_from();
+  if (v.tape() != id) throw_other_thread();
   Segment& s = segments[current];
 
-  if (v.owner_ == kLeafOwner) {
+  if (v.owner() == kLeafOwner) {
     // A leaf enters each segment once, through an Import node that holds a reference on it.
     const std::uint32_t leaf = v.ref_;
     // An external leaf enters again whenever its owner's data changed since it last did (a
@@ -216,18 +216,18 @@ std::uint32_t Tape::operand_slow(const Value& v) {
 
   // A node of an older segment: imported once per segment; the older segment then stays alive
   // as long as this one does.
-  const std::uint64_t key = (std::uint64_t{v.owner_} << 32) | v.ref_;
+  const std::uint64_t key = (std::uint64_t{v.owner()} << 32) | v.ref_;
   if (const auto it = s.import_index.find(key); it != s.import_index.end()) return it->second;
-  Segment& source = segments[v.owner_];
+  Segment& source = segments[v.owner()];
   const auto index = static_cast<std::uint32_t>(s.imports.size());
-  s.imports.push_back(SegmentRef{v.owner_, v.ref_});
+  s.imports.push_back(SegmentRef{v.owner(), v.ref_});
   const std::uint32_t n = append(Op::ImportSegment, index, 0, source.nodes.value[v.ref_]);
   s.import_index.emplace(key, n);
   if (source.last_importer != s.serial) {
     source.last_importer = s.serial;
     source.last_importer_entry = static_cast<std::uint32_t>(s.imported_segments.size());
     ++source.importers;
-    s.imported_segments.push_back(ImportedSegment{v.owner_, v.ref_});
+    s.imported_segments.push_back(ImportedSegment{v.owner(), v.ref_});
   } else {
     std::uint32_t& last = s.imported_segments[source.last_importer_entry].last_offset;
     last = std::max(last, v.ref_);
@@ -443,23 +443,23 @@ void Tape::backward(const Value& root) {
         "scalargrad: backward() called under NoGradGuard, where no graph is recorded; call "
         "backward() after the guard's scope ends");
   }
-  if (root.owner_ == kNoOwner) throw_moved_from();
-  if (root.tape_ != id) throw_other_thread();
+  if (root.owner() == kNoOwner) throw_moved_from();
+  if (root.tape() != id) throw_other_thread();
 
   // A new generation of nodes starts after each backward(): the next forward pass records into
   // a fresh segment, so this graph can be recycled as soon as its Values are gone.
   close_current();
 
-  if (root.owner_ == kLeafOwner) {  // d(x)/d(x) = 1
+  if (root.owner() == kLeafOwner) {  // d(x)/d(x) = 1
     leaf_grad[root.ref_] += 1.0;
     return;
   }
 
   // 1. The segments the root depends on: its own and, transitively, those it imports from.
   const std::uint64_t mark = next_mark++;
-  std::vector<std::uint32_t> order{root.owner_};
-  segments[root.owner_].visit_mark = mark;
-  segments[root.owner_].sweep_last = root.ref_;
+  std::vector<std::uint32_t> order{root.owner()};
+  segments[root.owner()].visit_mark = mark;
+  segments[root.owner()].sweep_last = root.ref_;
   for (std::size_t i = 0; i < order.size(); ++i) {
     for (const auto [j, last] : segments[order[i]].imported_segments) {
       if (segments[j].visit_mark != mark) {
@@ -510,7 +510,7 @@ void Tape::backward(const Value& root) {
   for (const std::uint32_t slot : order) segments[slot].grads_dirty = true;
 
   // 3. Seed d(root)/d(root) = 1 and sweep each segment from its last reachable node down to 0.
-  segments[root.owner_].nodes.grad[root.ref_] = 1.0;
+  segments[root.owner()].nodes.grad[root.ref_] = 1.0;
   for (std::size_t k = 0; k < order.size(); ++k) {
     const std::uint32_t slot = order[k];
     const std::uint8_t* mask = masks[k].empty() ? nullptr : masks[k].data();

@@ -15,19 +15,19 @@ namespace scalargrad {
 namespace detail {
 
 Tape& Tape::checked(const Value& v) {
-  if (v.owner_ == kNoOwner) throw_moved_from();
+  if (v.owner() == kNoOwner) throw_moved_from();
   Tape* t = tls_tape;
-  if (t == nullptr || t->id != v.tape_) throw_other_thread();
+  if (t == nullptr || t->id != v.tape()) throw_other_thread();
   return *t;
 }
 
 void Tape::retain_slow(const Value& v) {
   Tape* t = tls_tape;
-  if (t == nullptr || t->id != v.tape_) throw_other_thread();
-  if (v.owner_ == kLeafOwner) {
+  if (t == nullptr || t->id != v.tape()) throw_other_thread();
+  if (v.owner() == kLeafOwner) {
     ++t->leaf_refs[v.ref_];
   } else {
-    ++t->handles_of(v.owner_);
+    ++t->handles_of(v.owner());
   }
 }
 
@@ -35,11 +35,11 @@ void Tape::release_slow(const Value& v) noexcept {
   Tape* t = tls_tape;
   // On another thread (misuse) or after this thread's tape is gone: touch nothing. The
   // segment is then never recycled, which is safe.
-  if (t == nullptr || t->id != v.tape_) return;
-  if (v.owner_ == kLeafOwner) {
+  if (t == nullptr || t->id != v.tape()) return;
+  if (v.owner() == kLeafOwner) {
     if (--t->leaf_refs[v.ref_] == 0) t->leaf_unreferenced(v.ref_);
   } else {
-    if (--t->handles_of(v.owner_) == 0) t->segment_unreferenced(v.owner_);
+    if (--t->handles_of(v.owner()) == 0) t->segment_unreferenced(v.owner());
   }
 }
 
@@ -51,7 +51,7 @@ Value Tape::handle_to(std::uint32_t slot, std::uint32_t offset) {
       const std::uint32_t a = s.nodes.a[offset];
       const std::uint32_t leaf = op == Op::Import ? a : externals[a].leaf;
       ++leaf_refs[leaf];
-      return Value(Value::Adopt{}, leaf, leaf_key());
+      return Value(Value::Adopt{}, leaf, leaf_key(), 0.0);
     }
     if (op != Op::ImportSegment) break;
     const SegmentRef r = s.imports[s.nodes.a[offset]];
@@ -59,7 +59,7 @@ Value Tape::handle_to(std::uint32_t slot, std::uint32_t offset) {
     offset = r.offset;
   }
   ++handles_of(slot);
-  return Value(Value::Adopt{}, offset, handle_key(slot, id));
+  return Value(Value::Adopt{}, offset, handle_key(slot, id), segments[slot].nodes.value[offset]);
 }
 
 std::vector<Value> Tape::operands_of(std::uint32_t slot, std::uint32_t offset) {
@@ -258,7 +258,8 @@ Value Tape::record_dot(const LeafBlock& w, std::span<const Value> x, bool affine
   ensure_room(static_cast<std::uint32_t>(2 * x.size() + 2));
   const OperandResolver resolve(*this);
   resolve_inputs(x, resolve);
-  return adopt(append_block_dot(w, resolve, affine));
+  const std::uint32_t n = append_block_dot(w, resolve, affine);
+  return adopt(n, open->nodes.value[n]);
 }
 
 std::vector<Value> Tape::record_dots(std::span<const LeafBlock> rows, std::span<const Value> x, bool affine) {
@@ -295,14 +296,15 @@ std::vector<Value> Tape::record_dots(std::span<const LeafBlock> rows, std::span<
   // so that nothing can throw between counting them and making them.
   if constexpr (!SCALARGRAD_UNCOUNTED_HANDLES) tls_handles.open_count += static_cast<std::uint32_t>(rows.size());
   const std::uint64_t key = open_key();
-  for (std::size_t j = 0; j < rows.size(); ++j) out.push_back(Value(Value::Adopt{}, nodes[j], key));
+  const double* const values = open->nodes.value;
+  for (std::size_t j = 0; j < rows.size(); ++j) out.emplace_back(Value::Adopt{}, nodes[j], key, values[nodes[j]]);
   row_nodes.clear();
   return out;
 }
 
 Graph Tape::graph_of(const Value& root) {
   // Iterative post-order depth-first search: a node is output once all its operands are.
-  const auto key = [](const Value& v) { return (std::uint64_t{v.owner_} << 32) | v.ref_; };
+  const auto key = [](const Value& v) { return (std::uint64_t{v.owner()} << 32) | v.ref_; };
   constexpr std::size_t kNotYetPlaced = std::numeric_limits<std::size_t>::max();  // on the stack
   Graph graph;
   std::unordered_map<std::uint64_t, std::size_t> position;  // node -> index in graph.nodes
@@ -314,7 +316,7 @@ Graph Tape::graph_of(const Value& root) {
   std::vector<Frame> stack;
   const auto push = [&](const Value& v) {
     position.emplace(key(v), kNotYetPlaced);
-    std::vector<Value> ops = v.owner_ == kLeafOwner ? std::vector<Value>{} : operands_of(v.owner_, v.ref_);
+    std::vector<Value> ops = v.owner() == kLeafOwner ? std::vector<Value>{} : operands_of(v.owner(), v.ref_);
     stack.push_back(Frame{v, std::move(ops), 0});
   };
   push(root);
@@ -350,12 +352,12 @@ Value::Value(double data) {
 
 double Value::data() const {
   Tape& t = Tape::checked(*this);
-  return owner_ == kLeafOwner ? t.leaf_data(ref_) : t.segments[owner_].nodes.value[ref_];
+  return owner() == kLeafOwner ? t.leaf_data(ref_) : t.segments[owner()].nodes.value[ref_];
 }
 
 double Value::grad() const {
   Tape& t = Tape::checked(*this);
-  return owner_ == kLeafOwner ? t.leaf_grad_ref(ref_) : t.segments[owner_].nodes.grad[ref_];
+  return owner() == kLeafOwner ? t.leaf_grad_ref(ref_) : t.segments[owner()].nodes.grad[ref_];
 }
 
 // ---- LeafBlock ------------------------------------------------------------------------------
@@ -396,7 +398,7 @@ Value Value::external(const double& data, double& grad) {
 
 void Value::rebind(const double& data, double& grad) {
   Tape& t = Tape::checked(*this);
-  detail::External* e = owner_ == kLeafOwner ? t.external_of_leaf(ref_) : nullptr;
+  detail::External* e = owner() == kLeafOwner ? t.external_of_leaf(ref_) : nullptr;
   if (e == nullptr) {
     throw Error("scalargrad: rebind() on a Value that is not an external leaf; only Values made by "
                 "Value::external() mirror outside storage");
@@ -408,10 +410,10 @@ void Value::rebind(const double& data, double& grad) {
 }
 
 void Value::unbind() noexcept {
-  Tape* tape = detail::tls_tape;
-  if (owner_ != kLeafOwner || tape == nullptr || tape->id != tape_) return;
-  Tape& t = *tape;
-  detail::External* e = owner_ == kLeafOwner ? t.external_of_leaf(ref_) : nullptr;
+  Tape* const current = detail::tls_tape;
+  if (owner() != kLeafOwner || current == nullptr || current->id != tape()) return;
+  Tape& t = *current;
+  detail::External* e = owner() == kLeafOwner ? t.external_of_leaf(ref_) : nullptr;
   if (e == nullptr || e->data == nullptr) return;
   t.leaf_value[ref_] = *e->data;
   t.leaf_grad[ref_] = *e->grad;
@@ -424,7 +426,7 @@ void Value::unbind() noexcept {
 
 void Value::set_data(double data) {
   Tape& t = Tape::checked(*this);
-  if (owner_ != kLeafOwner) {
+  if (owner() != kLeafOwner) {
     throw Error("scalargrad: set_data() on the result of an op ('" + std::string(op()) +
                 "'); only leaves can change their data: make a leaf with Value(x), or use detach()");
   }
@@ -439,20 +441,20 @@ void Value::set_data(double data) {
 
 void Value::zero_grad() {
   Tape& t = Tape::checked(*this);
-  if (owner_ == kLeafOwner) {
+  if (owner() == kLeafOwner) {
     t.leaf_grad_ref(ref_) = 0.0;
   } else {
-    t.segments[owner_].nodes.grad[ref_] = 0.0;
+    t.segments[owner()].nodes.grad[ref_] = 0.0;
   }
 }
 
 bool Value::is_leaf() const {
   Tape::checked(*this);
-  return owner_ == kLeafOwner;
+  return owner() == kLeafOwner;
 }
 
 void Value::backward() const {
-  if (owner_ == detail::kNoOwner) detail::throw_moved_from();
+  if (owner() == detail::kNoOwner) detail::throw_moved_from();
   detail::this_thread_tape().backward(*this);
 }
 
@@ -460,35 +462,35 @@ Value Value::detach() const { return Value(data()); }
 
 Value& Value::label(std::string_view name) {
   Tape& t = Tape::checked(*this);
-  if (owner_ == kLeafOwner) {
+  if (owner() == kLeafOwner) {
     t.leaf_labels[ref_] = std::string(name);
   } else {
-    t.segments[owner_].labels[ref_] = std::string(name);
+    t.segments[owner()].labels[ref_] = std::string(name);
   }
   return *this;
 }
 
 std::string Value::label() const {
   const Tape& t = Tape::checked(*this);
-  const auto& labels = owner_ == kLeafOwner ? t.leaf_labels : t.segments[owner_].labels;
+  const auto& labels = owner() == kLeafOwner ? t.leaf_labels : t.segments[owner()].labels;
   const auto it = labels.find(ref_);
   return it == labels.end() ? std::string() : it->second;
 }
 
 std::string_view Value::op() const {
   const Tape& t = Tape::checked(*this);
-  return owner_ == kLeafOwner ? std::string_view() : detail::op_name(t.segments[owner_].nodes.op[ref_]);
+  return owner() == kLeafOwner ? std::string_view() : detail::op_name(t.segments[owner()].nodes.op[ref_]);
 }
 
 std::vector<Value> Value::operands() const {
   Tape& t = Tape::checked(*this);
-  return owner_ == kLeafOwner ? std::vector<Value>{} : t.operands_of(owner_, ref_);
+  return owner() == kLeafOwner ? std::vector<Value>{} : t.operands_of(owner(), ref_);
 }
 
 std::optional<double> Value::constant() const {
   const Tape& t = Tape::checked(*this);
-  if (owner_ == kLeafOwner) return std::nullopt;
-  const detail::Segment& s = t.segments[owner_];
+  if (owner() == kLeafOwner) return std::nullopt;
+  const detail::Segment& s = t.segments[owner()];
   switch (s.nodes.op[ref_]) {
 #define SCALARGRAD_CONSTANT_CASE(op_) case detail::Op::op_:
     SCALARGRAD_UNARY_CONST_OPS(SCALARGRAD_CONSTANT_CASE)
@@ -501,8 +503,8 @@ std::optional<double> Value::constant() const {
 
 bool Value::constant_on_left() const {
   const Tape& t = Tape::checked(*this);
-  if (owner_ == kLeafOwner) return false;
-  const detail::Op op = t.segments[owner_].nodes.op[ref_];
+  if (owner() == kLeafOwner) return false;
+  const detail::Op op = t.segments[owner()].nodes.op[ref_];
   return op == detail::Op::RSubC || op == detail::Op::RDivC || op == detail::Op::RPowC;
 }
 

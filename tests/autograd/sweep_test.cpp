@@ -1,6 +1,7 @@
 // The backward sweep keeps a contribution to the node just below in a register (Note [Carried
-// adjoint] in tape.cpp). It must give the same bits as adding in memory: the sweep under
-// AnomalyGuard adds every contribution in memory, so it is the reference here.
+// adjoint] in tape.cpp), and ops read their operands' values from the handles (Note [Carried
+// value] in value_impl.hpp). Both must give the same bits as adding and reading in memory: the
+// sweep under AnomalyGuard adds every contribution in memory, so it is the reference here.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -148,6 +149,25 @@ TEST(CarriedAdjoint, RandomChainsHaveTheGradientsOfTheMemoryOnlySweepBitForBit) 
       ASSERT_EQ(Bits(carried[k]), Bits(in_memory[k])) << "trial " << trial << ", gradient " << k;
     }
   }
+}
+
+// A node's handle carries its value: copies and moves of it, and ops on them, see that value.
+TEST(CarriedValue, CopiesAndMovesOfANodeHandleComputeWithItsValue) {
+  Value x = 1.5;
+  const Value y = x * 3.0;
+  Value copy = y;
+  Value moved = std::move(copy);
+  EXPECT_EQ((moved + 1.0).data(), 5.5);
+  Value assigned = x;
+  assigned = moved;
+  EXPECT_EQ((assigned * assigned).data(), 20.25);
+  assigned += 1.0;  // the handle moves to the new node, with its value
+  EXPECT_EQ(assigned.data(), 5.5);
+  EXPECT_EQ((assigned - y).data(), 1.0);
+  // A leaf's data is read from the tape: a change shows in the next op.
+  x.set_data(2.0);
+  EXPECT_EQ((x * 3.0).data(), 6.0);
+  EXPECT_EQ(y.data(), 4.5);
 }
 
 }  // namespace

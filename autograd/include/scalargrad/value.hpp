@@ -27,7 +27,7 @@ enum class Op : std::uint8_t;
 ///
 /// A Value made from a double is a *leaf*; every op on Values records a node on this thread's
 /// tape and returns a Value for its result. `backward()` then fills `grad()` of every Value the
-/// root depends on. A Value is a small handle (12 bytes): copying it never allocates, and the
+/// root depends on. A Value is a small handle (24 bytes): copying it never allocates, and the
 /// memory of a graph is recycled by itself once no Value into it is left
 /// (see Note [Lifetime] in docs/architecture.md).
 ///
@@ -135,28 +135,44 @@ class Value {
   Value& operator*=(double rhs);
   Value& operator/=(double rhs);
 
+  /// Pass key of the tape's own constructor below: only the tape can make one. (The constructor
+  /// is public so that the tape can emplace handles straight into a std::vector.)
+  class Adopt {
+    friend struct detail::Tape;
+    Adopt() = default;
+  };
+  /// A handle whose reference the tape has already counted; key = detail::handle_key(owner,
+  /// tape), `value` the node's value (anything for a leaf). For the tape only.
+  Value(Adopt, std::uint32_t ref, std::uint64_t key, double value) noexcept;
+
  private:
   friend struct detail::Tape;
   friend struct detail::OperandResolver;
-  struct Adopt {};
-  // owner_ and tape_ as one integer (detail::handle_key): the hot path's one compare.
-  [[nodiscard]] std::uint64_t key() const noexcept;
-  // Writes owner_ and tape_ as one 8-byte store. Every hot-path write of them goes through
-  // here: key() is an 8-byte load, and a load that spans two 4-byte stores cannot be forwarded
-  // from them (a stall of ~12 cycles per temporary, measured in docs/performance.md).
-  void set_key(std::uint64_t key) noexcept;
+  // The handle's key, detail::handle_key(owner, tape): the hot path's one compare.
+  [[nodiscard]] std::uint64_t key() const noexcept { return key_; }
+  void set_key(std::uint64_t key) noexcept { key_ = key; }
+  // Segment slot, detail::kLeafOwner, or detail::kNoOwner (moved-from): key's low half.
+  [[nodiscard]] std::uint32_t owner() const noexcept { return static_cast<std::uint32_t>(key_); }
+  // Id of the tape (thread) that recorded it: key's high half.
+  [[nodiscard]] std::uint32_t tape() const noexcept { return static_cast<std::uint32_t>(key_ >> 32); }
   // *this = f(*this, rhs) and *this = op(*this; c) for the compound assignments: when *this is
   // a node of the open segment, the new node takes its place without touching the count.
   template <typename F>
   Value& assign_binary(detail::Op op, const Value& rhs, F f);
   template <detail::Op op>
   Value& assign_unary(double c);
-  // A handle whose reference the tape has already counted; key = detail::handle_key(owner, tape).
-  Value(Adopt, std::uint32_t ref, std::uint64_t key) noexcept;
 
-  std::uint32_t ref_ = 0;    // node offset in its segment, or leaf slot
-  std::uint32_t owner_ = 0;  // segment slot, detail::kLeafOwner, or detail::kNoOwner (moved-from)
-  std::uint32_t tape_ = 0;   // id of the tape (thread) that recorded it
+  // Note [Typed key]: owner and tape are one 64-bit member, read and written as such. Kept as
+  // two 32-bit fields read as one through memcpy, every write of a handle was a char-typed
+  // store, which for the compiler may change any object: the code after it reloaded what it had
+  // already loaded (the demo's forward ran 3.4 M more instructions, of ~140 M). Two 32-bit
+  // stores read by one 8-byte load would not do either: that load cannot be forwarded from
+  // them (~12 cycles per temporary).
+  std::uint64_t key_ = 0;  // detail::handle_key(owner, tape)
+  // A node's value, which never changes, carried by its handles (Note [Carried value] in
+  // value_impl.hpp); not read for a leaf, whose data lives in the tape and may change.
+  double value_ = 0.0;
+  std::uint32_t ref_ = 0;  // node offset in its segment, or leaf slot
 };
 
 // ---- Arithmetic: Value or double on either side ----------------------------------------------

@@ -34,7 +34,7 @@ class LeafBlock;
 
 namespace scalargrad::detail {
 
-inline constexpr std::uint32_t kLeafOwner = 0xFFFFFFFEu;  // Value::owner_ of a leaf
+inline constexpr std::uint32_t kLeafOwner = 0xFFFFFFFEu;  // Value::owner() of a leaf
 inline constexpr std::uint32_t kNoOwner = 0xFFFFFFFFu;    // moved-from Value; no open segment
 inline constexpr std::uint32_t kFirstSegmentCapacity = 1u << 10;  // nodes
 inline constexpr std::uint32_t kMaxSegmentCapacity = 1u << 20;    // nodes
@@ -160,15 +160,11 @@ struct LeafImport {
   }
 };
 
-/// The first eight bytes of a Value (its owner_, then its tape_) read as one integer. A Value of
-/// the open segment has Tape::open_key(), a leaf of this thread Tape::leaf_key(): one comparison
-/// checks both the thread and the segment.
+/// The key of a Value (Note [Typed key] in value.hpp): its owner in the low half, its tape's id
+/// in the high half. A Value of the open segment has Tape::open_key(), a leaf of this thread
+/// Tape::leaf_key(): one comparison checks both the thread and the segment.
 constexpr std::uint64_t handle_key(std::uint32_t owner, std::uint32_t tape) noexcept {
-  struct Pair {
-    std::uint32_t owner;
-    std::uint32_t tape;
-  };
-  return std::bit_cast<std::uint64_t>(Pair{owner, tape});
+  return (std::uint64_t{tape} << 32) | owner;
 }
 
 /// The key of a moved-from Value: owner kNoOwner, and a tape id no tape has (so that it never
@@ -412,17 +408,17 @@ struct Tape {
       make_room(count);
     }
   }
-  /// The fast path's operand lookup: `k` = v's offset in the open segment if v is one of its
-  /// nodes or a leaf already imported into it (and true; this thread's tape then exists), else
+  /// The fast path's operand lookup: `k` = v's offset in the open segment and `x` its value if
+  /// v is one of its nodes or a leaf already imported into it (and true; this thread's tape then exists), else
   /// false (the slow path imports it, or throws). Note [Fast path] in value_impl.hpp.
-  static inline bool fast_operand(const Value& v, std::uint32_t& k);
+  static inline bool fast_operand(const Value& v, std::uint32_t& k, double& x);
   /// Offset in the open segment at which `v` can be used as an operand (importing it if it is
   /// a leaf or lives in an older segment). Call ensure_room() first.
   inline std::uint32_t operand(const Value& v);
   /// Appends a node to the open segment (room ensured) and returns a Value for it.
   inline Value emit(Op op, std::uint32_t a, std::uint32_t b, double value);
-  /// A counted Value for node n of the open segment.
-  inline Value adopt(std::uint32_t n);
+  /// A counted Value for node n of the open segment, whose value is `value`.
+  inline Value adopt(std::uint32_t n, double value);
   /// The fast path may append a node to the open segment (Tape::limit).
   [[nodiscard]] bool fast_room() const { return open->size < limit; }
   /// Appends a node without creating a handle for it.

@@ -31,11 +31,12 @@ namespace detail {
 // Everything else (opening or growing a segment, importing a leaf or an older node, the guards,
 // misuse) goes through the out-of-line slow path, which does the same work with every check.
 
-SCALARGRAD_ALWAYS_INLINE bool Tape::fast_operand(const Value& v, std::uint32_t& k) {
+SCALARGRAD_ALWAYS_INLINE bool Tape::fast_operand(const Value& v, std::uint32_t& k, double& x) {
   const std::uint64_t key = v.key();
   const HandleState& h = tls_handles;
   if (key == h.open_key) [[likely]] {
     k = v.ref_;
+    x = v.value_;
     return true;
   }
   if (key == h.leaf_key) {
@@ -45,6 +46,7 @@ SCALARGRAD_ALWAYS_INLINE bool Tape::fast_operand(const Value& v, std::uint32_t& 
     const LeafImport& e = t.leaf_import[v.ref_];
     if (e.valid_in(t.open->serial)) {
       k = e.offset;
+      x = e.imported;
       return true;
     }
   }
@@ -53,7 +55,8 @@ SCALARGRAD_ALWAYS_INLINE bool Tape::fast_operand(const Value& v, std::uint32_t& 
 
 inline std::uint32_t Tape::operand(const Value& v) {
   std::uint32_t k;
-  if (fast_operand(v, k)) [[likely]] return k;
+  double x;
+  if (fast_operand(v, k, x)) [[likely]] return k;
   return operand_slow(v);
 }
 
@@ -83,50 +86,65 @@ inline std::uint32_t OperandResolver::leaf_first(const Value& v) const {
   return (*this)(v);  // a node, a leaf to import, or an error
 }
 
-SCALARGRAD_ALWAYS_INLINE Value Tape::adopt(std::uint32_t n) {
+SCALARGRAD_ALWAYS_INLINE Value Tape::adopt(std::uint32_t n, double value) {
   if constexpr (!SCALARGRAD_UNCOUNTED_HANDLES) ++tls_handles.open_count;
-  return Value(Value::Adopt{}, n, open_key());
+  return Value(Value::Adopt{}, n, open_key(), value);
 }
 
 SCALARGRAD_ALWAYS_INLINE Value Tape::emit(Op op, std::uint32_t a, std::uint32_t b, double value) {
-  return adopt(append(op, a, b, value));
+  return adopt(append(op, a, b, value), value);
 }
 
 // The fast paths: each appends y's node to the open segment without counting a handle for it,
-// sets n to its offset and returns the tape; or returns nullptr, and the slow path records y.
+// sets n to its offset and y to its value and returns the tape; or returns nullptr, and the
+// slow path records y.
+//
+// Note [Carried value]: the operands' values come from their handles (Value::value_) or the
+// leaf cache, not from the tape's value array. Read back from there, each value had just been
+// stored by the op before, and the compiler could not reuse its register: the op's result
+// reaches the next op through a Value that the fast and the slow path both make, so all the
+// next op knows is an offset. The store-to-load round trip (~7 cycles) then sat on the
+// dependency chain of every expression: W2's forward ran at 1.37x the plain one, 1.16x since.
+// The price is a larger handle (24 bytes instead of 12; docs/performance.md section 8).
 
 /// y = f(x), a unary op of the table.
 template <Op op>
-SCALARGRAD_ALWAYS_INLINE Tape* fast_unary(const Value& x, std::uint32_t& n) {
+SCALARGRAD_ALWAYS_INLINE Tape* fast_unary(const Value& x, std::uint32_t& n, double& y) {
   std::uint32_t a;
-  if (!Tape::fast_operand(x, a)) [[unlikely]] return nullptr;
+  double xv;
+  if (!Tape::fast_operand(x, a, xv)) [[unlikely]] return nullptr;
   Tape* t = tls_tape;  // set: x's key matched
   if (!t->fast_room()) [[unlikely]] return nullptr;
-  n = t->append(op, a, 0, Rule<op>::f(t->open->nodes.value[a]));
+  y = Rule<op>::f(xv);
+  n = t->append(op, a, 0, y);
   return t;
 }
 
 /// y = f(x; c), a unary op with a constant.
 template <Op op>
-SCALARGRAD_ALWAYS_INLINE Tape* fast_unary(const Value& x, double c, std::uint32_t& n) {
+SCALARGRAD_ALWAYS_INLINE Tape* fast_unary(const Value& x, double c, std::uint32_t& n, double& y) {
   std::uint32_t a;
-  if (!Tape::fast_operand(x, a)) [[unlikely]] return nullptr;
+  double xv;
+  if (!Tape::fast_operand(x, a, xv)) [[unlikely]] return nullptr;
   Tape* t = tls_tape;
   if (!t->fast_room()) [[unlikely]] return nullptr;
-  n = t->append(op, a, t->add_constant(c), Rule<op>::f(t->open->nodes.value[a], c));
+  y = Rule<op>::f(xv, c);
+  n = t->append(op, a, t->add_constant(c), y);
   return t;
 }
 
 /// y = f(x1, x2), a binary op.
 template <typename F>
-SCALARGRAD_ALWAYS_INLINE Tape* fast_binary(Op op, const Value& x1, const Value& x2, F f, std::uint32_t& n) {
+SCALARGRAD_ALWAYS_INLINE Tape* fast_binary(Op op, const Value& x1, const Value& x2, F f, std::uint32_t& n, double& y) {
   std::uint32_t a;
   std::uint32_t b;
-  if (!Tape::fast_operand(x1, a) || !Tape::fast_operand(x2, b)) [[unlikely]] return nullptr;
+  double v1;
+  double v2;
+  if (!Tape::fast_operand(x1, a, v1) || !Tape::fast_operand(x2, b, v2)) [[unlikely]] return nullptr;
   Tape* t = tls_tape;
   if (!t->fast_room()) [[unlikely]] return nullptr;
-  const double* values = t->open->nodes.value;
-  n = t->append(op, a, b, f(values[a], values[b]));
+  y = f(v1, v2);
+  n = t->append(op, a, b, y);
   return t;
 }
 
@@ -148,7 +166,8 @@ SCALARGRAD_NOINLINE Value record_unary_slow(const Value& x) {
 template <Op op>
 SCALARGRAD_ALWAYS_INLINE Value record_unary(const Value& x) {
   std::uint32_t n;
-  if (Tape* t = fast_unary<op>(x, n)) [[likely]] return t->adopt(n);
+  double y;
+  if (Tape* t = fast_unary<op>(x, n, y)) [[likely]] return t->adopt(n, y);
   return record_unary_slow<op>(x);
 }
 
@@ -170,7 +189,8 @@ SCALARGRAD_NOINLINE Value record_unary_slow(const Value& x, double c) {
 template <Op op>
 SCALARGRAD_ALWAYS_INLINE Value record_unary(const Value& x, double c) {
   std::uint32_t n;
-  if (Tape* t = fast_unary<op>(x, c, n)) [[likely]] return t->adopt(n);
+  double y;
+  if (Tape* t = fast_unary<op>(x, c, n, y)) [[likely]] return t->adopt(n, y);
   return record_unary_slow<op>(x, c);
 }
 
@@ -196,7 +216,8 @@ SCALARGRAD_NOINLINE Value record_binary_slow(Op op, const Value& x1, const Value
 template <typename F>
 SCALARGRAD_ALWAYS_INLINE Value record_binary(Op op, const Value& x1, const Value& x2, F f) {
   std::uint32_t n;
-  if (Tape* t = fast_binary(op, x1, x2, f, n)) [[likely]] return t->adopt(n);
+  double y;
+  if (Tape* t = fast_binary(op, x1, x2, f, n, y)) [[likely]] return t->adopt(n, y);
   return record_binary_slow(op, x1, x2, f);
 }
 
@@ -206,23 +227,10 @@ SCALARGRAD_ALWAYS_INLINE Value record_binary(Op op, const Value& x1, const Value
 // Note [Lifetime]: every Value counts one reference on its segment (or leaf); a segment is
 // recycled when no Value and no younger segment refers to it. See docs/architecture.md.
 
-SCALARGRAD_ALWAYS_INLINE std::uint64_t Value::key() const noexcept {
-  static_assert(offsetof(Value, tape_) == offsetof(Value, owner_) + sizeof(std::uint32_t));
-  std::uint64_t k;
-  std::memcpy(&k, reinterpret_cast<const unsigned char*>(this) + offsetof(Value, owner_), sizeof k);
-  return k;
-}
+SCALARGRAD_ALWAYS_INLINE Value::Value(Adopt, std::uint32_t ref, std::uint64_t key, double value) noexcept
+    : key_(key), value_(value), ref_(ref) {}
 
-SCALARGRAD_ALWAYS_INLINE void Value::set_key(std::uint64_t key) noexcept {
-  std::memcpy(reinterpret_cast<unsigned char*>(this) + offsetof(Value, owner_), &key, sizeof key);
-}
-
-SCALARGRAD_ALWAYS_INLINE Value::Value(Adopt, std::uint32_t ref, std::uint64_t key) noexcept : ref_(ref) {
-  set_key(key);
-}
-
-SCALARGRAD_ALWAYS_INLINE Value::Value(const Value& other) : ref_(other.ref_) {
-  set_key(other.key());
+SCALARGRAD_ALWAYS_INLINE Value::Value(const Value& other) : key_(other.key_), value_(other.value_), ref_(other.ref_) {
   if (SCALARGRAD_UNCOUNTED_HANDLES) return;
   // Note [Handle state] in tape.hpp: a handle of the open segment is counted inline.
   detail::HandleState& h = detail::tls_handles;
@@ -230,11 +238,10 @@ SCALARGRAD_ALWAYS_INLINE Value::Value(const Value& other) : ref_(other.ref_) {
     ++h.open_count;
     return;
   }
-  if (owner_ != detail::kNoOwner) detail::Tape::retain_slow(*this);
+  if (owner() != detail::kNoOwner) detail::Tape::retain_slow(*this);
 }
 
-SCALARGRAD_ALWAYS_INLINE Value::Value(Value&& other) noexcept : ref_(other.ref_) {
-  set_key(other.key());
+SCALARGRAD_ALWAYS_INLINE Value::Value(Value&& other) noexcept : key_(other.key_), value_(other.value_), ref_(other.ref_) {
   other.set_key(detail::kMovedFromKey);
 }
 
@@ -242,10 +249,10 @@ SCALARGRAD_ALWAYS_INLINE Value::~Value() {
   if (SCALARGRAD_UNCOUNTED_HANDLES) return;
   detail::HandleState& h = detail::tls_handles;
   if (key() == h.open_key) [[likely]] {
-    if (--h.open_count == 0) detail::tls_tape->segment_unreferenced(owner_);
+    if (--h.open_count == 0) detail::tls_tape->segment_unreferenced(owner());
     return;
   }
-  if (owner_ != detail::kNoOwner) detail::Tape::release_slow(*this);
+  if (owner() != detail::kNoOwner) detail::Tape::release_slow(*this);
 }
 
 SCALARGRAD_ALWAYS_INLINE Value& Value::operator=(const Value& other) {
@@ -260,6 +267,7 @@ SCALARGRAD_ALWAYS_INLINE Value& Value::operator=(Value&& other) noexcept {
   if (this != &other) {
     Value old(std::move(*this));  // released at the end of this scope
     ref_ = other.ref_;
+    value_ = other.value_;
     set_key(other.key());
     other.set_key(detail::kMovedFromKey);
   }
@@ -353,8 +361,10 @@ inline std::vector<Value> affine(std::span<const LeafBlock> rows, std::span<cons
 template <typename F>
 SCALARGRAD_ALWAYS_INLINE Value& Value::assign_binary(detail::Op op, const Value& rhs, F f) {
   std::uint32_t n;
-  if (key() == detail::Tape::open_key() && detail::fast_binary(op, *this, rhs, f, n)) [[likely]] {
+  double y;
+  if (key() == detail::Tape::open_key() && detail::fast_binary(op, *this, rhs, f, n, y)) [[likely]] {
     ref_ = n;
+    value_ = y;
     return *this;
   }
   return *this = detail::record_binary_slow(op, *this, rhs, f);
@@ -363,8 +373,10 @@ SCALARGRAD_ALWAYS_INLINE Value& Value::assign_binary(detail::Op op, const Value&
 template <detail::Op op>
 SCALARGRAD_ALWAYS_INLINE Value& Value::assign_unary(double c) {
   std::uint32_t n;
-  if (key() == detail::Tape::open_key() && detail::fast_unary<op>(*this, c, n)) [[likely]] {
+  double y;
+  if (key() == detail::Tape::open_key() && detail::fast_unary<op>(*this, c, n, y)) [[likely]] {
     ref_ = n;
+    value_ = y;
     return *this;
   }
   return *this = detail::record_unary_slow<op>(*this, c);
