@@ -20,7 +20,9 @@
 #define SCALARGRAD_NOINLINE __attribute__((noinline))
 #define SCALARGRAD_ALWAYS_INLINE inline __attribute__((always_inline))
 #define SCALARGRAD_RESTRICT __restrict__
+#define SCALARGRAD_INLINE_LAMBDA __attribute__((always_inline))
 #else
+#define SCALARGRAD_INLINE_LAMBDA
 #define SCALARGRAD_RESTRICT
 #define SCALARGRAD_ALWAYS_INLINE inline
 #define SCALARGRAD_TLS_INITIAL_EXEC
