@@ -557,7 +557,9 @@ SCALARGRAD_NOINLINE void add_range_dot_gradients(double* SCALARGRAD_RESTRICT gw,
 // speed of store forwarding, not of the arithmetic. So a contribution to node i - 1 is kept
 // in a register (`carry`) and added when node i - 1 is reached: gr[i - 1] + carry, the same
 // additions in the same order as before (node i is the last node to add into gr[i - 1]), so
-// the same bits. A binary node whose two operands are one node (x * x) adds both in memory, in
+// the same bits, given two things: no FMA contraction (the memory path's gr[k] += g * df could
+// be fused, the carried one cannot; the project compiles with -ffp-contract=off, see the top
+// CMakeLists.txt), and the default rounding mode (below). A binary node whose two operands are one node (x * x) adds both in memory, in
 // order. Only unary and binary ops carry; n-ary ones and anomaly mode add in memory. With no
 // test of whether anything was carried (-0.0 stands for nothing) and no node index to keep,
 // the loop is short enough: W2's backward went from 0.56 to 0.28 of the plain forward.
@@ -575,7 +577,10 @@ void Tape::sweep(std::uint32_t slot, std::uint32_t last, const std::uint8_t* mas
   std::vector<bool> finite_before;  // kCheck: per operand of the current node
 
   // Node i + 1's contribution to node i, or -0.0 if none: x + -0.0 is x, bit for bit (also for
-  // x = +0.0 and -0.0), so the addition needs no test of whether something was carried.
+  // x = +0.0 and -0.0), so the addition needs no test of whether something was carried. That
+  // holds in the default rounding mode (round to nearest), which C++ code runs in unless it
+  // calls std::fesetround: rounding downward, +0.0 + -0.0 is -0.0, so a +0.0 gradient could
+  // read as -0.0 (equal to it under ==, and nothing flows from either).
   double carry = -0.0;
   for (std::uint32_t i = last + 1; i-- > 0;) {
     const double g = gr[i] + carry;

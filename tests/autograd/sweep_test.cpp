@@ -18,7 +18,44 @@ namespace {
 
 using scalargrad::AnomalyGuard;
 using scalargrad::Value;
+using scalargrad::LeafBlock;
 using scalargrad::testing_support::Bits;
+using scalargrad::testing_support::ConsecutiveNodes;
+using scalargrad::testing_support::LastOp;
+using scalargrad::testing_support::RandomBlocks;
+using scalargrad::testing_support::RandomLeaves;
+using scalargrad::testing_support::WeightedSum;
+using Op = scalargrad::detail::Op;
+
+// The gradients of `nodes` then of `leaves` after root.backward(); the leaves' are zeroed once
+// read, so that the next backward() starts from zero.
+std::vector<double> GradientsAfterBackward(const Value& root, const std::vector<Value>& nodes,
+                                           std::vector<Value>& leaves) {
+  root.backward();
+  std::vector<double> g;
+  for (const Value& v : nodes) g.push_back(v.grad());
+  for (Value& v : leaves) {
+    g.push_back(v.grad());
+    v.zero_grad();
+  }
+  return g;
+}
+
+// root.backward() gives every node and leaf the same bits as the memory-only sweep of anomaly
+// mode gives; the leaves' gradients are left at zero.
+void ExpectTheMemorySweepsGradients(const Value& root, const std::vector<Value>& nodes,
+                                    std::vector<Value>& leaves) {
+  const std::vector<double> carried = GradientsAfterBackward(root, nodes, leaves);
+  std::vector<double> in_memory;
+  {
+    AnomalyGuard memory_only;
+    in_memory = GradientsAfterBackward(root, nodes, leaves);
+  }
+  ASSERT_EQ(carried.size(), in_memory.size());
+  for (std::size_t k = 0; k < carried.size(); ++k) {
+    ASSERT_EQ(Bits(carried[k]), Bits(in_memory[k])) << "gradient " << k << " of " << carried.size();
+  }
+}
 
 // x * x with x the node just before: both halves reach x, in the order the memory sweep adds them.
 TEST(CarriedAdjoint, ABinaryOpOnTheNodeJustBeforeTwiceGetsBothContributions) {
@@ -128,27 +165,101 @@ TEST(CarriedAdjoint, RandomChainsHaveTheGradientsOfTheMemoryOnlySweepBitForBit) 
       }
       ASSERT_EQ(Bits(nodes.back().data()), Bits(expected_values.back())) << "trial " << trial << ", op " << n;
     }
-    const auto gradients = [&] {
-      std::vector<double> g;
-      for (const Value& v : nodes) g.push_back(v.grad());
-      for (Value& v : leaves) {
-        g.push_back(v.grad());
-        v.zero_grad();
-      }
-      return g;
-    };
-    nodes.back().backward();
-    const std::vector<double> carried = gradients();
-    {
-      AnomalyGuard memory_only;
-      nodes.back().backward();
-    }
-    const std::vector<double> in_memory = gradients();
-    ASSERT_EQ(carried.size(), in_memory.size());
-    for (std::size_t k = 0; k < carried.size(); ++k) {
-      ASSERT_EQ(Bits(carried[k]), Bits(in_memory[k])) << "trial " << trial << ", gradient " << k;
-    }
+    SCOPED_TRACE(testing::Message() << "trial " << trial);
+    ExpectTheMemorySweepsGradients(nodes.back(), nodes, leaves);
+    if (testing::Test::HasFatalFailure()) return;
   }
+}
+
+// sum, dot, affine and pow(q, q) whose operands include the node just before, once or several
+// times: n-ary ops add in memory, pow(q, q) adds both halves in memory; nothing is lost between
+// them and the carried adds around them.
+TEST(CarriedAdjoint, NaryOpsAndPowOnTheNodeJustBeforeGetEveryContribution) {
+  std::vector<Value> leaves{Value(0.3), Value(-0.7)};
+  const Value& x = leaves[0];
+  const Value& w = leaves[1];
+  const Value t = x.exp();
+  const Value s = scalargrad::sum(std::vector<Value>{t, x, t});
+  const Value d = scalargrad::dot(std::vector<Value>{s, w, s}, std::vector<Value>{s, s, x});
+  const Value a = scalargrad::affine(std::vector<Value>{d, x}, std::vector<Value>{w, d}, d);
+  const Value q = a.sigmoid();
+  const Value r = scalargrad::pow(q, q);
+  r.backward();
+  // d(q^q)/dq = q^q (ln q + 1), both halves of the binary rule reaching q.
+  EXPECT_NEAR(q.grad(), r.data() * (std::log(q.data()) + 1.0), 1e-15);
+  // d(sum(t, x, t))/dt = 2 and d/dx = 1 (plus x's other uses).
+  EXPECT_EQ(t.grad(), 2.0 * s.grad());
+  for (Value& leaf : leaves) leaf.zero_grad();
+  ExpectTheMemorySweepsGradients(r, {t, s, d, a, q, r}, leaves);
+}
+
+// A dot and an affine recorded as ranges (Note [Range dot]) whose last input is the node just
+// before them, and a layer's rows: the same gradients as the memory sweep.
+TEST(CarriedAdjoint, RangeNodesWhoseLastInputIsTheNodeJustBeforeAddInMemory) {
+  std::mt19937_64 rng(7);
+  std::vector<Value> inputs = RandomLeaves(5, rng);
+  std::vector<std::vector<Value>> weights;
+  const std::vector<LeafBlock> rows = RandomBlocks(3, 6, rng, weights);  // 5 weights and a bias each
+  const std::vector<Value> x = ConsecutiveNodes(inputs);
+  const Value single = scalargrad::affine(rows[0], x);
+  ASSERT_EQ(LastOp(), Op::AffineRange);
+  const std::vector<Value> layer = scalargrad::affine(rows, x);
+  const Value h = single.tanh();  // carried into the affine node just before
+  const Value root = WeightedSum(layer) * h;
+  std::vector<Value> nodes(x);
+  nodes.insert(nodes.end(), layer.begin(), layer.end());
+  nodes.push_back(single);
+  nodes.push_back(h);
+  std::vector<Value> leaves(inputs);
+  for (const auto& row : weights) leaves.insert(leaves.end(), row.begin(), row.end());
+  ExpectTheMemorySweepsGradients(root, nodes, leaves);
+}
+
+// A graph continued after backward() closed its segment: the first node of the new segment is
+// the import of the old node (ImportSegment), and the op just after it carries into it.
+TEST(CarriedAdjoint, AGraphContinuedInANewSegmentCarriesIntoTheImportNode) {
+  std::vector<Value> leaves{Value(0.6)};
+  const Value& x = leaves[0];
+  const Value t = x.exp();
+  const Value u = t.tanh();
+  u.backward();  // closes the segment
+  leaves[0].zero_grad();
+  const Value v = u.sigmoid();
+  const Value y = v * v;
+  y.backward();
+  // dy/dx = 2v * v(1 - v) * (1 - u^2) * t, in the sweep's order of operations.
+  const double gv = 0.0 + y.grad() * v.data() + y.grad() * v.data();
+  const double gu = 0.0 + gv * (v.data() * (1.0 - v.data()));
+  const double gt = 0.0 + gu * (1.0 - u.data() * u.data());
+  EXPECT_EQ(Bits(v.grad()), Bits(gv));
+  EXPECT_EQ(Bits(u.grad()), Bits(gu));
+  EXPECT_EQ(Bits(t.grad()), Bits(gt));
+  EXPECT_EQ(Bits(x.grad()), Bits(gt * t.data()));
+  leaves[0].zero_grad();
+  ExpectTheMemorySweepsGradients(y, {t, u, v, y}, leaves);
+}
+
+// Two graphs recorded interleaved in one segment, in runs in which each node uses the one just
+// before. The first backward() sweeps the segment; the second, of the other graph, sweeps only
+// its own nodes (a mask) and must carry as the unmasked sweep does, leaving the first graph's
+// gradients as they were.
+TEST(CarriedAdjoint, ASecondGraphInASweptSegmentGetsTheMemorySweepsGradients) {
+  std::vector<Value> first_leaves{Value(0.2)};
+  std::vector<Value> second_leaves{Value(-0.4)};
+  std::vector<Value> first{first_leaves[0].exp()};
+  std::vector<Value> second{second_leaves[0].exp()};
+  for (int run = 0; run < 4; ++run) {
+    for (int k = 0; k < 3; ++k) first.push_back((first.back() * 0.9).tanh());
+    for (int k = 0; k < 3; ++k) second.push_back(second.back().sigmoid() * second.back());
+  }
+  first.back().backward();
+  std::vector<double> first_grads;
+  for (const Value& v : first) first_grads.push_back(v.grad());
+  ExpectTheMemorySweepsGradients(second.back(), second, second_leaves);
+  for (std::size_t k = 0; k < first.size(); ++k) {
+    EXPECT_EQ(Bits(first[k].grad()), Bits(first_grads[k])) << "node " << k << " of the first graph";
+  }
+  EXPECT_NE(first_leaves[0].grad(), 0.0);
 }
 
 // A node's handle carries its value: copies and moves of it, and ops on them, see that value.
@@ -168,6 +279,30 @@ TEST(CarriedValue, CopiesAndMovesOfANodeHandleComputeWithItsValue) {
   x.set_data(2.0);
   EXPECT_EQ((x * 3.0).data(), 6.0);
   EXPECT_EQ(y.data(), 4.5);
+}
+
+// Handles the engine makes, not the user's ops: operands(), topological_order() and a layer's
+// rows. Each carries its node's value, so an op on it computes with that value.
+TEST(CarriedValue, HandlesMadeByTheEngineComputeWithTheirNodesValues) {
+  Value x = 0.8;
+  const Value y = (x * 2.0).tanh() + x.exp();
+  for (const Value& operand : y.operands()) {
+    EXPECT_EQ(Bits((operand * 1.0).data()), Bits(operand.data())) << operand.label();
+  }
+  EXPECT_EQ(Bits((y.operands()[0] + y.operands()[1]).data()), Bits(y.data()));
+  for (const Value& node : scalargrad::topological_order(y)) {
+    EXPECT_EQ(Bits((node - 0.0).data()), Bits(node.data()));
+  }
+  std::mt19937_64 rng(3);
+  std::vector<Value> inputs = RandomLeaves(4, rng);
+  std::vector<std::vector<Value>> weights;
+  const std::vector<LeafBlock> rows = RandomBlocks(3, 4, rng, weights);
+  const std::vector<Value> layer = scalargrad::dot(rows, inputs);
+  for (std::size_t j = 0; j < layer.size(); ++j) {
+    const double expected = scalargrad::dot(weights[j], inputs).data();
+    EXPECT_EQ(Bits(layer[j].data()), Bits(expected)) << "row " << j;
+    EXPECT_EQ(Bits((layer[j] + 0.0).data()), Bits(expected)) << "row " << j;
+  }
 }
 
 }  // namespace
