@@ -559,10 +559,11 @@ SCALARGRAD_NOINLINE void add_range_dot_gradients(double* SCALARGRAD_RESTRICT gw,
 // additions in the same order as before (node i is the last node to add into gr[i - 1]), so
 // the same bits, given two things: no FMA contraction (the memory path's gr[k] += g * df could
 // be fused, the carried one cannot; the project compiles with -ffp-contract=off, see the top
-// CMakeLists.txt), and the default rounding mode (below). A binary node whose two operands are one node (x * x) adds both in memory, in
-// order. Only unary and binary ops carry; n-ary ones and anomaly mode add in memory. With no
-// test of whether anything was carried (-0.0 stands for nothing) and no node index to keep,
-// the loop is short enough: W2's backward went from 0.56 to 0.28 of the plain forward.
+// CMakeLists.txt), and the default rounding mode (below). A binary node whose two operands are
+// one node (x * x) adds both in memory, in order. Only unary and binary ops carry; n-ary ones
+// and anomaly mode add in memory. With no test of whether anything was carried (-0.0 stands
+// for nothing) and no node index to keep, the loop is short enough: W2's backward went from
+// 0.56 to 0.28 of the plain forward.
 template <bool kCheck, bool kMasked>
 void Tape::sweep(std::uint32_t slot, std::uint32_t last, const std::uint8_t* mask) {
   Segment& s = segments[slot];
