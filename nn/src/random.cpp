@@ -2,6 +2,9 @@
 
 #include <cmath>
 #include <numbers>
+#include <string>
+
+#include <scalargrad/error.hpp>
 
 namespace scalargrad::nn {
 
@@ -48,6 +51,8 @@ double Rng::normal() {
 }
 
 std::uint64_t Rng::below(std::uint64_t n) {
+  // [0, 0) is empty, and (0 - n) % n below would divide by zero.
+  if (n == 0) throw Error("scalargrad::nn: Rng::below(n) draws from [0, n) and needs n > 0, got n = 0");
   // Rejection of the (2^64 mod n) lowest values makes r mod n exactly uniform.
   const std::uint64_t threshold = (0 - n) % n;
   std::uint64_t r = next();

@@ -1,5 +1,6 @@
 // nn::Rng: the exact xoshiro256** / splitmix64 sequence, and the statistics of its mappings to
 // doubles and integers (every statistical test uses a fixed seed, so it is deterministic).
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <array>
@@ -8,11 +9,16 @@
 #include <cstdint>
 #include <vector>
 
+#include <scalargrad/error.hpp>
 #include <scalargrad/nn/random.hpp>
+
+#include "support/test_support.hpp"
 
 namespace {
 
 using scalargrad::nn::Rng;
+using scalargrad::testing_support::ErrorMessage;
+using ::testing::HasSubstr;
 
 TEST(Rng, Seed42GivesTheReferenceXoshiro256StarStarSequence) {
   // Computed independently with the reference algorithm (Python, arbitrary-precision integers):
@@ -72,6 +78,14 @@ TEST(Rng, BelowIsLessThanN) {
   for (const std::uint64_t n : {1ull, 2ull, 3ull, 7ull, 10ull, 1000003ull, (1ull << 63) + 1, ~0ull}) {
     for (int i = 0; i < 1000; ++i) ASSERT_LT(rng.below(n), n) << "n = " << n;
   }
+}
+
+TEST(Rng, BelowZeroThrowsAndLeavesTheSequenceAlone) {
+  // Regression: below(0) computed (0 - 0) % 0 and died of SIGFPE.
+  Rng rng(5), reference(5);
+  EXPECT_THROW((void)rng.below(0), scalargrad::Error);
+  EXPECT_THAT(ErrorMessage([&] { (void)rng.below(0); }), HasSubstr("Rng::below(n) draws from [0, n) and needs n > 0, got n = 0"));
+  EXPECT_EQ(rng.next(), reference.next());  // the failed calls drew nothing
 }
 
 TEST(Rng, BelowTenPassesChiSquareTest) {

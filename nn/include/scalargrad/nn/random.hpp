@@ -19,7 +19,8 @@ class Rng {
   double uniform(double low, double high);
   /// Standard normal (Box-Muller, one value per call).
   double normal();
-  /// Uniform integer in [0, n), n > 0 (unbiased: rejection sampling).
+  /// Uniform integer in [0, n) (unbiased: rejection sampling). Throws scalargrad::Error if
+  /// n == 0, whose range is empty; draws nothing then.
   std::uint64_t below(std::uint64_t n);
 
  private:
