@@ -114,6 +114,14 @@ TEST(ExternalLeaf, RebindOnAnOrdinaryValueThrows) {
   Owner w{1.0, 0.0};
   Value plain = 1.0;
   EXPECT_THROW(plain.rebind(w.data, w.grad), Error);
+  try {
+    plain.rebind(w.data, w.grad);
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(),
+                 "scalargrad: rebind() on a Value that is not an external leaf; only Values made by "
+                 "Value::external() mirror outside storage");
+  }
+  EXPECT_EQ(plain.data(), 1.0);  // still its own data, not the owner's
   Value op = plain * 2.0;
   EXPECT_THROW(op.rebind(w.data, w.grad), Error);
   op.unbind();  // no-op on a Value that is not an external leaf

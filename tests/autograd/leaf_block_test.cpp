@@ -350,6 +350,24 @@ TEST(LeafBlock, RejectsAMovedFromValue) {
   }
 }
 
+TEST(LeafBlock, RejectsLeavesOfAnotherThread) {
+  std::vector<Value> foreign;  // made on another thread; moved, not copied, into the block below
+  std::thread other([&] {
+    foreign.emplace_back(1.0);
+    foreign.emplace_back(2.0);
+  });
+  other.join();
+  try {
+    const LeafBlock block(std::move(foreign));
+    FAIL() << "a LeafBlock took leaves of another thread";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("used on a thread other than the one that recorded it"));
+  }
+  const LeafBlock mine({Value(2.0), Value(3.0)});  // this thread's leaves still make blocks
+  const std::vector<Value> x = {1.0, 1.0};
+  EXPECT_EQ(scalargrad::dot(mine, x).data(), 5.0);
+}
+
 TEST(LeafBlock, UsedOnAnotherThreadThrowsAndLeavesItUsableHere) {
   const std::vector<Value> w = {2.0, 3.0};
   const LeafBlock block(w);

@@ -203,7 +203,9 @@ std::partial_ordering operator<=>(const Value& x, double y);
 bool operator==(const Value& x, const Value& y);
 bool operator==(const Value& x, double y);
 
-/// Prints `Value(data=..., grad=...)`, as micrograd's repr.
+/// Prints `Value(data=2, grad=4)`: micrograd's repr, with the numbers written as the stream
+/// writes doubles, so std::setprecision and std::fixed apply (the Python binding's repr writes
+/// Python floats: `Value(data=2.0, grad=4.0)`).
 std::ostream& operator<<(std::ostream& out, const Value& x);
 
 // ---- Ops as free functions (found by argument-dependent lookup) -----------------------------
