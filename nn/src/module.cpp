@@ -6,6 +6,8 @@
 
 #include <scalargrad/error.hpp>
 
+#include "format.hpp"
+
 namespace scalargrad::nn {
 
 namespace {
@@ -78,6 +80,10 @@ std::ostream& operator<<(std::ostream& out, const Module& module) { return out <
 Neuron::Neuron(std::size_t nin, Activation activation, Rng& rng, double bound)
     : bias_(0.0), slope_(activation.parameter()), activation_(activation) {
   if (nin == 0) throw Error("scalargrad::nn: a Neuron needs at least one input");
+  if (!(bound >= 0.0 && std::isfinite(bound))) {
+    throw Error("scalargrad::nn: a Neuron draws its weights from uniform(-bound, bound), which needs a finite "
+                "bound >= 0, got " + detail::format_number(bound));
+  }
   weights_.reserve(nin);
   for (std::size_t i = 0; i < nin; ++i) weights_.emplace_back(rng.uniform(-bound, bound));
 }
@@ -123,6 +129,7 @@ std::string Neuron::repr() const {
 // ---- Layer ----------------------------------------------------------------------------------------
 Layer::Layer(std::size_t nin, std::size_t nout, Activation activation, Init init, Rng& rng)
     : nin_(nin), activation_(activation) {
+  if (nin == 0) throw Error("scalargrad::nn: a Layer needs at least one input");
   if (nout == 0) throw Error("scalargrad::nn: a Layer needs at least one neuron");
   const double bound = init_bound(init, nin, nout);
   neurons_.reserve(nout);
@@ -195,6 +202,12 @@ MLP::MLP(std::size_t nin, std::vector<std::size_t> sizes, std::vector<Activation
   if (activations.size() != sizes.size()) {
     throw Error("scalargrad::nn: an MLP of " + std::to_string(sizes.size()) + " layers needs as many activations, got " +
                 std::to_string(activations.size()));
+  }
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    if (sizes[i] == 0) {
+      throw Error("scalargrad::nn: an MLP needs at least one neuron in each layer, but layer " + std::to_string(i + 1) +
+                  " of " + std::to_string(sizes.size()) + " has size 0");
+    }
   }
   Rng rng(seed);
   layers_.reserve(sizes.size());

@@ -227,6 +227,20 @@ def test_bad_inputs():
         Neuron(1)([None])
     with pytest.raises(TypeError):
         MLP(2, [-1])
+    with pytest.raises(sg.Error, match="layer 2 of 3 has size 0"):
+        MLP(2, [4, 0, 1])
+    with pytest.raises(sg.Error, match="a Layer needs at least one input"):
+        Layer(0, 2)
+
+
+def test_sizes_are_readable():
+    neuron = Neuron(3)
+    assert neuron.nin == 3
+    layer = Layer(3, 2)
+    assert (layer.nin, layer.nout) == (3, 2)
+    model = MLP(3, [5, 4, 2])
+    assert (model.nin, model.nout) == (3, 2)
+    assert MLP(2, [16, 16, 1]).nout == 1
 
 
 def test_losses_match_their_formulas():

@@ -25,6 +25,7 @@
 #include "scalargrad/nn/activation.hpp"
 #include "scalargrad/nn/module.hpp"
 #include "scalargrad/nn/parameter.hpp"
+#include "scalargrad/nn/random.hpp"
 #include "scalargrad/value.hpp"
 
 #include "support/test_support.hpp"
@@ -44,6 +45,7 @@ using scalargrad::nn::MLP;
 using scalargrad::nn::Neuron;
 using scalargrad::nn::Parameter;
 using scalargrad::nn::parse_init;
+using scalargrad::nn::Rng;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
@@ -407,12 +409,76 @@ TEST(MLP, ScoreNeedsExactlyOneOutput) {
   EXPECT_EQ(Bits(one.score(x).data()), Bits(one(x).front().data()));
 }
 
-TEST(MLP, ConstructorRejectsEmptyShapes) {
+TEST(MLP, ConstructorRejectsEmptyShapesNamingTheProblem) {
   EXPECT_THROW(MLP(0, {4, 1}), Error);
-  EXPECT_THROW(MLP(2, {}), Error);
-  EXPECT_THROW(MLP(2, {4, 0, 1}), Error);
-  EXPECT_THROW(MLP(2, {4, 1}, std::vector<Activation>{Activation::relu()}), Error);
-  EXPECT_THROW(Neuron(0), Error);
+  EXPECT_THAT(ErrorOf([] { (void)MLP(0, {4, 1}); }), HasSubstr("an MLP needs at least one input"));
+  EXPECT_THAT(ErrorOf([] { (void)MLP(2, {}); }), HasSubstr("an MLP needs at least one layer size"));
+  EXPECT_THAT(ErrorOf([] { (void)MLP(2, {4, 0, 1}); }),
+              HasSubstr("an MLP needs at least one neuron in each layer, but layer 2 of 3 has size 0"));
+  EXPECT_THAT(ErrorOf([] { (void)MLP(2, {4, 1}, std::vector<Activation>{Activation::relu()}); }),
+              HasSubstr("an MLP of 2 layers needs as many activations, got 1"));
+  EXPECT_THAT(ErrorOf([] { (void)MLP(2, {4, 1}, std::vector<Activation>(3, Activation::relu())); }),
+              HasSubstr("an MLP of 2 layers needs as many activations, got 3"));
+  EXPECT_THAT(ErrorOf([] { (void)Neuron(0); }), HasSubstr("a Neuron needs at least one input"));
+  EXPECT_THAT(ErrorOf([] { (void)Layer(0, 3); }), HasSubstr("a Layer needs at least one input"));
+  EXPECT_THAT(ErrorOf([] { (void)Layer(3, 0); }), HasSubstr("a Layer needs at least one neuron"));
+}
+
+TEST(Neuron, FromAGeneratorDrawsItsWeightsInOrderWithinTheBound) {
+  Rng rng(17), reference(17);
+  const Neuron neuron(3, Activation::tanh(), rng, 0.5);
+  ASSERT_EQ(neuron.nin(), 3u);
+  ASSERT_EQ(neuron.weights().size(), 3u);
+  for (const Parameter& w : neuron.weights()) EXPECT_EQ(Bits(w.data), Bits(reference.uniform(-0.5, 0.5)));
+  EXPECT_EQ(neuron.bias().data, 0.0);
+  EXPECT_EQ(neuron.activation().name(), "tanh");
+  EXPECT_EQ(rng.next(), reference.next());  // it drew exactly nin numbers
+  // The seeded constructor is this one with Rng(seed) and bound 1 (micrograd's uniform(-1, 1)).
+  Rng seeded(5);
+  EXPECT_EQ(DataBits(Neuron(4, Activation::relu(), seeded)), DataBits(Neuron(4, Activation::relu(), 5)));
+}
+
+TEST(Neuron, FromAGeneratorWithBoundZeroHasZeroWeights) {
+  Rng rng(1);
+  const Neuron neuron(2, Activation::linear(), rng, 0.0);
+  for (const Parameter& w : neuron.weights()) EXPECT_EQ(w.data, 0.0);
+}
+
+TEST(Neuron, RejectsABoundThatIsNegativeOrNotFinite) {
+  for (const double bound : {-1.0, std::numeric_limits<double>::infinity(), std::numeric_limits<double>::quiet_NaN()}) {
+    Rng rng(1), reference(1);
+    EXPECT_THAT(ErrorOf([&] { (void)Neuron(2, Activation::relu(), rng, bound); }),
+                HasSubstr("uniform(-bound, bound), which needs a finite bound >= 0, got"))
+        << bound;
+    EXPECT_EQ(rng.next(), reference.next()) << bound;  // nothing drawn
+  }
+  Rng rng(1);
+  EXPECT_THAT(ErrorOf([&] { (void)Neuron(2, Activation::relu(), rng, -0.25); }), HasSubstr("got -0.25"));
+}
+
+TEST(Layer, FromAGeneratorGivesEachNeuronTheNextDrawsWithItsInitsBound) {
+  Rng rng(23), reference(23);
+  const Layer layer(3, 2, Activation::sigmoid(), Init::Xavier, rng);
+  ASSERT_EQ(layer.nin(), 3u);
+  ASSERT_EQ(layer.nout(), 2u);
+  const double bound = init_bound(Init::Xavier, 3, 2);
+  for (const Neuron& neuron : layer.neurons()) {
+    EXPECT_EQ(neuron.nin(), 3u);
+    EXPECT_EQ(neuron.activation().name(), "sigmoid");
+    for (const Parameter& w : neuron.weights()) EXPECT_EQ(Bits(w.data), Bits(reference.uniform(-bound, bound)));
+  }
+  EXPECT_EQ(rng.next(), reference.next());
+  // The seeded constructor draws the same from Rng(seed).
+  Rng seeded(9);
+  EXPECT_EQ(DataBits(Layer(3, 2, Activation::relu(), Init::He, seeded)), DataBits(Layer(3, 2, Activation::relu(), Init::He, 9)));
+}
+
+TEST(MLP, NinAndNoutAreTheFirstLayersInputsAndTheLastLayersNeurons) {
+  const MLP mlp(3, {5, 4, 2});
+  EXPECT_EQ(mlp.nin(), 3u);
+  EXPECT_EQ(mlp.nout(), 2u);
+  EXPECT_EQ(mlp.layers().front().nin(), 3u);
+  EXPECT_EQ(MLP(2, {16, 16, 1}).nout(), 1u);
 }
 
 // ---- 5. Initialisation -----------------------------------------------------------------------
@@ -657,6 +723,41 @@ TEST(Activation, ParseReadsParametersAndDefaults) {
   EXPECT_EQ(Activation::leaky_relu(0.1 + 0.2).name(), "leaky_relu:0.30000000000000004");
   EXPECT_EQ(Activation::parse(Activation::leaky_relu(0.1 + 0.2).name()).parameter(), 0.1 + 0.2);
   EXPECT_EQ(Activation::names().size(), 10u);
+}
+
+TEST(Activation, EachParameterlessFactoryIsItsParsedNameAndAppliesItsOp) {
+  struct Case {
+    Activation activation;
+    Activation::Kind kind;
+    const char* name;
+    const char* display;
+    Value (Value::*op)() const;
+  };
+  const std::vector<Case> cases = {
+      {Activation::tanh(), Activation::Kind::Tanh, "tanh", "Tanh", &Value::tanh},
+      {Activation::sigmoid(), Activation::Kind::Sigmoid, "sigmoid", "Sigmoid", &Value::sigmoid},
+      {Activation::gelu(), Activation::Kind::GELU, "gelu", "GELU", &Value::gelu},
+      {Activation::silu(), Activation::Kind::SiLU, "silu", "SiLU", &Value::silu},
+      {Activation::softplus(), Activation::Kind::Softplus, "softplus", "Softplus", &Value::softplus},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(c.activation.kind(), c.kind) << c.name;
+    EXPECT_EQ(c.activation, Activation::parse(c.name)) << c.name;
+    EXPECT_EQ(c.activation.name(), c.name);
+    EXPECT_EQ(c.activation.display_name(), c.display);
+    EXPECT_EQ(c.activation.parameter(), 0.0) << c.name;
+    EXPECT_FALSE(c.activation.has_parameter()) << c.name;
+    for (const double x : {-3.0, -0.5, 0.0, 0.75, 4.0}) {
+      Value a = x;
+      Value b = x;
+      const Value by_activation = c.activation(a);
+      const Value by_op = (b.*c.op)();
+      by_activation.backward();
+      by_op.backward();
+      EXPECT_EQ(Bits(by_activation.data()), Bits(by_op.data())) << c.name << " at " << x;
+      EXPECT_EQ(Bits(a.grad()), Bits(b.grad())) << c.name << " at " << x;
+    }
+  }
 }
 
 TEST(Activation, ParseRejectsUnknownNamesBadNumbersAndUnwantedParameters) {

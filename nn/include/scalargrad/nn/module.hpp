@@ -83,7 +83,8 @@ std::ostream& operator<<(std::ostream& out, const Module& module);
 /// One neuron: activation(w . x + b), with w . x + b one fused affine node of the graph.
 class Neuron : public Module {
  public:
-  /// nin weights drawn from uniform(-bound, bound) with `rng`, bias 0.
+  /// nin weights drawn from uniform(-bound, bound) with `rng`, bias 0. Throws Error if nin is
+  /// 0 or bound is negative or not finite.
   Neuron(std::size_t nin, Activation activation, Rng& rng, double bound = 1.0);
   /// As above with a generator seeded by `seed` (micrograd's uniform(-1, 1) by default).
   explicit Neuron(std::size_t nin, Activation activation = Activation::relu(), std::uint64_t seed = 1);
@@ -126,7 +127,8 @@ class Neuron : public Module {
 /// nout neurons reading the same nin inputs.
 class Layer : public Module {
  public:
-  /// Weights drawn with `rng` as `init` says for fan_in = nin, fan_out = nout.
+  /// Weights drawn with `rng` as `init` says for fan_in = nin, fan_out = nout, neuron by
+  /// neuron. Throws Error if nin or nout is 0.
   Layer(std::size_t nin, std::size_t nout, Activation activation, Init init, Rng& rng);
   Layer(std::size_t nin, std::size_t nout, Activation activation = Activation::relu(),
         Init init = Init::Uniform, std::uint64_t seed = 1);
@@ -162,7 +164,8 @@ class MLP : public Module {
  public:
   MLP(std::size_t nin, std::vector<std::size_t> sizes, Activation hidden = Activation::relu(),
       Activation output = Activation::linear(), Init init = Init::Uniform, std::uint64_t seed = 1);
-  /// One activation per layer (activations.size() == sizes.size()).
+  /// One activation per layer. Both constructors throw Error, before drawing any weight, if nin
+  /// is 0, sizes is empty or holds a 0 (naming the layer), or activations.size() != sizes.size().
   MLP(std::size_t nin, std::vector<std::size_t> sizes, std::vector<Activation> activations,
       Init init = Init::Uniform, std::uint64_t seed = 1);
 
