@@ -33,7 +33,8 @@ std::vector<std::vector<std::size_t>> positive_counts(const MLP& model,
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     if (inputs[i].size() != model.nin()) {
       throw Error("scalargrad::nn: input " + std::to_string(i) + " has " + std::to_string(inputs[i].size()) +
-                  " values, the model expects " + std::to_string(model.nin()));
+                  (inputs[i].size() == 1 ? " value" : " values") + ", the model expects " +
+                  std::to_string(model.nin()));
     }
     x = inputs[i];
     for (std::size_t l = 0; l < model.layers().size(); ++l) {

@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -814,6 +815,36 @@ TEST_F(Render, ThreadsDrawAtTheSameTime) {
     EXPECT_EQ(CheckXml(ReadFile(dir_ / name)).error, "") << name;
   }
   EXPECT_EQ(Files().size(), errors.size());
+}
+
+// libgvc failing (here: GVBINDIR points at a folder without Graphviz's plugins, so it knows no
+// "dot" layout) is an Error carrying Graphviz's own message, and the file already at the path is
+// left as it was. Graphviz reads GVBINDIR when its process-wide context is made (Note [Graphviz
+// library state]), so the scenario runs in a fresh process: a "threadsafe" death test re-runs
+// this binary for it and checks there; this process matches what it printed.
+TEST_F(Render, LibgvcFailingIsAnErrorWithItsMessageAndKeepsTheOldFile) {
+  if (scalargrad::render_backend() != "libgvc") {
+    GTEST_SKIP() << "built without libgvc: the dot program's failures are tested instead";
+  }
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  const auto scenario = [&] {
+    const fs::path plugins = dir_ / "no plugins";
+    fs::create_directories(plugins);
+    ::setenv("GVBINDIR", plugins.c_str(), 1);
+    const fs::path svg = dir_ / "neuron.svg";
+    std::ofstream(svg) << "old";
+    const Neuron neuron;
+    const std::string message = ErrorMessage([&] { scalargrad::render(neuron.o, svg); });
+    const bool untouched = ReadFile(svg) == "old" && Files() == std::vector<std::string>{"neuron.svg", "no plugins"};
+    const std::string expected =
+        "scalargrad: render: Graphviz (libgvc) could not draw '" + svg.string() + "': ";
+    std::fprintf(stderr, "message [%s] old file %s\n", message.c_str(), untouched ? "kept" : "CHANGED");
+    fs::remove_all(dir_);
+    std::_Exit(message.starts_with(expected) && untouched ? 0 : 1);
+  };
+  EXPECT_EXIT(scenario(), ::testing::ExitedWithCode(0),
+      "message \\[scalargrad: render: Graphviz \\(libgvc\\) could not draw '.*neuron\\.svg': "
+      ".*Layout type: \"dot\" not recognized.*\\] old file kept");
 }
 
 TEST_F(Render, WithoutGraphvizSaysToInstallIt) {

@@ -146,6 +146,11 @@ TEST(DeadNeurons, RejectBadInputsWithAClearError) {
   const std::vector<std::vector<double>> ragged = {{1.0, 0.0}, {1.0, 2.0, 3.0}};
   EXPECT_EQ(ErrorMessage([&] { (void)positive_counts(model, ragged); }),
             "scalargrad::nn: input 1 has 3 values, the model expects 2");
+  EXPECT_EQ(ErrorMessage([&] { (void)dead_neurons(model, ragged); }),
+            "scalargrad::nn: input 1 has 3 values, the model expects 2");
+  const std::vector<std::vector<double>> short_first = {{1.0}};
+  EXPECT_EQ(ErrorMessage([&] { (void)dead_neurons(model, short_first); }),
+            "scalargrad::nn: input 0 has 1 value, the model expects 2");
   const auto dead = dead_neurons(model, kInputs);
   EXPECT_EQ(ErrorMessage([&] { (void)dead.in_layer(2); }),
             "scalargrad::nn: DeadNeurons::in_layer(2): the model has 2 layers");
