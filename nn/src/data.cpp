@@ -16,6 +16,7 @@
 #include <scalargrad/error.hpp>
 #include <scalargrad/nn/random.hpp>
 
+#include "file.hpp"
 #include "format.hpp"
 
 namespace scalargrad::nn {
@@ -23,6 +24,8 @@ namespace scalargrad::nn {
 namespace {
 
 using detail::format_number;
+using detail::quoted;
+using detail::replace_file;
 
 // numpy.linspace(0, pi, n): i * (pi / (n - 1)), the last point exactly pi.
 double linspace_pi(std::size_t i, std::size_t n) {
@@ -235,11 +238,7 @@ void save_csv(const Dataset& data, const std::filesystem::path& path) {
     text += format_number(data.labels[r]) + "\n";
   }
 
-  const File file = open_file(path, "wb", "write");
-  if (std::fwrite(text.data(), 1, text.size(), file.get()) != text.size() || std::fflush(file.get()) != 0) {
-    const int error = errno;
-    throw Error("scalargrad::nn: cannot write '" + name + "': " + std::strerror(error));
-  }
+  replace_file(path, text, "scalargrad::nn: cannot save CSV to " + quoted(path));
 }
 
 }  // namespace scalargrad::nn

@@ -27,16 +27,15 @@
 #include <utility>
 #include <vector>
 
-#if defined(__unix__) || defined(__APPLE__)
-#include <unistd.h>  // fsync
-#define SCALARGRAD_HAVE_FSYNC 1
-#endif
-
 #include <nlohmann/json.hpp>
 
 #include <scalargrad/error.hpp>
 
+#include "file.hpp"
+
 namespace scalargrad::nn {
+
+using detail::quoted;
 
 namespace {
 
@@ -395,8 +394,6 @@ MLP build(const ModelSpec& spec) {
 
 // ---- 4. Files -------------------------------------------------------------------------------
 
-std::string quoted(const std::filesystem::path& path) { return "'" + path.string() + "'"; }
-
 std::string read_file(const std::filesystem::path& path) {
   std::FILE* file = std::fopen(path.string().c_str(), "rb");
   if (file == nullptr) {
@@ -412,42 +409,6 @@ std::string read_file(const std::filesystem::path& path) {
   if (error != 0) throw Error("scalargrad::nn: cannot read model file " + quoted(path) + ": " + errno_text(error));
   return text;
 }
-
-/// A name beside `path` that no other writer picks: path + ".tmp-" + 64 random bits in hex.
-std::filesystem::path temporary_beside(const std::filesystem::path& path) {
-  static std::atomic<std::uint64_t> counter{0};
-  std::uint64_t bits = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
-                       (counter.fetch_add(1) * 0x9E3779B97F4A7C15ull);
-  try {
-    std::random_device device;
-    bits ^= (std::uint64_t{device()} << 32) ^ device();
-  } catch (const std::exception&) {
-    // no entropy source: the clock and the counter still keep names apart
-  }
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(bits));
-  std::filesystem::path temporary = path;
-  temporary += ".tmp-";
-  temporary += hex;
-  return temporary;
-}
-
-/// Removes a file when it goes out of scope, unless released.
-class RemoveOnExit {
- public:
-  explicit RemoveOnExit(std::filesystem::path path) : path_(std::move(path)) {}
-  RemoveOnExit(const RemoveOnExit&) = delete;
-  RemoveOnExit& operator=(const RemoveOnExit&) = delete;
-  ~RemoveOnExit() {
-    if (path_.empty()) return;
-    std::error_code ignored;
-    std::filesystem::remove(path_, ignored);
-  }
-  void release() { path_.clear(); }
-
- private:
-  std::filesystem::path path_;
-};
 
 /// Throws Error if a parameter is NaN or infinite: JSON cannot hold it (nlohmann would write
 /// null, and the file would not load).
@@ -494,35 +455,7 @@ MLP from_json(std::string_view text, std::string_view source) {
 }
 
 void save_model(const MLP& model, const std::filesystem::path& path) {
-  const std::string text = to_json(model);
-  const auto failure = [&](std::string_view step, int error) {
-    return Error("scalargrad::nn: cannot save model to " + quoted(path) + ": " + std::string(step) + ": " +
-                 errno_text(error));
-  };
-
-  const std::filesystem::path temporary = temporary_beside(path);
-  // "x": fail rather than share a file another writer has just created under the same name.
-  std::FILE* file = std::fopen(temporary.string().c_str(), "wbx");
-  if (file == nullptr) {
-    const int error = errno;
-    throw failure("cannot create " + quoted(temporary), error);
-  }
-  RemoveOnExit remove_temporary(temporary);  // on any failure below
-  const bool written = std::fwrite(text.data(), 1, text.size(), file) == text.size() && std::fflush(file) == 0;
-  int error = written ? 0 : errno;
-#ifdef SCALARGRAD_HAVE_FSYNC
-  if (error == 0 && ::fsync(fileno(file)) != 0) error = errno;  // on disk before it replaces the old file
-#endif
-  if (std::fclose(file) != 0 && error == 0) error = errno;
-  if (error != 0) throw failure("cannot write " + quoted(temporary), error);
-
-  std::error_code rename_error;
-  std::filesystem::rename(temporary, path, rename_error);  // atomic replacement (POSIX rename)
-  if (rename_error) {
-    throw Error("scalargrad::nn: cannot save model to " + quoted(path) + ": cannot rename " + quoted(temporary) +
-                " over it: " + rename_error.message());
-  }
-  remove_temporary.release();
+  detail::replace_file(path, to_json(model), "scalargrad::nn: cannot save model to " + quoted(path));
 }
 
 MLP load_model(const std::filesystem::path& path) { return from_json(read_file(path), path.string()); }

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <exception>
@@ -303,10 +304,52 @@ TEST_F(CsvTest, SaveRejectsNonFiniteNumbers) {
   EXPECT_FALSE(fs::exists(path));
 }
 
-TEST_F(CsvTest, SaveToMissingDirectoryNamesThePathAndReason) {
+TEST_F(CsvTest, SaveToMissingDirectoryNamesThePathAndReasonAndCreatesNothing) {
   const fs::path path = dir_ / "no" / "such" / "dir.csv";
-  EXPECT_THAT(ErrorMessage([&] { save_csv(make_moons(4, 0.0), path); }),
-              HasSubstr("cannot write '" + path.string() + "': No such file or directory"));
+  const std::string message = ErrorMessage([&] { save_csv(make_moons(4, 0.0), path); });
+  EXPECT_THAT(message, HasSubstr("scalargrad::nn: cannot save CSV to '" + path.string() + "': cannot create '" +
+                                 path.string() + ".tmp-"));
+  EXPECT_THAT(message, HasSubstr("': No such file or directory"));
+  EXPECT_FALSE(fs::exists(dir_ / "no"));
+}
+
+/// The names in `dir`, sorted.
+std::vector<std::string> Entries(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir)) names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+TEST_F(CsvTest, SaveReplacesAnExistingFileAndLeavesNoTemporaryFiles) {
+  const fs::path path = dir_ / "points.csv";
+  std::ofstream(path) << "old contents\n";
+  save_csv(Dataset{{{1.0, 2.0}}, {1.0}}, path);
+  EXPECT_EQ(Read(path), "x1,x2,label\n1,2,1\n");
+  save_csv(Dataset{{{3.0}}, {-1.0}}, path);
+  EXPECT_EQ(Read(path), "x1,label\n3,-1\n");
+  EXPECT_EQ(Entries(dir_), std::vector<std::string>{"points.csv"});
+}
+
+TEST_F(CsvTest, RejectedDataKeepsTheOldFile) {
+  const fs::path path = dir_ / "points.csv";
+  save_csv(Dataset{{{1.0, 2.0}}, {1.0}}, path);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_THAT(ErrorMessage([&] { save_csv(Dataset{{{nan, 2.0}}, {1.0}}, path); }), HasSubstr("is nan"));
+  EXPECT_EQ(Read(path), "x1,x2,label\n1,2,1\n");
+  EXPECT_EQ(Entries(dir_), std::vector<std::string>{"points.csv"});
+}
+
+TEST_F(CsvTest, AFailedReplacementNamesItsStepAndLeavesNoTemporaryFile) {
+  // A directory (not empty) at the path: the new file is written, then cannot be renamed over it.
+  const fs::path path = dir_ / "points.csv";
+  fs::create_directories(path / "inside");
+  const std::string message = ErrorMessage([&] { save_csv(Dataset{{{1.0}}, {1.0}}, path); });
+  EXPECT_THAT(message, HasSubstr("scalargrad::nn: cannot save CSV to '" + path.string() + "': cannot rename '" +
+                                 path.string() + ".tmp-"));
+  EXPECT_THAT(message, HasSubstr("' over it: "));
+  EXPECT_EQ(Entries(dir_), std::vector<std::string>{"points.csv"});
+  EXPECT_TRUE(fs::is_directory(path / "inside"));
 }
 
 }  // namespace

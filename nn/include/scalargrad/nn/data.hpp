@@ -26,6 +26,7 @@ enum class Labels {
 /// noise of standard deviation `noise` added to each coordinate. The same seed gives the same
 /// points with the same C math library (the circles and the noise use cos, sin, log and sqrt,
 /// whose last bit may differ between libraries); weights (nn::Rng::uniform) use none.
+/// Throws Error if n < 2 or noise is negative or not finite.
 Dataset make_moons(std::size_t n = 100, double noise = 0.1, std::uint64_t seed = 1,
                    Labels labels = Labels::PlusMinusOne);
 
@@ -33,7 +34,11 @@ Dataset make_moons(std::size_t n = 100, double noise = 0.1, std::uint64_t seed =
 /// are skipped; every row must have the same number of columns). Throws Error naming the file,
 /// the line, the column and the reason for a bad row.
 Dataset load_csv(const std::filesystem::path& path);
-/// Writes rows "x1,...,label" with a header, with full precision.
+/// Writes rows "x1,...,label" with a header, each number in the fewest digits that read back
+/// to the same double. Checks the data first (as many labels as rows, every row the same
+/// non-zero size, every number finite) and throws Error naming the row and column otherwise.
+/// Writes a temporary file beside `path` and renames it over `path`, so that a failure (Error
+/// naming the step) leaves the file that was there untouched.
 void save_csv(const Dataset& data, const std::filesystem::path& path);
 
 }  // namespace scalargrad::nn

@@ -29,7 +29,7 @@ std::vector<std::vector<std::size_t>> positive_counts(const MLP& model,
 struct DeadNeurons {
   std::vector<std::vector<bool>> dead;  ///< dead[l][j]: neuron j of layer l (first layer first)
 
-  /// Dead neurons in layer `layer`.
+  /// Dead neurons in layer `layer`. Throws Error if there is no such layer.
   [[nodiscard]] std::size_t in_layer(std::size_t layer) const;
   /// Dead neurons in every layer but the last (the hidden neurons).
   [[nodiscard]] std::size_t hidden() const;

@@ -9,6 +9,8 @@
 namespace scalargrad::nn {
 
 /// Updates parameters from their grad. The parameters must outlive the optimizer.
+/// Every constructor throws Error, naming the argument and its value, for a learning rate that
+/// is not > 0 and finite, a null parameter, or a parameter listed more than once.
 class Optimizer {
  public:
   virtual ~Optimizer() = default;
@@ -29,6 +31,7 @@ class Optimizer {
 
 /// Stochastic gradient descent: v = momentum v + (grad + weight_decay data);
 /// data -= learning_rate v. With momentum 0 and no decay: micrograd's `p.data -= lr * p.grad`.
+/// Throws Error unless momentum is in [0, 1) and weight_decay >= 0 and finite.
 class SGD : public Optimizer {
  public:
   SGD(std::vector<Parameter*> parameters, double learning_rate, double momentum = 0.0,
@@ -42,6 +45,8 @@ class SGD : public Optimizer {
 };
 
 /// Adam (Kingma & Ba, 2015), with bias correction; weight decay added to the gradient.
+/// Throws Error unless beta1 and beta2 are in [0, 1), epsilon > 0 and finite, and weight_decay
+/// >= 0 and finite.
 class Adam : public Optimizer {
  public:
   explicit Adam(std::vector<Parameter*> parameters, double learning_rate = 1e-3, double beta1 = 0.9,
@@ -56,6 +61,7 @@ class Adam : public Optimizer {
 };
 
 /// micrograd's schedule: start - (start - end) * step / steps (1.0 - 0.9 * k / 100 by default).
+/// Throws Error if steps is 0.
 double linear_decay(std::size_t step, std::size_t steps, double start = 1.0, double end = 0.1);
 
 }  // namespace scalargrad::nn

@@ -10,7 +10,8 @@
 namespace scalargrad::nn {
 
 /// The model as JSON text: format name and version, nin, and per layer its size, activation
-/// and weights (micrograd's parameter order), with full double precision.
+/// and weights (micrograd's parameter order), with full double precision. Throws Error naming
+/// the parameter if one is NaN or infinite (JSON has no such numbers).
 std::string to_json(const MLP& model);
 /// The model read from to_json()'s text. Throws Error naming the problem (not JSON, missing
 /// or wrong-typed field, wrong shape, NaN or infinite weight, unknown activation); `source`
@@ -18,7 +19,8 @@ std::string to_json(const MLP& model);
 MLP from_json(std::string_view text, std::string_view source = "<json>");
 
 /// Writes to_json(model) to a temporary file beside `path`, then renames it over `path`: a
-/// crash never leaves a half-written model. Throws Error if the file cannot be written.
+/// crash never leaves a half-written model. Throws Error (to_json()'s, or naming the step that
+/// failed) and leaves the file that was there untouched.
 void save_model(const MLP& model, const std::filesystem::path& path);
 /// Reads a model written by save_model().
 MLP load_model(const std::filesystem::path& path);
