@@ -59,6 +59,20 @@ class RemoveOnExit {
   std::filesystem::path path_;
 };
 
+/// Where `path` leads through symbolic links (itself if it is none): each link read and, if
+/// relative, taken from its own folder. Stops after 40 links, as POSIX's SYMLOOP_MAX allows;
+/// opening the file then fails with a clear reason.
+std::filesystem::path follow_links(std::filesystem::path path) {
+  for (int hops = 0; hops < 40; ++hops) {
+    std::error_code error;
+    if (!std::filesystem::is_symlink(std::filesystem::symlink_status(path, error))) break;
+    const std::filesystem::path next = std::filesystem::read_symlink(path, error);
+    if (error) break;
+    path = next.is_absolute() ? next : path.parent_path() / next;
+  }
+  return path;
+}
+
 }  // namespace
 
 std::string quoted(const std::filesystem::path& path) {
@@ -74,7 +88,23 @@ void replace_file(const std::filesystem::path& path, std::string_view text, cons
     return Error(failure + ": " + step + ": " + errno_text(error));
   };
 
-  const std::filesystem::path temporary = temporary_beside(path);
+  namespace fs = std::filesystem;
+  const fs::path target = follow_links(path);  // a link stays a link: its file is replaced
+  std::error_code status_error;
+  const fs::file_status old = fs::status(target, status_error);
+  if (fs::exists(old) && !fs::is_regular_file(old) && !fs::is_directory(old)) {
+    // A device or a FIFO: renaming would put a regular file in its place. Write into it.
+    std::FILE* file = std::fopen(target.string().c_str(), "wb");
+    int error = file == nullptr ? errno : 0;
+    if (file != nullptr) {
+      if (std::fwrite(text.data(), 1, text.size(), file) != text.size() || std::fflush(file) != 0) error = errno;
+      if (std::fclose(file) != 0 && error == 0) error = errno;
+    }
+    if (error != 0) throw fail("cannot write " + quoted(target), error);
+    return;
+  }
+
+  const fs::path temporary = temporary_beside(target);
   // "x": fail rather than share a file another writer has just created under the same name.
   std::FILE* file = std::fopen(temporary.string().c_str(), "wbx");
   if (file == nullptr) {
@@ -82,6 +112,17 @@ void replace_file(const std::filesystem::path& path, std::string_view text, cons
     throw fail("cannot create " + quoted(temporary), error);
   }
   RemoveOnExit remove_temporary(temporary);  // on any failure below
+  if (fs::is_regular_file(old)) {
+    // The old file's permission bits, before any byte is written: a file kept private with
+    // chmod 600 stays private, and its new contents are never readable by others meanwhile.
+    std::error_code permission_error;
+    fs::permissions(temporary, old.permissions() & fs::perms::mask, fs::perm_options::replace, permission_error);
+    if (permission_error) {
+      std::fclose(file);
+      throw Error(failure + ": cannot give " + quoted(temporary) + " the permissions of " + quoted(target) + ": " +
+                  permission_error.message());
+    }
+  }
   const bool written = std::fwrite(text.data(), 1, text.size(), file) == text.size() && std::fflush(file) == 0;
   int error = written ? 0 : errno;
 #ifdef SCALARGRAD_HAVE_FSYNC
@@ -91,7 +132,7 @@ void replace_file(const std::filesystem::path& path, std::string_view text, cons
   if (error != 0) throw fail("cannot write " + quoted(temporary), error);
 
   std::error_code rename_error;
-  std::filesystem::rename(temporary, path, rename_error);  // atomic replacement (POSIX rename)
+  fs::rename(temporary, target, rename_error);  // atomic replacement (POSIX rename)
   if (rename_error) throw Error(failure + ": cannot rename " + quoted(temporary) + " over it: " + rename_error.message());
   remove_temporary.release();
 }

@@ -331,6 +331,16 @@ TEST_F(CsvTest, SaveReplacesAnExistingFileAndLeavesNoTemporaryFiles) {
   EXPECT_EQ(Entries(dir_), std::vector<std::string>{"points.csv"});
 }
 
+TEST_F(CsvTest, SaveThroughASymbolicLinkReplacesTheFileItPointsTo) {
+  const fs::path real = dir_ / "real.csv";
+  std::ofstream(real) << "old contents\n";
+  fs::create_symlink("real.csv", dir_ / "points.csv");
+  save_csv(Dataset{{{1.0, 2.0}}, {1.0}}, dir_ / "points.csv");
+  EXPECT_TRUE(fs::is_symlink(fs::symlink_status(dir_ / "points.csv")));
+  EXPECT_EQ(Read(real), "x1,x2,label\n1,2,1\n");
+  EXPECT_EQ(Entries(dir_), (std::vector<std::string>{"points.csv", "real.csv"}));
+}
+
 TEST_F(CsvTest, RejectedDataKeepsTheOldFile) {
   const fs::path path = dir_ / "points.csv";
   save_csv(Dataset{{{1.0, 2.0}}, {1.0}}, path);

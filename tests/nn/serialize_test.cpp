@@ -21,7 +21,9 @@
 #include <string_view>
 #include <vector>
 
-#include <unistd.h>  // getpid
+#include <sys/stat.h>       // mknod
+#include <sys/sysmacros.h>  // makedev
+#include <unistd.h>         // getpid
 
 #include "scalargrad/nn/activation.hpp"
 #include "scalargrad/nn/module.hpp"
@@ -471,6 +473,59 @@ TEST_F(ModelFileTest, SaveIntoAMissingDirectoryFailsNamingItAndCreatesNothing) {
                     HasSubstr("No such file or directory")));
   EXPECT_FALSE(fs::exists(file.parent_path()));
   EXPECT_TRUE(DirectoryEntries(dir_).empty());
+}
+
+TEST_F(ModelFileTest, SaveThroughASymbolicLinkReplacesTheFileItPointsToAndKeepsTheLink) {
+  // Regression: the rename replaced the link itself by a file and left its target as it was.
+  fs::create_directories(dir_ / "models");
+  const fs::path real = dir_ / "models" / "real.json";
+  WriteFile(real, "old");
+  fs::create_symlink("models/real.json", dir_ / "middle.json");  // relative, through two links
+  fs::create_symlink(dir_ / "middle.json", dir_ / "model.json");
+  const MLP model(2, {3, 1});
+  save_model(model, dir_ / "model.json");
+  EXPECT_TRUE(fs::is_symlink(fs::symlink_status(dir_ / "model.json")));
+  EXPECT_TRUE(fs::is_symlink(fs::symlink_status(dir_ / "middle.json")));
+  EXPECT_EQ(ReadFile(real), to_json(model));
+  EXPECT_EQ(DirectoryEntries(dir_ / "models"), std::vector<std::string>{"real.json"});
+  // A link to nothing yet: the file is made where it points.
+  fs::create_symlink("models/new.json", dir_ / "dangling.json");
+  save_model(model, dir_ / "dangling.json");
+  EXPECT_TRUE(fs::is_symlink(fs::symlink_status(dir_ / "dangling.json")));
+  EXPECT_EQ(ReadFile(dir_ / "models" / "new.json"), to_json(model));
+}
+
+TEST_F(ModelFileTest, SaveKeepsTheOldFilesPermissionBits) {
+  // Regression: a model kept private (chmod 600) came back readable by everyone (0644).
+  const fs::path file = dir_ / "model.json";
+  for (const fs::perms perms : {fs::perms::owner_read | fs::perms::owner_write,
+                                fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read}) {
+    WriteFile(file, "old");
+    fs::permissions(file, perms, fs::perm_options::replace);
+    save_model(MLP(2, {3, 1}), file);
+    EXPECT_EQ(fs::status(file).permissions() & fs::perms::mask, perms);
+    EXPECT_EQ(ReadFile(file), to_json(MLP(2, {3, 1})));
+  }
+  EXPECT_EQ(DirectoryEntries(dir_), std::vector<std::string>{"model.json"});
+}
+
+TEST_F(ModelFileTest, SaveIntoADeviceWritesIntoItAndLeavesTheDevice) {
+  // Regression: saving to a device (the audit used /dev/full) renamed a regular file over it.
+  // A null device made here (c 1 3, only root may make one), never one of /dev.
+  const fs::path device = dir_ / "null";
+  if (::mknod(device.c_str(), S_IFCHR | 0666, ::makedev(1, 3)) != 0) {
+    GTEST_SKIP() << "cannot make a device node here (not root?)";
+  }
+  save_model(MLP(2, {3, 1}), device);
+  EXPECT_TRUE(fs::is_character_file(fs::symlink_status(device)));
+  EXPECT_EQ(DirectoryEntries(dir_), std::vector<std::string>{"null"});
+  // A device that refuses the bytes (c 1 7, like /dev/full): the error names it and the reason.
+  const fs::path full = dir_ / "full";
+  ASSERT_EQ(::mknod(full.c_str(), S_IFCHR | 0666, ::makedev(1, 7)), 0);
+  EXPECT_THAT(ErrorOf([&] { save_model(MLP(2, {3, 1}), full); }),
+              HasSubstr("cannot save model to '" + full.string() + "': cannot write '" + full.string() +
+                        "': No space left on device"));
+  EXPECT_TRUE(fs::is_character_file(fs::symlink_status(full)));
 }
 
 TEST_F(ModelFileTest, ANonFiniteWeightIsNotWrittenAndTheOldFileIsKept) {
