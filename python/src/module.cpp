@@ -127,22 +127,50 @@ bool as_number(py::handle h, double& out) {
   return true;
 }
 
-/// The C++ object of a pybind11 instance of exactly one registered class (Value, Parameter).
+// Note [Objects without __init__]
+// `Value.__new__(Value)` makes a Python object that holds no C++ object: its __init__ never ran.
+// (pybind11 refuses a Python subclass whose __init__ skips the base's when the object is made by
+// calling the class; __new__ alone bypasses that check.) pybind11's own casters would then hand
+// C++ fresh uninitialised memory (type_caster_generic::load_value() allocates it lazily, for
+// constructors that build in place), so every read of a Value or Parameter goes through
+// instance_value() or loaded(), which check that the holder was constructed first and raise
+// TypeError otherwise; and no pybind11 signature here takes a Value or Parameter by type.
+
+/// TypeError for an object whose __init__ never ran (Note [Objects without __init__]).
+[[noreturn]] void throw_not_initialised(py::handle h) {
+  std::string message = type_name(h);
+  message += " object is not initialised: __init__ was not called";
+  throw py::type_error(message);
+}
+
+/// The C++ object of a pybind11 instance of exactly one registered class (Value, Parameter), or
+/// of a Python subclass of it; TypeError if its __init__ never ran.
 template <typename T>
 T* instance_value(py::handle h) {
-  return reinterpret_cast<py::detail::instance*>(h.ptr())->get_value_and_holder().value_ptr<T>();
+  py::detail::value_and_holder v_h = reinterpret_cast<py::detail::instance*>(h.ptr())->get_value_and_holder();
+  if (!v_h.holder_constructed()) throw_not_initialised(h);
+  return v_h.value_ptr<T>();
+}
+
+/// The T inside `h` if it is an instance of T's class or of a Python subclass of it, else
+/// nullptr; TypeError if its __init__ never ran.
+template <typename T>
+T* loaded(py::handle h) {
+  if (!py::isinstance<T>(h)) return nullptr;
+  instance_value<T>(h);  // throws before the caster could allocate (Note [Objects without __init__])
+  py::detail::make_caster<T> caster;
+  if (!caster.load(h, /*convert=*/false)) return nullptr;
+  return static_cast<T*>(caster.value);
 }
 
 /// The Value inside `h` (a Value, a Parameter, or a Python subclass of either), or nullptr. The
 /// exact classes are read directly (the hot path of every operator), a subclass through pybind11.
+/// TypeError if h's __init__ never ran.
 const sg::Value* as_value(py::handle h) {
   PyTypeObject* type = Py_TYPE(h.ptr());
   if (type == value_type) return instance_value<sg::Value>(h);
   if (type == parameter_type) return instance_value<ParameterRef>(h);
-  if (value_type != nullptr && PyType_IsSubtype(type, value_type)) {
-    py::detail::make_caster<sg::Value> caster;
-    if (caster.load(h, /*convert=*/false)) return &py::detail::cast_op<const sg::Value&>(caster);
-  }
+  if (value_type != nullptr && PyType_IsSubtype(type, value_type)) return loaded<sg::Value>(h);
   return nullptr;
 }
 
@@ -158,7 +186,11 @@ sg::Value& value_of(py::handle self) {
 /// The ParameterRef of `self`, a Parameter method's first argument.
 ParameterRef& parameter_of(py::handle self) {
   if (Py_TYPE(self.ptr()) == parameter_type) return *instance_value<ParameterRef>(self);
-  return self.cast<ParameterRef&>();
+  if (ParameterRef* p = loaded<ParameterRef>(self)) return *p;
+  std::string message = "expected a Parameter, got a '";
+  message += type_name(self);
+  message += "'";
+  throw py::type_error(message);
 }
 
 /// A double from a number; TypeError naming `who` otherwise.
@@ -188,6 +220,23 @@ sg::Value to_value(py::handle h, const char* who) {
 std::vector<sg::Value> to_values(py::iterable items, const char* who) {
   std::vector<sg::Value> values;
   for (py::handle item : items) values.push_back(to_value(item, who));
+  return values;
+}
+
+/// Each item of `items`, which must be Values: the batches of the losses.
+std::vector<sg::Value> values_of(py::iterable items, const char* who) {
+  std::vector<sg::Value> values;
+  for (py::handle item : items) {
+    const sg::Value* v = as_value(item);
+    if (v == nullptr) {
+      std::string message = who;
+      message += " must be Values, found a '";
+      message += type_name(item);
+      message += "'";
+      throw py::type_error(message);
+    }
+    values.push_back(*v);
+  }
   return values;
 }
 
@@ -240,8 +289,8 @@ std::vector<nn::Parameter*> unwrap_parameters(const py::list& params, const char
   std::vector<nn::Parameter*> out;
   std::size_t i = 0;
   for (py::handle item : params) {
-    py::detail::make_caster<ParameterRef> caster;
-    if (!caster.load(item, false)) {
+    const ParameterRef* p = loaded<ParameterRef>(item);
+    if (p == nullptr) {
       std::string message = who;
       message += ": parameter ";
       message += std::to_string(i);
@@ -251,7 +300,7 @@ std::vector<nn::Parameter*> unwrap_parameters(const py::list& params, const char
                  "(for a plain Value, write v.data -= lr * v.grad)";
       throw py::type_error(message);
     }
-    out.push_back(py::detail::cast_op<ParameterRef&>(caster).param);
+    out.push_back(p->param);
     ++i;
   }
   return out;
@@ -331,7 +380,36 @@ py::object unary(py::handle self) {
   return box((value_of(self).*op)());
 }
 
-/// Value.grad = g: 0 zeroes any Value's gradient; a leaf's can be set to any number.
+// Note [Setting a leaf's grad]
+// The engine has no setter for a gradient: a leaf's is what backward() accumulates into it. So
+// `x.grad = g` zeroes it, then runs backward() through x * g, which adds 1.0 * g = g: exactly g,
+// bit for bit, for every double but -0.0 (0.0 + -0.0 is +0.0, as zero_grad() gives anyway). That
+// product is the binding's, not the user's, so neither guard may see it: under no_grad() it would
+// be a leaf and backward() would throw, and under detect_anomaly() an infinite or NaN g would be
+// reported as an anomaly of '*'. ModeLift turns both modes off around those two lines and
+// restores them after, also when something throws. It flips the tape's mode switch
+// (scalargrad::detail), as NoGradGuard and AnomalyGuard do: the public API can turn a mode on,
+// never off.
+
+/// While alive: this thread records and checks as outside every no_grad() and detect_anomaly()
+/// block (Note [Setting a leaf's grad]).
+class ModeLift {
+ public:
+  ModeLift() : tape_(sg::detail::this_thread_tape()), grad_(tape_.grad_enabled), anomaly_(tape_.anomaly) {
+    tape_.set_mode(true, false);
+  }
+  ~ModeLift() { tape_.set_mode(grad_, anomaly_); }
+  ModeLift(const ModeLift&) = delete;
+  ModeLift& operator=(const ModeLift&) = delete;
+
+ private:
+  sg::detail::Tape& tape_;  // this thread's
+  bool grad_;               // the modes to restore
+  bool anomaly_;
+};
+
+/// Value.grad = g: 0 zeroes any Value's gradient; a leaf's can be set to any number, inside
+/// no_grad() and detect_anomaly() too (Note [Setting a leaf's grad]).
 void assign_grad(sg::Value& v, double grad) {
   if (grad == 0.0) {
     v.zero_grad();
@@ -341,9 +419,8 @@ void assign_grad(sg::Value& v, double grad) {
     throw sg::Error("scalargrad: the grad of an op result is set by backward(); it can only be set to 0 "
                     "(a leaf's grad can be set to any number)");
   }
-  // A leaf's gradient is what backward() accumulates into it: zero it, then backward() through
-  // grad * x adds grad (the engine has no other way to set it).
-  v.zero_grad();
+  v.zero_grad();  // first: it throws for another thread's Value, before the tape's mode changes
+  const ModeLift lift;
   (v * grad).backward();
 }
 
@@ -621,6 +698,13 @@ nn::Activation activation_of(bool nonlin, const std::optional<std::string>& acti
 /// `output`, linear by default), or a list of one name per layer.
 std::vector<nn::Activation> mlp_activations(std::size_t layers, py::handle activation, py::handle output) {
   std::vector<nn::Activation> out;
+  if (!output.is_none() && !py::isinstance<py::str>(output)) {
+    std::string message = "MLP: output_activation must be an activation name such as 'sigmoid' (or None: linear), "
+                          "not '";
+    message += type_name(output);
+    message += "'";
+    throw py::type_error(message);
+  }
   if (py::isinstance<py::str>(activation)) {
     out.assign(layers, nn::Activation::parse(activation.cast<std::string>()));
     if (!out.empty()) {
@@ -628,13 +712,21 @@ std::vector<nn::Activation> mlp_activations(std::size_t layers, py::handle activ
     }
     return out;
   }
+  if (!py::isinstance<py::iterable>(activation)) {
+    std::string message = "MLP: activation must be an activation name such as 'relu', or a list of names, one per "
+                          "layer, not '";
+    message += type_name(activation);
+    message += "'";
+    throw py::type_error(message);
+  }
   if (!output.is_none()) {
     throw py::type_error("MLP: output_activation goes with a single activation name; a list of activations "
                          "names every layer's, the output layer's last");
   }
   for (py::handle name : py::iter(activation)) {
     if (!py::isinstance<py::str>(name)) {
-      std::string message = "MLP: activation must be a name such as 'relu' or a list of names, found a '";
+      std::string message = "MLP: activation must be an activation name such as 'relu', or a list of names, one "
+                            "per layer; the list holds a '";
       message += type_name(name);
       message += "'";
       throw py::type_error(message);
@@ -642,6 +734,22 @@ std::vector<nn::Activation> mlp_activations(std::size_t layers, py::handle activ
     out.push_back(nn::Activation::parse(name.cast<std::string>()));
   }
   return out;
+}
+
+/// A file's path from a str or an os.PathLike (pathlib.Path), as os.fspath() reads it, as render()
+/// takes it; TypeError naming `who` otherwise.
+std::filesystem::path file_path(py::handle path, const char* who) {
+  const auto text = py::reinterpret_steal<py::object>(PyOS_FSPath(path.ptr()));
+  if (!text) {  // os.fspath() gives str or bytes; its TypeError becomes ours, naming the call
+    if (!PyErr_ExceptionMatches(PyExc_TypeError)) throw py::error_already_set();
+    PyErr_Clear();
+    std::string message = who;
+    message += ": path must be a str or os.PathLike (pathlib.Path), not '";
+    message += type_name(path);
+    message += "'";
+    throw py::type_error(message);
+  }
+  return std::filesystem::path(text.cast<std::string>());
 }
 
 /// The items of any iterable, in a new list.
@@ -807,22 +915,22 @@ PYBIND11_MODULE(_scalargrad, m) {
       py::arg("w"), py::arg("x"), py::arg("b"),
       "w_1 x_1 + ... + w_n x_n + b as one node of the graph (a neuron's weighted sum and bias); "
       "its value is that of dot(w, x) + b.");
-  m.def("topological_order", &sg::topological_order, py::arg("root"),
+  m.def("topological_order", [](py::handle root) { return sg::topological_order(value_of(root)); }, py::arg("root"),
         "Every Value root depends on, each after its operands, root last.");
   m.def(
       "to_dot",
-      [](const sg::Value& root, int precision, bool show_grad, bool color_by_grad, bool cluster_layers,
+      [](py::handle root, int precision, bool show_grad, bool color_by_grad, bool cluster_layers,
          std::size_t max_nodes) {
-        return sg::to_dot(root, dot_options(precision, show_grad, color_by_grad, cluster_layers, max_nodes));
+        return sg::to_dot(value_of(root), dot_options(precision, show_grad, color_by_grad, cluster_layers, max_nodes));
       },
       py::arg("root"), py::kw_only(), py::arg("precision") = 4, py::arg("show_grad") = true,
       py::arg("color_by_grad") = false, py::arg("cluster_layers") = true, py::arg("max_nodes") = 1000,
       "Graphviz DOT text of root's graph, in micrograd's picture.");
   m.def(
       "_render_file",
-      [](const sg::Value& root, const std::string& path, int precision, bool show_grad, bool color_by_grad,
+      [](py::handle root, const std::string& path, int precision, bool show_grad, bool color_by_grad,
          bool cluster_layers, std::size_t max_nodes) {
-        sg::render(root, std::filesystem::path(path),
+        sg::render(value_of(root), std::filesystem::path(path),
                    dot_options(precision, show_grad, color_by_grad, cluster_layers, max_nodes));
       },
       py::arg("root"), py::arg("path"), py::kw_only(), py::arg("precision") = 4, py::arg("show_grad") = true,
@@ -916,7 +1024,7 @@ PYBIND11_MODULE(_scalargrad, m) {
            }),
            py::arg("data") = 0.0, py::arg("name") = "")
       // data and grad: C getset entries writing through (install_fast_paths()).
-      .def_property_readonly("name", [](const ParameterRef& p) { return p.param->name; },
+      .def_property_readonly("name", [](py::handle self) { return parameter_of(self).param->name; },
                              "'layer1/n0.w1' for weight 1 of neuron 0 of layer 1 of an MLP.");
 
   py::class_<nn::Module>(nnm, "_Module", "Base of the compiled modules.")
@@ -994,11 +1102,12 @@ PYBIND11_MODULE(_scalargrad, m) {
       .def_property_readonly("nout", &nn::MLP::nout)
       .def("to_json", [](const nn::MLP& model) { return nn::to_json(model); }, "The model as JSON text.")
       .def_static("from_json", [](const std::string& text) { return nn::from_json(text); }, py::arg("text"))
-      .def("save", [](const nn::MLP& model, const std::string& path) { nn::save_model(model, path); }, py::arg("path"),
-           "Writes the model file (JSON).")
-      .def_static("load", [](const std::string& path) { return nn::load_model(path); }, py::arg("path"),
-                  "Reads a model file written by save().")
-      .def("load_weights", [](nn::MLP& model, const std::string& path) { nn::load_weights(model, path); },
+      .def("save", [](const nn::MLP& model, py::handle path) { nn::save_model(model, file_path(path, "MLP.save")); },
+           py::arg("path"), "Writes the model file (JSON); path is a str or os.PathLike.")
+      .def_static("load", [](py::handle path) { return nn::load_model(file_path(path, "MLP.load")); },
+                  py::arg("path"), "Reads a model file written by save().")
+      .def("load_weights",
+           [](nn::MLP& model, py::handle path) { nn::load_weights(model, file_path(path, "MLP.load_weights")); },
            py::arg("path"), "Reads the weights of a model file of the same architecture.");
 
   nnm.def("activations", [] {
@@ -1008,19 +1117,19 @@ PYBIND11_MODULE(_scalargrad, m) {
   }, "The activation names: relu, leaky_relu, ... ('leaky_relu:0.001' sets a slope).");
 
   // Losses and metrics.
-  nnm.def("hinge_loss", [](const std::vector<sg::Value>& scores, const std::vector<double>& labels) {
-    return nn::hinge_loss(scores, labels);
+  nnm.def("hinge_loss", [](py::iterable scores, const std::vector<double>& labels) {
+    return nn::hinge_loss(values_of(scores, "hinge_loss: scores"), labels);
   }, py::arg("scores"), py::arg("labels"), "mean of relu(1 - y s) (micrograd's max-margin loss), labels -1/+1.");
-  nnm.def("mse_loss", [](const std::vector<sg::Value>& predictions, const std::vector<double>& targets) {
-    return nn::mse_loss(predictions, targets);
+  nnm.def("mse_loss", [](py::iterable predictions, const std::vector<double>& targets) {
+    return nn::mse_loss(values_of(predictions, "mse_loss: predictions"), targets);
   }, py::arg("predictions"), py::arg("targets"), "mean of (p - t)^2.");
-  nnm.def("bce_with_logits_loss", [](const std::vector<sg::Value>& logits, const std::vector<double>& labels) {
-    return nn::bce_with_logits_loss(logits, labels);
+  nnm.def("bce_with_logits_loss", [](py::iterable logits, const std::vector<double>& labels) {
+    return nn::bce_with_logits_loss(values_of(logits, "bce_with_logits_loss: logits"), labels);
   }, py::arg("logits"), py::arg("labels"), "Binary cross-entropy on logits, labels 0/1.");
   nnm.def("_l2_penalty", [](const nn::Module& model, double alpha) { return nn::l2_penalty(model, alpha); },
           py::arg("model"), py::arg("alpha"));
-  nnm.def("accuracy", [](const std::vector<sg::Value>& scores, const std::vector<double>& labels) {
-    return nn::accuracy(scores, labels);
+  nnm.def("accuracy", [](py::iterable scores, const std::vector<double>& labels) {
+    return nn::accuracy(values_of(scores, "accuracy: scores"), labels);
   }, py::arg("scores"), py::arg("labels"), "Fraction of points with (s > 0) == (y > 0).");
   nnm.def("linear_decay", &nn::linear_decay, py::arg("step"), py::arg("steps"), py::arg("start") = 1.0,
           py::arg("end") = 0.1, "micrograd's learning rate: start - (start - end) * step / steps.");

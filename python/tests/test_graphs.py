@@ -1,6 +1,8 @@
 """Pictures and checks: to_dot, render (SVG files, and SVG for notebooks), gradcheck."""
 
 import math
+import pathlib
+import re
 
 import pytest
 
@@ -39,6 +41,34 @@ def test_to_dot_of_a_model_clusters_its_layers():
     out.backward()
     text = sg.to_dot(out, color_by_grad=True)
     assert "cluster" in text and "layer1" in text
+
+
+def test_cluster_layers_groups_labelled_values_by_their_prefix():
+    w, x = Value(2.0, label="layer1/w"), Value(3.0, label="x")
+    y = w * x
+    y.label = "layer1/y"
+    clustered = sg.to_dot(y)  # cluster_layers=True by default
+    cluster = re.search(r'subgraph cluster_layer1 \{\n    label="layer1";\n(.*?)\n  \}', clustered, re.S)
+    assert cluster is not None
+    inside = cluster.group(1)
+    assert '{ w | data 2.0000' in inside and '{ y | data 6.0000' in inside and 'label="*"' in inside
+    assert '{ x | data 3.0000' not in inside and '{ x | data 3.0000' in clustered  # unlabelled: outside
+    assert sg.to_dot(y, cluster_layers=True) == clustered
+    flat = sg.to_dot(y, cluster_layers=False)
+    assert "subgraph" not in flat and "cluster" not in flat
+    assert '{ layer1/w | data 2.0000' in flat and '{ layer1/y | data 6.0000' in flat  # full labels kept
+    model_out = MLP(2, [3, 1])([1.0, 2.0])
+    assert "subgraph cluster_layer2" in sg.to_dot(model_out)
+    assert "subgraph" not in sg.to_dot(model_out, cluster_layers=False)
+
+
+def test_version_is_the_projects():
+    # The top CMakeLists.txt's project(VERSION ...), which the module is built with.
+    text = (pathlib.Path(__file__).resolve().parents[2] / "CMakeLists.txt").read_text(encoding="utf-8")
+    declared = re.search(r"project\(\s*scalargrad\b.*?\bVERSION\s+(\d+\.\d+\.\d+)", text, re.S)
+    assert declared is not None
+    assert sg.__version__ == declared.group(1)
+    assert sg._scalargrad.__version__ is sg.__version__
 
 
 needs_graphviz = pytest.mark.skipif(sg.render_backend() == "", reason="Graphviz is not installed")

@@ -202,6 +202,26 @@ def test_activation_choices():
         MLP(2, [3, 1], activation=["tanh", 3])
 
 
+def test_mlp_activation_arguments_of_the_wrong_type_raise_type_error():
+    with pytest.raises(TypeError, match="^" + re.escape(
+            "MLP: output_activation must be an activation name such as 'sigmoid' (or None: linear), not 'int'") + "$"):
+        MLP(2, [3, 1], output_activation=5)
+    with pytest.raises(TypeError, match="^" + re.escape(
+            "MLP: activation must be an activation name such as 'relu', or a list of names, one per layer, "
+            "not 'NoneType'") + "$"):
+        MLP(2, [3, 1], activation=None)
+    with pytest.raises(TypeError, match="^" + re.escape(
+            "MLP: activation must be an activation name such as 'relu', or a list of names, one per layer, "
+            "not 'int'") + "$"):
+        MLP(2, [3, 1], activation=3)
+    with pytest.raises(TypeError, match=re.escape("one per layer; the list holds a 'int'")):
+        MLP(2, [3, 1], activation=["tanh", 3])
+    with pytest.raises(TypeError, match="output_activation goes with a single activation name"):
+        MLP(2, [3, 1], activation=["tanh", "tanh"], output_activation="sigmoid")
+    # Tuples are lists of names too.
+    assert [l.activation for l in MLP(2, [3, 1], activation=("tanh", "sigmoid")).layers] == ["tanh", "sigmoid"]
+
+
 def test_seeded_initialisation():
     data = lambda m: [p.data for p in m.parameters()]
     assert data(MLP(2, [4, 1])) == data(MLP(2, [4, 1], seed=1))
@@ -277,6 +297,81 @@ def test_sgd_is_micrograds_update():
     assert nn.linear_decay(0, 100) == 1.0 and nn.linear_decay(50, 100) == pytest.approx(0.55)
 
 
+def test_sgd_weight_decay_adds_decay_times_data_to_the_gradient():
+    # v = momentum v + (grad + weight_decay data); data -= lr v (nn/include/scalargrad/nn/optim.hpp).
+    p = Parameter(2.0)
+    p.grad = 0.5
+    opt = nn.SGD([p], lr=0.1, weight_decay=0.01)
+    opt.step()
+    assert p.data == pytest.approx(1.948, abs=1e-12)  # 2 - 0.1 (0.5 + 0.01 * 2) = 2 - 0.052
+    assert p.data == 2.0 - 0.1 * (0.5 + 0.01 * 2.0)  # the same operations: the same bits
+    first = p.data
+    opt.step()  # the same grad, decay now of 1.948
+    assert p.data == pytest.approx(1.8960520, abs=1e-12)  # 1.948 - 0.1 (0.5 + 0.01948)
+    assert p.data == first - 0.1 * (0.5 + 0.01 * first)
+    # With momentum: v1 = 0.52, v2 = 0.9 * 0.52 + (0.5 + 0.01 * 1.948) = 0.98748.
+    q = Parameter(2.0)
+    q.grad = 0.5
+    opt = nn.SGD([q], lr=0.1, momentum=0.9, weight_decay=0.01)
+    opt.step()
+    opt.step()
+    assert q.data == pytest.approx(1.849252, abs=1e-12)  # 2 - 0.1 * 0.52 - 0.1 * 0.98748
+    # Decay alone shrinks a weight with no gradient by the factor (1 - lr weight_decay).
+    r = Parameter(3.0)
+    nn.SGD([r], lr=0.5, weight_decay=0.2).step()
+    assert r.data == pytest.approx(2.7, abs=1e-12)  # 3 - 0.5 (0 + 0.2 * 3) = 3 (1 - 0.1)
+    with pytest.raises(sg.Error, match="weight_decay"):
+        nn.SGD([Parameter(1.0)], lr=0.1, weight_decay=-1.0)
+
+
+def adam_reference(grads, data, lr, beta1, beta2, eps):
+    """Kingma & Ba (2015), Algorithm 1, in plain Python: data after one step per grad."""
+    m = v = 0.0
+    for t, g in enumerate(grads, start=1):
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        data -= lr * (m / (1 - beta1**t)) / (math.sqrt(v / (1 - beta2**t)) + eps)
+    return data
+
+
+def test_adam_betas_weigh_the_moment_averages():
+    # The first step is lr * sign(g) for any betas (bias correction); the second shows them:
+    # grads 0.5 then 1.0, beta1 = 0.5, beta2 = 0.75: m = 0.625, m_hat = 0.625 / 0.75 = 5/6;
+    # v = 0.296875, v_hat = 0.296875 / 0.4375 = 19/28; step 2 = 0.1 (5/6) / sqrt(19/28) = 0.1011628.
+    results = {}
+    for betas in ((0.5, 0.75), (0.9, 0.999)):
+        p = Parameter(1.0)
+        opt = nn.Adam([p], lr=0.1, beta1=betas[0], beta2=betas[1], eps=1e-8)
+        p.grad = 0.5
+        opt.step()
+        assert p.data == pytest.approx(0.9, abs=1e-8)  # lr * 0.5 / (0.5 + eps)
+        p.grad = 1.0
+        opt.step()
+        results[betas] = p.data
+        assert p.data == pytest.approx(adam_reference([0.5, 1.0], 1.0, 0.1, betas[0], betas[1], 1e-8), rel=1e-14)
+    assert results[(0.5, 0.75)] == pytest.approx(0.9 - 0.1 * (5 / 6) / math.sqrt(19 / 28), abs=1e-8)
+    assert results[(0.5, 0.75)] == pytest.approx(0.7988372, abs=1e-7)
+    assert results[(0.9, 0.999)] == pytest.approx(0.8034819, abs=1e-7)  # the defaults: another step
+    for name in ("beta1", "beta2"):
+        with pytest.raises(sg.Error, match=name):
+            nn.Adam([Parameter(1.0)], **{name: 1.0})
+
+
+def test_optimizer_is_the_base_of_sgd_and_adam():
+    p = Parameter(1.0)
+    sgd, adam = nn.SGD([p], lr=0.5), nn.Adam([Parameter(1.0)], lr=0.1)
+    assert isinstance(sgd, nn.Optimizer) and isinstance(adam, nn.Optimizer)
+    assert issubclass(nn.SGD, nn.Optimizer) and issubclass(nn.Adam, nn.Optimizer)
+    p.grad = 2.0
+    nn.Optimizer.step(sgd)  # the base's step() runs the subclass's update
+    assert p.data == 0.0  # 1 - 0.5 * 2
+    nn.Optimizer.zero_grad(sgd)
+    assert p.grad == 0.0
+    assert nn.Optimizer.learning_rate.__get__(sgd) == 0.5
+    with pytest.raises(TypeError, match="No constructor defined"):
+        nn.Optimizer([p], 0.1)
+
+
 def test_optimizers_minimise_and_keep_their_parameters_alive():
     for make in (lambda ps: nn.SGD(ps, lr=0.1, momentum=0.9), lambda ps: nn.Adam(ps, lr=0.1)):
         r = Parameter(3.0)
@@ -293,6 +388,23 @@ def test_optimizers_minimise_and_keep_their_parameters_alive():
     opt.step()
     with pytest.raises(TypeError, match="parameter 0 is a 'Value', not a Parameter"):
         nn.SGD([Value(1.0)], lr=0.1)
+
+
+@pytest.mark.parametrize("as_path", [str, lambda p: p], ids=["str", "pathlib.Path"])
+def test_model_files_take_str_and_pathlib_paths(tmp_path, as_path):
+    model = MLP(2, [4, 1], activation="tanh", seed=7)
+    x = [0.3, -0.4]
+    path = as_path(tmp_path / "model.json")
+    model.save(path)
+    assert MLP.load(path)(x).data == model(x).data
+    other = MLP(2, [4, 1], activation="tanh", seed=8)
+    other.load_weights(path)
+    assert other(x).data == model(x).data
+    for call, who in ((lambda: model.save(3), "MLP.save"), (lambda: MLP.load(None), "MLP.load"),
+                      (lambda: model.load_weights(1.5), "MLP.load_weights")):
+        message = who + ": path must be a str or os.PathLike (pathlib.Path), not '"
+        with pytest.raises(TypeError, match="^" + re.escape(message)):
+            call()
 
 
 def test_model_files_round_trip(tmp_path):
@@ -317,3 +429,60 @@ def test_diagnostics():
     assert len(nn.weight_grad_norms(model)) == 3
     dead = nn.dead_neurons(model, [[1.0, 2.0], [-1.0, 0.5]])
     assert [len(layer) for layer in dead] == [4, 4, 1]
+
+
+def test_a_parameters_grad_is_stored_as_given_inside_no_grad_and_detect_anomaly():
+    p = MLP(2, [1]).parameters()[0]
+    own = Parameter(0.5)
+    for q in (p, own):
+        with sg.no_grad():
+            q.grad = 1.5
+        assert q.grad == 1.5
+        with sg.detect_anomaly():
+            q.grad = math.inf
+        assert q.grad == math.inf
+        q.grad = -0.0  # written straight to the weight: the sign of zero is kept
+        assert math.copysign(1.0, q.grad) == -1.0
+        q.grad = 0
+
+
+# Every way to reach the C++ object of a Parameter whose __init__ never ran.
+UNINITIALISED_PARAMETER_USES = {
+    "set grad": lambda p: setattr(p, "grad", 1.0),
+    "grad": lambda p: p.grad,
+    "data": lambda p: p.data,
+    "set data": lambda p: setattr(p, "data", 1.0),
+    "name": lambda p: p.name,
+    "relu": lambda p: p.relu(),
+    "backward": lambda p: p.backward(),
+    "label": lambda p: p.label,
+    "p + 1": lambda p: p + 1,
+    "2.0 * p": lambda p: 2.0 * p,
+    "__mul__": lambda p: p.__mul__(2.0),
+    "repr": repr,
+    "SGD": lambda p: nn.SGD([p], lr=0.1),
+    "Adam": lambda p: nn.Adam([p]),
+    "mse_loss": lambda p: nn.mse_loss([p], [0.0]),
+}
+
+
+@pytest.mark.parametrize("use", UNINITIALISED_PARAMETER_USES.values(), ids=UNINITIALISED_PARAMETER_USES.keys())
+def test_a_parameter_whose_init_never_ran_raises_type_error(use):
+    p = Parameter.__new__(Parameter)
+    message = "^" + re.escape("Parameter object is not initialised: __init__ was not called") + "$"
+    with pytest.raises(TypeError, match=message):
+        use(p)
+    with pytest.raises(TypeError, match=message):  # nothing was allocated in its place by the first use
+        p.grad = 1.0
+
+
+def test_a_parameter_subclass_whose_init_never_ran_raises_type_error():
+    class Weight(Parameter):
+        pass
+
+    w = Weight.__new__(Weight)
+    for use in (lambda: w.grad, lambda: w.name, lambda: w * 2, lambda: nn.SGD([w], lr=0.1)):
+        with pytest.raises(TypeError, match=r"^Weight object is not initialised: __init__ was not called$"):
+            use()
+    with pytest.raises(TypeError, match=r"^Parameter\.__init__\(\) must be called when overriding __init__$"):
+        type("Skips", (Parameter,), {"__init__": lambda self: None})()

@@ -3,6 +3,8 @@ data and grad, micrograd's constructor and repr, graph introspection, gradient s
 errors: scalargrad.Error for misuse, and a Value used on another thread."""
 
 import math
+import re
+import struct
 import threading
 
 import pytest
@@ -123,6 +125,126 @@ def test_grad_can_be_zeroed_and_a_leafs_set():
         y.grad = 1.0
     x.zero_grad()
     assert x.grad == 0.0
+
+
+def bits(x):
+    return struct.pack("<d", x)
+
+
+# Every double but -0.0 reads back bit for bit (Note [Setting a leaf's grad] in module.cpp).
+EXACT_GRADS = [1.5, 0.1, -1.0 / 3.0, 5e-324, -1.7976931348623157e308, math.inf, -math.inf, math.nan]
+
+
+@pytest.mark.parametrize("g", EXACT_GRADS, ids=repr)
+def test_a_leafs_grad_is_set_to_exactly_the_number_given(g):
+    x = Value(2.0)
+    x.grad = g
+    assert bits(x.grad) == bits(g)
+    x.grad = -0.0  # a zero: the grad is zeroed, and reads +0.0
+    assert bits(x.grad) == bits(0.0)
+
+
+@pytest.mark.parametrize("g", EXACT_GRADS, ids=repr)
+def test_setting_a_grad_inside_no_grad_and_detect_anomaly_records_nothing(g):
+    x = Value(2.0)
+    with sg.no_grad():
+        x.grad = g
+        assert bits(x.grad) == bits(g)
+        assert not sg.is_grad_enabled()  # the block's mode is back
+        assert (x * 2).is_leaf
+    with sg.detect_anomaly():
+        x.grad = g  # an infinite or NaN grad is the user's number, not an anomaly of an op
+        assert bits(x.grad) == bits(g)
+        with pytest.raises(sg.AnomalyError, match="log"):  # the block still checks ops
+            Value(0.0).log()
+    with sg.no_grad(), sg.detect_anomaly():
+        x.grad = g
+        assert bits(x.grad) == bits(g)
+    assert sg.is_grad_enabled()
+    assert not (x * 2).is_leaf
+    x.grad = 1.0
+    (x * 3.0).backward()  # leaves still accumulate onto a set grad
+    assert x.grad == 4.0
+
+
+def test_an_op_results_grad_rules_hold_inside_no_grad_and_detect_anomaly():
+    x = Value(2.0)
+    y = x * x
+    y.backward()
+    for guard in (sg.no_grad, sg.detect_anomaly):
+        with guard():
+            y.grad = 0  # any Value's grad can be zeroed
+            assert y.grad == 0.0
+            with pytest.raises(sg.Error, match=r"the grad of an op result is set by backward\(\); it can only "
+                                               r"be set to 0"):
+                y.grad = 1.5
+    with pytest.raises(TypeError, match=r"^Value\.grad must be a number \(float or int\), not 'str'$"):
+        x.grad = "1"
+    with pytest.raises(TypeError, match=r"^Value\.data must be a number \(float or int\), not 'NoneType'$"):
+        x.data = None
+
+
+# Every way to reach the C++ object of a Value whose __init__ never ran.
+UNINITIALISED_VALUE_USES = {
+    "data": lambda v: v.data,
+    "grad": lambda v: v.grad,
+    "set data": lambda v: setattr(v, "data", 1.0),
+    "set grad": lambda v: setattr(v, "grad", 1.0),
+    "set grad 0": lambda v: setattr(v, "grad", 0),
+    "relu": lambda v: v.relu(),
+    "tanh": lambda v: v.tanh(),
+    "backward": lambda v: v.backward(),
+    "label": lambda v: v.label,
+    "set label": lambda v: setattr(v, "label", "x"),
+    "_op": lambda v: v._op,
+    "_prev": lambda v: v._prev,
+    "is_leaf": lambda v: v.is_leaf,
+    "operands": lambda v: v.operands(),
+    "constant": lambda v: v.constant,
+    "zero_grad": lambda v: v.zero_grad(),
+    "detach": lambda v: v.detach(),
+    "repr": repr,
+    "v + 1": lambda v: v + 1,
+    "1.0 * v": lambda v: 1.0 * v,
+    "Value + v": lambda v: Value(1.0) + v,
+    "v ** 2": lambda v: v ** 2,
+    "-v": lambda v: -v,
+    "abs": abs,
+    "__add__": lambda v: v.__add__(1.0),
+    "__rsub__": lambda v: v.__rsub__(1.0),
+    "pow": lambda v: v.pow(2.0),
+    "leaky_relu": lambda v: v.leaky_relu(),
+    "elu": lambda v: v.elu(),
+    "sum": lambda v: sg.sum([v]),
+    "dot": lambda v: sg.dot([v], [1.0]),
+    "affine": lambda v: sg.affine([1.0], [1.0], v),
+    "to_dot": lambda v: sg.to_dot(v),
+    "topological_order": lambda v: sg.topological_order(v),
+    "model input": lambda v: sg.nn.MLP(2, [1])([1.0, v]),
+    "hinge_loss": lambda v: sg.nn.hinge_loss([v], [1]),
+}
+
+
+@pytest.mark.parametrize("use", UNINITIALISED_VALUE_USES.values(), ids=UNINITIALISED_VALUE_USES.keys())
+def test_a_value_whose_init_never_ran_raises_type_error(use):
+    v = Value.__new__(Value)
+    message = "^" + re.escape("Value object is not initialised: __init__ was not called") + "$"
+    with pytest.raises(TypeError, match=message):
+        use(v)
+    with pytest.raises(TypeError, match=message):  # and again: the first use allocated nothing
+        v.data
+
+
+def test_a_value_subclass_whose_init_never_ran_raises_type_error():
+    class Named(Value):
+        pass
+
+    v = Named.__new__(Named)
+    for use in (lambda: v.data, lambda: v.relu(), lambda: v + 1, lambda: sg.to_dot(v)):
+        with pytest.raises(TypeError, match=r"^Named object is not initialised: __init__ was not called$"):
+            use()
+    v.__init__(2.0)  # once it has run, the object works
+    assert (v * 3).data == 6.0
 
 
 def test_gradients_accumulate_over_backward_calls_for_leaves_only():
