@@ -21,8 +21,11 @@ Its last step, which can also be run alone on CSVs already written, is
 /usr/bin/python3 because matplotlib comes from Debian's python3-matplotlib; another python3
 earlier on PATH may not have it. A missing CSV is a warning and only its figures are skipped,
 so the script works on partial data (but finding none of them is an error). A CSV without a
-column the script needs, or with a value that is not a number, is an error (exit status 1)
-that names the file and the column; no figure is written then.
+column the script needs, with a value that is not a number, or with a count (depth, layer,
+step, dead neurons) that is not a whole number, is an error (exit status 1) that names the
+file, the line and the column; no figure is written then. Every figure is drawn before any is
+written, and each is written to a temporary file renamed over the old one, so the figures in
+--out are either all updated or left as they were.
 """
 
 import argparse
@@ -50,7 +53,8 @@ TRAINING_CEILING = 10  # loss axis top, in multiples of the largest starting los
 
 
 class DataError(Exception):
-    """A CSV that exists but cannot be used: a missing column or a value that is not a number."""
+    """A CSV that exists but cannot be used: a missing column, a value that is not a number or
+    a count that is not a whole number."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -58,8 +62,9 @@ class DataError(Exception):
 # ---------------------------------------------------------------------------------------------
 
 
-def read_table(path, columns, numeric):
-    """Returns the rows of `path` as dicts of `columns`, with the `numeric` ones as floats.
+def read_table(path, columns, numeric, integer=()):
+    """Returns the rows of `path` as dicts of `columns`, with the `numeric` ones as floats and
+    the `integer` ones (a subset of `numeric`: counts) as ints.
 
     Returns None when the file does not exist. Extra columns are ignored, so a program may add
     columns without breaking the plots. float() reads the nan, -nan, inf and -inf that C++
@@ -94,6 +99,14 @@ def read_table(path, columns, numeric):
                             f"{path}:{reader.line_num}: column '{column}': "
                             f"'{text}' is not a number"
                         ) from None
+                    if column in integer:
+                        value = record[column]
+                        if not (math.isfinite(value) and value == int(value)):
+                            raise DataError(
+                                f"{path}:{reader.line_num}: column '{column}': "
+                                f"'{text}' is not a whole number"
+                            )
+                        record[column] = int(value)
                 else:
                     record[column] = text
             rows.append(record)
@@ -374,23 +387,27 @@ def plot_dead_neurons(rows):
 # 6. Which CSV feeds which figures
 # ---------------------------------------------------------------------------------------------
 
-# (CSV file, columns read, of which numeric, [(figure function, PNG file)])
+# (CSV file, columns read, of which numeric, of which whole numbers, [(figure function, PNG file)])
 TABLES = (
     ("activations.csv",
      ("function", "x", "value", "derivative"),
      ("x", "value", "derivative"),
+     (),
      [(plot_activations, "activations.png")]),
     ("vanishing_gradient_norms.csv",
      ("activation", "init", "depth", "layer", "grad_norm"),
      ("depth", "layer", "grad_norm"),
+     ("depth", "layer"),
      [(plot_gradient_vs_depth, "gradient_vs_depth.png"),
       (plot_layer_norms, "layer_norms_depth20.png")]),
     ("vanishing_gradient_training.csv",
      ("activation", "init", "step", "loss"),
      ("step", "loss"),
+     ("step",),
      [(plot_training, "training_depth10.png")]),
     ("dying_relu.csv",
      ("activation", "learning_rate", "seed", "step", "dead"),
+     ("step", "dead"),
      ("step", "dead"),
      [(plot_dead_neurons, "dead_neurons.png")]),
 )
@@ -411,9 +428,9 @@ def main(argv=None):
     # set of figures behind.
     work = []
     try:
-        for name, columns, numeric, figures in TABLES:
+        for name, columns, numeric, integer, figures in TABLES:
             path = args.data / name
-            rows = read_table(path, columns, numeric)
+            rows = read_table(path, columns, numeric, integer)
             skipped = ", ".join(png for _, png in figures)
             if rows is None:
                 print(f"plot_lab: warning: {path} not found; skipping {skipped}", file=sys.stderr)
@@ -427,12 +444,32 @@ def main(argv=None):
     if not work:
         sys.exit(f"plot_lab: error: no lab CSV with data in {args.data}")
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    for plot, png, rows in work:
-        fig = plot(rows)
-        path = args.out / png
-        fig.savefig(path, dpi=DPI, metadata=PNG_METADATA)
-        plt.close(fig)
+    if args.out.exists() and not args.out.is_dir():
+        sys.exit(f"plot_lab: error: --out {args.out} exists and is not a directory")
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        sys.exit(f"plot_lab: error: cannot create the directory {args.out}: {error.strerror}")
+
+    # Draw every figure first, into temporary files beside their targets; rename them over the
+    # old figures only once all are written, so a failure leaves the old set as it was.
+    written = []  # (temporary, target)
+    try:
+        for plot, png, rows in work:
+            fig = plot(rows)
+            path = args.out / png
+            temporary = path.with_name(f".{png}.tmp")
+            written.append((temporary, path))
+            fig.savefig(temporary, dpi=DPI, metadata=PNG_METADATA, format="png")
+            plt.close(fig)
+    except BaseException as error:
+        for temporary, _ in written:
+            temporary.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            sys.exit(f"plot_lab: error: cannot write {error.filename}: {error.strerror}")
+        raise
+    for temporary, path in written:
+        temporary.replace(path)
         print(f"wrote {path}")
 
 
