@@ -22,9 +22,10 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <numbers>
+#include <optional>
+#include <ostream>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -32,7 +33,11 @@
 #include <CLI/CLI.hpp>
 #include <scalargrad/scalargrad.hpp>
 
+#include "support/options.hpp"     // number_in(): a check that names the range
+#include "support/write_file.hpp"  // AtomicFile: a failed write leaves the old file as it was
+
 namespace nn = scalargrad::nn;
+namespace support = scalargrad::support;
 using scalargrad::Value;
 
 namespace {
@@ -166,7 +171,7 @@ int main(int argc, char** argv) {
   app.add_option("--out", out_dir, "directory for activations.csv")->capture_default_str();
   bool timing = true;
   app.add_flag("!--no-timing", timing, "skip timing each function");
-  app.add_option("--step", step, "grid spacing")->capture_default_str()->check(CLI::Range(1e-4, 1.0));
+  app.add_option("--step", step, "grid spacing")->capture_default_str()->check(support::number_in(1e-4, 1.0));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -176,11 +181,14 @@ int main(int argc, char** argv) {
   const std::filesystem::path csv_path = out_dir / "activations.csv";
   std::error_code ignored;  // a directory that cannot be made shows up as a file that cannot be written
   std::filesystem::create_directories(out_dir, ignored);
-  std::ofstream csv(csv_path);
-  if (!csv) {
-    std::fprintf(stderr, "activations: cannot write %s\n", csv_path.c_str());
+  std::optional<support::AtomicFile> file;  // a temporary beside csv_path until commit()
+  try {
+    file.emplace(csv_path);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "activations: %s\n", e.what());
     return 1;
   }
+  std::ostream& csv = file->stream();
   csv.precision(17);
   csv << "function,x,value,derivative,closed_form_derivative\n";
 
@@ -213,9 +221,10 @@ int main(int argc, char** argv) {
       std::printf("%-17s %10.2f %12.1f\n", all[i].activation.name().c_str(), ns[i], ns[i] / relu_ns);
     }
   }
-  csv.close();
-  if (!csv) {
-    std::fprintf(stderr, "activations: error writing %s\n", csv_path.c_str());
+  try {
+    file->commit();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "activations: %s\n", e.what());
     return 1;
   }
   std::printf("\nwrote %s\n", csv_path.c_str());

@@ -5,11 +5,20 @@
 // operand, is not finite throws scalargrad::AnomalyError naming the op and its operands.
 #include <cstdio>
 
+#include <CLI/CLI.hpp>
 #include <scalargrad/scalargrad.hpp>
 
 using scalargrad::Value;
 
-int main() {
+int main(int argc, char** argv) {
+  // No options: --help says what the program shows; anything else is a bad command line (exit 2).
+  CLI::App app{"Shows how anomaly mode names the op where a NaN or an infinity first appears.", "anomaly"};
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
   Value x = 0.0;
   x.label("x");
   Value w = 2.0;

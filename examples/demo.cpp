@@ -29,9 +29,9 @@
 #include <cstdio>
 #include <ctime>
 #include <exception>
-#include <fstream>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -41,7 +41,11 @@
 #include <CLI/CLI.hpp>
 #include <scalargrad/scalargrad.hpp>
 
+#include "support/options.hpp"     // whole_number(), number_in(), ...: checks that name the range
+#include "support/write_file.hpp"  // AtomicFile: a failed write leaves the old file as it was
+
 namespace nn = scalargrad::nn;
+namespace support = scalargrad::support;
 using scalargrad::Value;
 
 namespace {
@@ -91,24 +95,17 @@ std::vector<std::size_t> parse_sizes(std::string_view text) {
   }
 }
 
-// Checks for CLI11 options, with plain messages. (CLI11 2.1 reads "-5" into an unsigned option
-// as 2^64 - 5, so whole numbers are checked as text.)
-const CLI::Validator kWholeNumber(
-    [](std::string& text) {
-      return !text.empty() && text.find_first_not_of("0123456789") == std::string::npos
-                 ? std::string()
-                 : "'" + text + "' is not a whole number >= 0";
-    },
-    "");
-const CLI::Validator kPositiveNumber(
-    [](std::string& text) {
-      double x = 0.0;
-      const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), x);
-      return error == std::errc() && end == text.data() + text.size() && x > 0.0 && std::isfinite(x)
-                 ? std::string()
-                 : "'" + text + "' is not a number > 0";
-    },
-    "");
+/// The largest model --hidden may ask for: the graph of one step holds a few values per
+/// parameter per point, so a bigger model takes gigabytes and minutes.
+constexpr std::size_t kMaxParameters = 100000;
+
+/// The parameters of an MLP with 2 inputs and these layer sizes: each layer has nin * nout
+/// weights and nout biases.
+std::size_t parameter_count(const std::vector<std::size_t>& layer_sizes) {
+  std::size_t count = 0, nin = 2;
+  for (const std::size_t nout : layer_sizes) count += (nin + 1) * nout, nin = nout;
+  return count;
+}
 
 void print_usage_error(const std::string& message) {
   std::fprintf(stderr, "demo: %s\nUsage: demo [OPTIONS]   (demo --help lists them)\n", message.c_str());
@@ -130,9 +127,12 @@ std::optional<Setup> read_command_line(int argc, char** argv, int& status) {
   double lr = 0.0;
   std::string boundary_csv = "decision_boundary.csv";
   app.add_option("--steps", s.steps, "Full-batch training steps (0: only evaluate)")
-      ->check(kWholeNumber)
+      ->check(support::whole_number(0, 1000000))
       ->capture_default_str();
-  app.add_option("--hidden", hidden, "Sizes of the hidden layers, a comma list")->capture_default_str();
+  app.add_option("--hidden", hidden,
+                 "Sizes of the hidden layers, a comma list; each from 1 to 4096, at most " +
+                     std::to_string(kMaxParameters) + " parameters in all")
+      ->capture_default_str();
   app.add_option("--activation", activation,
                  "Activation of the hidden layers (the output stays linear): relu, leaky_relu[:slope], "
                  "prelu, tanh, sigmoid, elu, gelu, silu, softplus, linear")
@@ -145,12 +145,18 @@ std::optional<Setup> read_command_line(int argc, char** argv, int& status) {
       ->capture_default_str();
   app.add_option("--lr", lr,
                  "Learning rate at step 0, decaying linearly to a tenth (default: 1 for sgd, 0.05 for adam)")
-      ->check(kPositiveNumber);
-  app.add_option("--seed", s.seed, "Seed of the initial weights")->check(kWholeNumber)->capture_default_str();
-  app.add_option("--data-seed", s.data_seed, "Seed of the points")->check(kWholeNumber)->capture_default_str();
-  app.add_option("--points", s.points, "Number of points")->check(CLI::Range(2, 100000))->capture_default_str();
+      ->check(support::positive_number());
+  app.add_option("--seed", s.seed, "Seed of the initial weights")
+      ->check(support::any_whole_number())
+      ->capture_default_str();
+  app.add_option("--data-seed", s.data_seed, "Seed of the points")
+      ->check(support::any_whole_number())
+      ->capture_default_str();
+  app.add_option("--points", s.points, "Number of points")
+      ->check(support::whole_number(2, 100000))
+      ->capture_default_str();
   app.add_option("--noise", s.noise, "Standard deviation of the noise on the points")
-      ->check(CLI::Range(0.0, 10.0))
+      ->check(support::number_in(0.0, 10.0))
       ->capture_default_str();
   app.add_option("--load", s.load, "Start from this model file (it replaces --hidden, --activation, --init, --seed)");
   app.add_option("--save", s.save, "Save the trained model to this JSON file");
@@ -163,6 +169,10 @@ std::optional<Setup> read_command_line(int argc, char** argv, int& status) {
     app.parse(argc, argv);
     s.layer_sizes = parse_sizes(hidden);
     s.layer_sizes.push_back(1);  // the output: one score
+    if (const std::size_t count = parameter_count(s.layer_sizes); s.load.empty() && count > kMaxParameters) {
+      throw UsageError("--hidden " + hidden + ": the model would have " + std::to_string(count) +
+                       " parameters, more than the limit of " + std::to_string(kMaxParameters));
+    }
     s.hidden = nn::Activation::parse(activation);
     s.init = nn::parse_init(init);
     s.adam = optimizer == "adam";
@@ -322,10 +332,11 @@ void draw(const Boundary& b, const nn::Dataset& data, bool unicode) {
   std::printf("points: o label -1, x label +1 (O, X: on the wrong side)\n");
 }
 
-/// Writes the cells and the points as CSV (the format is in --help's footer).
+/// Writes the cells and the points as CSV (the format is in --help's footer). A failed write
+/// leaves an older file of that name as it was.
 void write_csv(const Boundary& b, const nn::Dataset& data, const std::string& path) {
-  std::ofstream out(path);
-  if (!out) throw std::runtime_error("cannot open '" + path + "' for writing");
+  support::AtomicFile file(path);
+  std::ostream& out = file.stream();
   char line[160];
   out << "kind,x,y,score,class,label\n";
   for (int row = 0; row < Boundary::kRows; ++row) {
@@ -342,8 +353,7 @@ void write_csv(const Boundary& b, const nn::Dataset& data, const std::string& pa
                   score > 0.0 ? 1 : -1, data.labels[i] > 0.0 ? 1 : -1);
     out << line;
   }
-  out.close();
-  if (!out) throw std::runtime_error("cannot write '" + path + "'");
+  file.commit();
 }
 
 }  // namespace

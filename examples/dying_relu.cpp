@@ -28,7 +28,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
+#include <ostream>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -37,7 +37,11 @@
 #include <CLI/CLI.hpp>
 #include <scalargrad/scalargrad.hpp>
 
+#include "support/options.hpp"     // whole_number(), list_of(), ...: checks that name the range
+#include "support/write_file.hpp"  // AtomicFile: a failed write leaves the old file as it was
+
 namespace nn = scalargrad::nn;
+namespace support = scalargrad::support;
 using scalargrad::Value;
 
 namespace {
@@ -76,7 +80,7 @@ struct Run {
 };
 
 Run train(const nn::Activation& hidden, double learning_rate, std::uint64_t seed, const Options& o,
-          const nn::Dataset& data, std::ofstream& csv) {
+          const nn::Dataset& data, std::ostream& csv) {
   nn::MLP model(2, {16, 16, 1}, hidden, nn::Activation::linear(), nn::Init::Uniform, seed);
   nn::SGD sgd(model.parameters(), learning_rate);
   std::vector<Life> lives;
@@ -136,8 +140,8 @@ int run(const Options& o) {
   std::error_code ignored;  // a directory that cannot be made shows up as a file that cannot be written
   std::filesystem::create_directories(o.out, ignored);
   const std::filesystem::path path = o.out / "dying_relu.csv";
-  std::ofstream csv(path);
-  if (!csv) throw std::runtime_error("cannot write " + path.string());
+  support::AtomicFile file(path);  // a temporary beside `path` until commit()
+  std::ostream& csv = file.stream();
   csv.precision(17);
   csv << "activation,learning_rate,seed,step,loss,dead\n";
 
@@ -167,8 +171,7 @@ int run(const Options& o) {
       std::printf("\n");
     }
   }
-  csv.close();
-  if (!csv) throw std::runtime_error("error writing " + path.string());
+  file.commit();
   std::printf("\nwrote %s\n", path.c_str());
   std::printf("total time %.1f s\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   return 0;
@@ -179,23 +182,26 @@ int run(const Options& o) {
 int main(int argc, char** argv) {
   CLI::App app{"Dead ReLU and Leaky ReLU neurons before, during and after training.", "dying_relu"};
   Options o;
-  app.add_option("--lrs", o.learning_rates, "initial learning rates to compare")
-      ->delimiter(',')
+  std::string learning_rates = "0.1,1,3";
+  app.add_option("--lrs", learning_rates, "initial learning rates to compare, a comma list of finite numbers > 0")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(support::list_of(support::positive_number()));
   app.add_option("--seeds", o.seeds, "seeds (initial weights) per setting")
       ->capture_default_str()
-      ->check(CLI::Range(std::size_t{1}, std::size_t{1000}));
-  app.add_option("--steps", o.steps, "training steps")->capture_default_str();
+      ->check(support::whole_number(1, 1000));
+  app.add_option("--steps", o.steps, "training steps")
+      ->capture_default_str()
+      ->check(support::whole_number(0, 1000000));
   app.add_option("--points", o.points, "moons training points")
       ->capture_default_str()
-      ->check(CLI::Range(std::size_t{2}, std::size_t{100000}));
+      ->check(support::whole_number(2, 100000));
   app.add_option("--out", o.out, "directory for dying_relu.csv")->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
+  o.learning_rates = support::split_list<double>(learning_rates, support::read_finite_number);
   try {
     return run(o);
   } catch (const std::exception& e) {

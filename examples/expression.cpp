@@ -5,11 +5,20 @@
 // do/dv in v.grad() for every Value v that o depends on.
 #include <cstdio>
 
+#include <CLI/CLI.hpp>
 #include <scalargrad/scalargrad.hpp>
 
 using scalargrad::Value;
 
-int main() {
+int main(int argc, char** argv) {
+  // No options: --help says what the program shows; anything else is a bad command line (exit 2).
+  CLI::App app{"Builds micrograd's neuron o = tanh(x1*w1 + x2*w2 + b) and prints do/dv for every value.", "expression"};
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
   // Inputs and weights are leaves: Values made from plain numbers.
   Value x1 = 2.0;
   Value x2 = 0.0;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <scalargrad/scalargrad.hpp>
 
 using scalargrad::Value;
@@ -21,7 +22,15 @@ Value cross_entropy_of_first(std::span<const Value> z) {
   return log(scalargrad::sum(exps)) + largest - z[0];
 }
 
-int main() {
+int main(int argc, char** argv) {
+  // No options: --help says what the program shows; anything else is a bad command line (exit 2).
+  CLI::App app{"Checks the gradients of a softmax cross-entropy against central finite differences.", "gradcheck"};
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
   const std::vector<double> logits = {2.0, -1.0, 0.5};
   const std::vector<std::string> names = {"z0", "z1", "z2"};
   const scalargrad::GradcheckReport report =

@@ -13,14 +13,14 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
-#include <fstream>
-#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 #include <scalargrad/scalargrad.hpp>
+
+#include "support/write_file.hpp"  // write_file(): a failed write leaves the old file as it was
 
 using scalargrad::Value;
 
@@ -30,10 +30,7 @@ namespace {
 void draw(const Value& root, const std::filesystem::path& dir, const std::string& name, bool dot_only,
           const scalargrad::DotOptions& options = {}) {
   const std::filesystem::path dot_path = dir / (name + ".dot");
-  std::ofstream dot(dot_path);
-  dot << scalargrad::to_dot(root, options);
-  dot.close();
-  if (!dot) throw std::runtime_error("cannot write " + dot_path.string());
+  scalargrad::support::write_file(dot_path, scalargrad::to_dot(root, options));  // temporary, then rename
   std::printf("wrote %s\n", dot_path.c_str());
   if (dot_only) return;
   const std::filesystem::path svg_path = dir / (name + ".svg");

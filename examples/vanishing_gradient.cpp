@@ -28,7 +28,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
+#include <ostream>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -36,7 +36,11 @@
 #include <CLI/CLI.hpp>
 #include <scalargrad/scalargrad.hpp>
 
+#include "support/options.hpp"     // whole_number(), list_of(), ...: checks that name the range
+#include "support/write_file.hpp"  // AtomicFile: a failed write leaves the old file as it was
+
 namespace nn = scalargrad::nn;
+namespace support = scalargrad::support;
 using scalargrad::Value;
 
 namespace {
@@ -48,7 +52,7 @@ constexpr std::size_t kWidth = 16;
 
 struct Options {
   std::vector<std::size_t> depths;
-  std::size_t table_depth = 20;  // the depth whose norms are printed layer by layer
+  std::size_t table_depth = 20;  // the depth whose norms are printed layer by layer: one of depths
   std::size_t seeds = 5;
   std::size_t points = 100;
   std::size_t train_depth = 10;
@@ -116,17 +120,14 @@ std::vector<StepResult> train(const nn::Activation& hidden, nn::Init init, const
 
 // ---- 3. Output -------------------------------------------------------------------------------
 
-std::ofstream open_csv(const std::filesystem::path& path, const char* header) {
-  std::ofstream csv(path);
-  if (!csv) throw std::runtime_error("cannot write " + path.string());
-  csv.precision(17);
-  csv << header << '\n';
-  return csv;
+/// Opens a CSV file (as a temporary beside it, see support/write_file.hpp) and writes its header.
+void open_csv(support::AtomicFile& csv, const char* header) {
+  csv.stream().precision(17);
+  csv.stream() << header << '\n';
 }
 
-void close_csv(std::ofstream& csv, const std::filesystem::path& path) {
-  csv.close();
-  if (!csv) throw std::runtime_error("error writing " + path.string());
+void close_csv(support::AtomicFile& csv, const std::filesystem::path& path) {
+  csv.commit();
   std::printf("wrote %s\n", path.c_str());
 }
 
@@ -146,7 +147,9 @@ int run(const Options& o) {
   std::vector<std::vector<std::vector<std::vector<double>>>> norms(
       kActivations.size(), std::vector<std::vector<std::vector<double>>>(kInits.size()));
   const std::filesystem::path norms_path = o.out / "vanishing_gradient_norms.csv";
-  std::ofstream norms_csv = open_csv(norms_path, "activation,init,depth,layer,grad_norm");
+  support::AtomicFile norms_file(norms_path);
+  open_csv(norms_file, "activation,init,depth,layer,grad_norm");
+  std::ostream& norms_csv = norms_file.stream();
   for (std::size_t a = 0; a < kActivations.size(); ++a) {
     for (std::size_t i = 0; i < kInits.size(); ++i) {
       for (const std::size_t depth : o.depths) {
@@ -162,18 +165,16 @@ int run(const Options& o) {
   std::printf("Part 1: weight-gradient norm per layer after one backward pass of the MSE on %zu moons points,\n"
               "width %zu, mean over %zu seeds. Layer 1 is next to the input, the last layer is the output.\n",
               o.points, kWidth, o.seeds);
-  const auto table_at = std::find(o.depths.begin(), o.depths.end(), o.table_depth);
-  if (table_at != o.depths.end()) {
-    const auto d = static_cast<std::size_t>(table_at - o.depths.begin());
-    for (std::size_t i = 0; i < kInits.size(); ++i) {
-      std::printf("\ndepth %zu, %s initialisation: gradient norm of each layer's weights\n", o.table_depth,
-                  std::string(nn::init_name(kInits[i])).c_str());
-      print_header("layer");
-      for (std::size_t l = 0; l < o.table_depth; ++l) {
-        std::printf("%-7zu", l + 1);
-        for (std::size_t a = 0; a < kActivations.size(); ++a) std::printf(" %16.3e", norms[a][i][d][l]);
-        std::printf("\n");
-      }
+  const auto table = static_cast<std::size_t>(  // main() made table_depth one of the depths
+      std::find(o.depths.begin(), o.depths.end(), o.table_depth) - o.depths.begin());
+  for (std::size_t i = 0; i < kInits.size(); ++i) {
+    std::printf("\ndepth %zu, %s initialisation: gradient norm of each layer's weights\n", o.table_depth,
+                std::string(nn::init_name(kInits[i])).c_str());
+    print_header("layer");
+    for (std::size_t l = 0; l < o.table_depth; ++l) {
+      std::printf("%-7zu", l + 1);
+      for (std::size_t a = 0; a < kActivations.size(); ++a) std::printf(" %16.3e", norms[a][i][table][l]);
+      std::printf("\n");
     }
   }
   for (std::size_t i = 0; i < kInits.size(); ++i) {
@@ -188,14 +189,16 @@ int run(const Options& o) {
       std::printf("\n");
     }
   }
-  close_csv(norms_csv, norms_path);
+  close_csv(norms_file, norms_path);
 
   if (o.steps > 0) {
     std::printf("\nPart 2: training at depth %zu (hinge + 1e-4 L2 on %zu moons points, gradient descent,\n"
                 "learning rate %g decaying to %g over %zu steps)\n",
                 o.train_depth, o.points, o.learning_rate, 0.1 * o.learning_rate, o.steps);
     const std::filesystem::path train_path = o.out / "vanishing_gradient_training.csv";
-    std::ofstream train_csv = open_csv(train_path, "activation,init,step,loss,accuracy");
+    support::AtomicFile train_file(train_path);
+    open_csv(train_file, "activation,init,step,loss,accuracy");
+    std::ostream& train_csv = train_file.stream();
     std::printf("%-16s %-8s %12s %12s %12s %9s %14s\n", "activation", "init", "first loss", "middle loss",
                 "last loss", "accuracy", "score spread");
     for (const nn::Init init : kInits) {
@@ -213,7 +216,7 @@ int run(const Options& o) {
                     diverged ? "  (diverged)" : "");
       }
     }
-    close_csv(train_csv, train_path);
+    close_csv(train_file, train_path);
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::printf("total time %.1f s\n", seconds);
@@ -226,27 +229,44 @@ int main(int argc, char** argv) {
   CLI::App app{"Gradient norm per layer against depth, per activation and initialisation; training curves.",
                "vanishing_gradient"};
   Options o;
-  for (std::size_t d = 2; d <= 30; ++d) o.depths.push_back(d);
-  app.add_option("--depths", o.depths, "network depths (layers of weights), e.g. 2,10,20")
-      ->delimiter(',')
-      ->check(CLI::Range(std::size_t{2}, std::size_t{1000}));
-  app.add_option("--table-depth", o.table_depth, "depth whose norms are printed layer by layer")->capture_default_str();
+  std::string depths = "2-30";  // shown in --help; the default is every depth from 2 to 30
+  app.add_option("--depths", depths, "network depths (layers of weights), a comma list, each from 2 to 1000")
+      ->capture_default_str()
+      ->check(support::list_of(support::whole_number(2, 1000)));
+  app.add_option("--table-depth", o.table_depth,
+                 "depth whose norms are printed layer by layer: one of --depths (default: 20 if it is one, "
+                 "else the largest)")
+      ->check(support::whole_number(2, 1000));
   app.add_option("--seeds", o.seeds, "seeds to average the norms over")
       ->capture_default_str()
-      ->check(CLI::Range(std::size_t{1}, std::size_t{1000}));
+      ->check(support::whole_number(1, 1000));
   app.add_option("--points", o.points, "moons points in the batch")
       ->capture_default_str()
-      ->check(CLI::Range(std::size_t{2}, std::size_t{100000}));
+      ->check(support::whole_number(2, 100000));
   app.add_option("--train-depth", o.train_depth, "depth of the networks trained in part 2")
       ->capture_default_str()
-      ->check(CLI::Range(std::size_t{2}, std::size_t{1000}));
-  app.add_option("--steps", o.steps, "training steps in part 2 (0: skip it)")->capture_default_str();
+      ->check(support::whole_number(2, 1000));
+  app.add_option("--steps", o.steps, "training steps in part 2 (0: skip it)")
+      ->capture_default_str()
+      ->check(support::whole_number(0, 1000000));
   app.add_option("--lr", o.learning_rate, "initial learning rate of part 2")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(support::positive_number());
   app.add_option("--out", o.out, "directory for the CSV files")->capture_default_str();
   try {
     app.parse(argc, argv);
+    if (app.count("--depths") == 0) {
+      for (std::size_t d = 2; d <= 30; ++d) o.depths.push_back(d);
+    } else {
+      for (const std::uint64_t d : support::split_list<std::uint64_t>(depths, support::read_whole_number)) {
+        o.depths.push_back(static_cast<std::size_t>(d));
+      }
+    }
+    const bool listed = std::find(o.depths.begin(), o.depths.end(), o.table_depth) != o.depths.end();
+    if (app.count("--table-depth") > 0 && !listed) {
+      throw CLI::ValidationError("--table-depth", std::to_string(o.table_depth) + " is not one of --depths " + depths);
+    }
+    if (!listed) o.table_depth = *std::max_element(o.depths.begin(), o.depths.end());
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }

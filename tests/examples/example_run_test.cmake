@@ -6,6 +6,8 @@
 #         [-DCSV_DIR=<dir> -DEXPECT_CSV=<file>=<header>|<file>=<header>...]
 #         -P example_run_test.cmake
 #
+# An argument @EMPTY@ is passed as an empty string ("" on a command line): a CMake list
+# cannot hold one, so such a run goes through sh, which puts it back.
 # Each EXPECT_CSV file in CSV_DIR is removed before the run, and must then exist, start with its
 # header and hold at least one data row.
 cmake_minimum_required(VERSION 3.21)
@@ -33,7 +35,19 @@ if(DEFINED EXPECT_CSV)
   endforeach()
 endif()
 
-execute_process(COMMAND "${PROGRAM}" ${args}
+set(command "${PROGRAM}" ${args})
+if("@EMPTY@" IN_LIST args)
+  # (newlines, not semicolons, between the commands: a semicolon would split the list)
+  set(command sh -c [[for a do
+shift
+if [ "$a" = @EMPTY@ ]
+then set -- "$@" ""
+else set -- "$@" "$a"
+fi
+done
+exec "$@"]] sh "${PROGRAM}" ${args})
+endif()
+execute_process(COMMAND ${command}
   RESULT_VARIABLE status
   OUTPUT_VARIABLE out
   ERROR_VARIABLE err)

@@ -24,13 +24,14 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
-#include <fstream>
 #include <initializer_list>
 #include <iostream>
+#include <limits>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -40,6 +41,7 @@
 #include <scalargrad/value.hpp>
 
 #include "cli/expression.hpp"
+#include "support/write_file.hpp"  // examples/support: AtomicFile: a failed write leaves the old file as it was
 
 namespace {
 
@@ -131,8 +133,19 @@ std::optional<int> read_command_line(int argc, char** argv, GradOptions& options
   grad->add_option("--precision", options.precision, "Digits after the decimal point (not for --json)")
       ->check(CLI::Range(0, 17))
       ->capture_default_str();
-  grad->add_option("--max-nodes", options.max_nodes, "Largest graph --dot and --svg draw (values)")
-      ->check(CLI::PositiveNumber)
+  // Checked as text: CLI11 2.1 reads "-5" into a size_t as 2^64 - 5.
+  const CLI::Validator whole_number_from_1(
+      [](std::string& text) {
+        std::size_t n = 0;
+        const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), n);
+        const bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+        return digits && error == std::errc() && end == text.data() + text.size() && n >= 1
+                   ? std::string()
+                   : cat({"'", text, "' is not a whole number >= 1 (at most ", std::to_string(std::numeric_limits<std::size_t>::max()), ")"});
+      },
+      "INT >= 1");
+  grad->add_option("--max-nodes", options.max_nodes, "Largest graph --dot and --svg draw (values), a whole number >= 1")
+      ->check(whole_number_from_1)
       ->capture_default_str();
   grad->footer(language_help());
   try {
@@ -202,14 +215,6 @@ std::string text_output(const Value& root, const cli::Expression& expression, st
   return text;
 }
 
-/// Writes `text` to `path`; false if it cannot.
-bool write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  out.close();
-  return static_cast<bool>(out);
-}
-
 // ---- 3. grad ------------------------------------------------------------------------------------
 
 int run_grad(const GradOptions& options) {
@@ -271,9 +276,13 @@ int run_grad(const GradOptions& options) {
       return kFailure;
     }
     const std::string dot = scalargrad::to_dot(root, dot_options);
-    if (!options.dot.empty() && !write_file(options.dot, dot)) {
-      print_error(cat({"--dot: cannot write '", options.dot, "'"}));
-      return kFailure;
+    if (!options.dot.empty()) {
+      try {
+        scalargrad::support::write_file(options.dot, dot);  // a temporary beside the file, then a rename
+      } catch (const std::exception& e) {
+        print_error(cat({"--dot: ", e.what()}));
+        return kFailure;
+      }
     }
     if (!options.svg.empty()) scalargrad::render(root, options.svg, dot_options);
   }

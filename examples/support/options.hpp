@@ -1,0 +1,119 @@
+// options.hpp: checks for the examples' CLI11 options, with plain messages that name the
+// allowed range.
+//
+// CLI11 2.1 reads "-5" into an unsigned option as 2^64 - 5, saturates a number too large for
+// its type, and lets "nan" and "inf" past CLI::Range and CLI::PositiveNumber (every comparison
+// with NaN is false). So these checks read the option's text themselves, before CLI11
+// converts it: a whole number is digits only and fits its range, a number is finite and in its
+// range, a list has no empty item. CLI11 puts the option's name in front of the message:
+//   --steps: '-5' is not a whole number from 0 to 1000000
+#pragma once
+
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace scalargrad::support {
+
+/// "0.0001", "10", "1e+06": a bound as a person writes it.
+inline std::string bound_text(double x) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", x);
+  return text;
+}
+
+/// The whole number `text` stands for, if it is digits only and fits in 64 bits.
+inline bool read_whole_number(std::string_view text, std::uint64_t& value) {
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string_view::npos) return false;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return error == std::errc() && end == text.data() + text.size();
+}
+
+/// The number `text` stands for, if it is one and is finite.
+inline bool read_finite_number(std::string_view text, double& value) {
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return !text.empty() && error == std::errc() && end == text.data() + text.size() && std::isfinite(value);
+}
+
+/// A whole number from `min` to `max`: "'50.5' is not a whole number from 2 to 100000".
+inline CLI::Validator whole_number(std::uint64_t min, std::uint64_t max) {
+  const std::string range = "from " + std::to_string(min) + " to " + std::to_string(max);
+  return CLI::Validator(
+      [=](std::string& text) {
+        std::uint64_t value = 0;
+        return read_whole_number(text, value) && value >= min && value <= max
+                   ? std::string()
+                   : "'" + text + "' is not a whole number " + range;
+      },
+      "INT in [" + std::to_string(min) + " - " + std::to_string(max) + "]");
+}
+
+/// Any whole number that fits in 64 bits (a seed).
+inline CLI::Validator any_whole_number() { return whole_number(0, std::numeric_limits<std::uint64_t>::max()); }
+
+/// A finite number > 0: "'inf' is not a finite number > 0".
+inline CLI::Validator positive_number() {
+  return CLI::Validator(
+      [](std::string& text) {
+        double value = 0.0;
+        return read_finite_number(text, value) && value > 0.0 ? std::string()
+                                                               : "'" + text + "' is not a finite number > 0";
+      },
+      "NUMBER > 0");
+}
+
+/// A finite number from `min` to `max`: "'nan' is not a number from 0 to 10".
+inline CLI::Validator number_in(double min, double max) {
+  const std::string range = "from " + bound_text(min) + " to " + bound_text(max);
+  return CLI::Validator(
+      [=](std::string& text) {
+        double value = 0.0;
+        return read_finite_number(text, value) && value >= min && value <= max
+                   ? std::string()
+                   : "'" + text + "' is not a number " + range;
+      },
+      "NUMBER in [" + bound_text(min) + " - " + bound_text(max) + "]");
+}
+
+/// A comma list whose every item passes `item`: "2,10,20". An empty item ("2,,3", "2,")
+/// is an error, not a zero.
+inline CLI::Validator list_of(const CLI::Validator& item) {
+  return CLI::Validator(
+      [item](std::string& text) {
+        std::string_view rest = text;
+        while (true) {
+          const std::size_t comma = rest.find(',');
+          std::string one(rest.substr(0, comma));
+          if (one.empty()) return "'" + text + "' has an empty item (expected a comma list such as 2,10,20)";
+          if (std::string error = item(one); !error.empty()) return error;
+          if (comma == std::string_view::npos) return std::string();
+          rest.remove_prefix(comma + 1);
+        }
+      },
+      "LIST");
+}
+
+/// The items of a comma list that list_of() accepted, read with `read` (read_whole_number or
+/// read_finite_number).
+template <typename T, typename Read>
+std::vector<T> split_list(std::string_view text, Read read) {
+  std::vector<T> items;
+  while (true) {
+    const std::size_t comma = text.find(',');
+    T value{};
+    read(text.substr(0, comma), value);
+    items.push_back(value);
+    if (comma == std::string_view::npos) return items;
+    text.remove_prefix(comma + 1);
+  }
+}
+
+}  // namespace scalargrad::support
