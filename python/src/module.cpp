@@ -135,10 +135,28 @@ bool as_number(py::handle h, double& out) {
 // constructors that build in place), so every read of a Value or Parameter goes through
 // instance_value() or loaded(), which check that the holder was constructed first and raise
 // TypeError otherwise; and no pybind11 signature here takes a Value or Parameter by type.
+//
+// Every other bound class (no_grad, detect_anomaly, GradcheckEntry, GradcheckReport, _Module,
+// Neuron, Layer, MLP, Optimizer, SGD, Adam) is read only through pybind11's casters: `self` of a
+// method or property, a typed argument (l2_penalty's model, dead_neurons'), self.cast<T&>(). In
+// pybind11 2.10 each of those is type_caster<T>::load(), whose type_caster_generic::load_impl()
+// reaches load_value() for an instance of T's class or of a subclass, and load_value() allocates
+// when the value pointer is null, the state __new__ leaves. load_impl() and load_value() are not
+// virtual, so the one place all calls pass through that we can hook is type_caster<T> itself:
+// section 8 specialises it for each of these classes as InitialisedCaster<T>, pybind11's own
+// caster behind require_initialised(), which raises the TypeError before load_impl() runs. So
+// every binding, present and future, is checked, with no check in any lambda; a class bound
+// later needs one line there (python/tests/test_uninitialised.py sweeps every bound class). An
+// object is initialised when each of its C++ parts has a value and, if the instance owns it, a
+// constructed holder: views such as model.layers[0] own nothing (reference_internal), so their
+// holder is never constructed, yet they have a value. The error names type(obj).__name__.
 
 /// TypeError for an object whose __init__ never ran (Note [Objects without __init__]).
+/// The type is named as type(h).__name__ gives it ('no_grad', not 'scalargrad._scalargrad.no_grad').
 [[noreturn]] void throw_not_initialised(py::handle h) {
-  std::string message = type_name(h);
+  const char* name = Py_TYPE(h.ptr())->tp_name;
+  if (const char* dot = std::strrchr(name, '.')) name = dot + 1;
+  std::string message = name;
   message += " object is not initialised: __init__ was not called";
   throw py::type_error(message);
 }
@@ -800,7 +818,48 @@ void set_public_name(py::handle cls, const char* module) {
   if (const char* dot = std::strrchr(type->tp_name, '.')) type->tp_name = dot + 1;
 }
 
+// ---- 8. Casters that refuse objects without __init__ (Note [Objects without __init__]) ------------
+
+/// TypeError if `src` is an instance of the class `tinfo` records (or of a subclass) whose
+/// __init__ never ran: a part without a value, or an owned part without a holder.
+void require_initialised(py::handle src, const py::detail::type_info* tinfo) {
+  if (tinfo == nullptr || !PyObject_TypeCheck(src.ptr(), tinfo->type)) return;  // pybind11 says what is wrong
+  auto* inst = reinterpret_cast<py::detail::instance*>(src.ptr());
+  for (const py::detail::value_and_holder& v_h : py::detail::values_and_holders(inst)) {
+    if (v_h.value_ptr() == nullptr || (inst->owned && !v_h.holder_constructed())) throw_not_initialised(src);
+  }
+}
+
+/// pybind11's caster of a bound class T, checking first that the object's __init__ ran.
+template <typename T>
+class InitialisedCaster : public py::detail::type_caster_base<T> {
+ public:
+  bool load(py::handle src, bool convert) {
+    require_initialised(src, this->typeinfo);  // T's record, which pybind11's constructor looked up
+    return py::detail::type_caster_base<T>::load(src, convert);
+  }
+};
+
 }  // namespace
+
+// Every class bound below but Value and Parameter (Note [Objects without __init__]).
+#define SCALARGRAD_INITIALISED_CASTER(...) \
+  template <>                              \
+  class type_caster<__VA_ARGS__> : public InitialisedCaster<__VA_ARGS__> {}
+namespace pybind11::detail {
+SCALARGRAD_INITIALISED_CASTER(GuardContext<sg::NoGradGuard>);
+SCALARGRAD_INITIALISED_CASTER(GuardContext<sg::AnomalyGuard>);
+SCALARGRAD_INITIALISED_CASTER(sg::GradcheckEntry);
+SCALARGRAD_INITIALISED_CASTER(sg::GradcheckReport);
+SCALARGRAD_INITIALISED_CASTER(nn::Module);
+SCALARGRAD_INITIALISED_CASTER(nn::Neuron);
+SCALARGRAD_INITIALISED_CASTER(nn::Layer);
+SCALARGRAD_INITIALISED_CASTER(nn::MLP);
+SCALARGRAD_INITIALISED_CASTER(nn::Optimizer);
+SCALARGRAD_INITIALISED_CASTER(KeepingOptimizer<nn::SGD>);
+SCALARGRAD_INITIALISED_CASTER(KeepingOptimizer<nn::Adam>);
+}  // namespace pybind11::detail
+#undef SCALARGRAD_INITIALISED_CASTER
 
 PYBIND11_MODULE(_scalargrad, m) {
   m.doc() = "scalargrad's engine and nn layer (compiled); import scalargrad instead";
