@@ -102,8 +102,12 @@ constexpr std::size_t kMaxParameters = 100000;
 /// The parameters of an MLP with 2 inputs and these layer sizes: each layer has nin * nout
 /// weights and nout biases.
 std::size_t parameter_count(const std::vector<std::size_t>& layer_sizes) {
-  std::size_t count = 0, nin = 2;
-  for (const std::size_t nout : layer_sizes) count += (nin + 1) * nout, nin = nout;
+  std::size_t count = 0;
+  std::size_t nin = 2;
+  for (const std::size_t nout : layer_sizes) {
+    count += (nin + 1) * nout;
+    nin = nout;
+  }
   return count;
 }
 
