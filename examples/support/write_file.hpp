@@ -20,7 +20,10 @@
 #pragma once
 
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <ostream>
@@ -48,7 +51,12 @@ class AtomicFile {
       if (error) break;
       destination_ = next.is_absolute() ? next : destination_.parent_path() / next;
     }
+    std::error_code link_error;
+    if (fs::is_symlink(fs::symlink_status(destination_, link_error))) {
+      fail("too many levels of symbolic links");  // a loop: renaming would replace the last link
+    }
     const fs::file_status status = fs::status(destination_, error);
+    if (error && error != std::errc::no_such_file_or_directory) fail(error.message());
     if (fs::is_directory(status)) fail("it is a directory");
     errno = 0;
     if (fs::exists(status) && !fs::is_regular_file(status)) {  // a device or a FIFO: write into it
@@ -58,12 +66,17 @@ class AtomicFile {
     }
     temporary_ = destination_;
     temporary_ += ".tmp-" + random_hex();
-    out_.open(temporary_, std::ios::binary);
-    if (!out_) {
+    // Created exclusively ("x": fails if anything, a link included, has that name), then
+    // opened as a stream: never someone else's file.
+    std::FILE* created = std::fopen(temporary_.string().c_str(), "wbx");
+    if (created == nullptr) {
       const std::string why = reason();
       temporary_.clear();  // nothing was created
       fail(why);
     }
+    std::fclose(created);
+    out_.open(temporary_, std::ios::binary);
+    if (!out_) fail(reason());
     if (fs::exists(status)) {
       fs::permissions(temporary_, status.permissions(), fs::perm_options::replace, error);
       if (error) fail("cannot give the new file the old one's permissions: " + error.message());
@@ -106,8 +119,13 @@ class AtomicFile {
   }
 
   static std::string random_hex() {
-    std::random_device device;
-    std::uint64_t bits = (std::uint64_t{device()} << 32) ^ device();
+    std::uint64_t bits = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    try {
+      std::random_device device;
+      bits ^= (std::uint64_t{device()} << 32) ^ device();
+    } catch (const std::exception&) {
+      // no entropy source: the clock alone; the exclusive open still refuses a taken name
+    }
     std::string hex(16, '0');
     for (char& digit : hex) {
       digit = "0123456789abcdef"[bits & 15];

@@ -92,12 +92,22 @@ void replace_file(const std::filesystem::path& path, std::string_view text, cons
   const fs::path target = follow_links(path);  // a link stays a link: its file is replaced
   std::error_code status_error;
   const fs::file_status old = fs::status(target, status_error);
+  std::error_code link_error;
+  if (fs::is_symlink(fs::symlink_status(target, link_error))) {
+    // A loop of links, or more than 40: renaming would replace the last link by a file.
+    throw fail("cannot follow the links of " + quoted(path), ELOOP);
+  }
+  if (status_error && status_error != std::errc::no_such_file_or_directory) {
+    throw fail("cannot look at " + quoted(target), status_error.value());  // a folder without search permission, ...
+  }
   if (fs::exists(old) && !fs::is_regular_file(old) && !fs::is_directory(old)) {
     // A device or a FIFO: renaming would put a regular file in its place. Write into it.
     std::FILE* file = std::fopen(target.string().c_str(), "wb");
     int error = file == nullptr ? errno : 0;
     if (file != nullptr) {
-      if (std::fwrite(text.data(), 1, text.size(), file) != text.size() || std::fflush(file) != 0) error = errno;
+      if (std::fwrite(text.data(), 1, text.size(), file) != text.size() || std::fflush(file) != 0) {
+        error = errno != 0 ? errno : EIO;
+      }
       if (std::fclose(file) != 0 && error == 0) error = errno;
     }
     if (error != 0) throw fail("cannot write " + quoted(target), error);
@@ -124,7 +134,7 @@ void replace_file(const std::filesystem::path& path, std::string_view text, cons
     }
   }
   const bool written = std::fwrite(text.data(), 1, text.size(), file) == text.size() && std::fflush(file) == 0;
-  int error = written ? 0 : errno;
+  int error = written ? 0 : (errno != 0 ? errno : EIO);  // a failure never renames a partial file
 #ifdef SCALARGRAD_HAVE_FSYNC
   if (error == 0 && ::fsync(fileno(file)) != 0) error = errno;  // on disk before it replaces the old file
 #endif

@@ -12,6 +12,7 @@
 #             large", the old file unchanged, no temporary left beside it;
 # 2. replace: a normal run replaces an existing file and keeps its permission bits (0600);
 # 3. symlink: through a symbolic link the file it points to is replaced, the link stays;
+#    a loop of links is an error (exit 1) that replaces neither link;
 # 4. fifo:    a FIFO is written into (a reader gets the content), not replaced by a file;
 # 5. device:  a character device made with mknod in WORK_DIR (a twin of /dev/null; real /dev
 #             files are never touched) stays a device. Skipped where mknod is not allowed.
@@ -103,6 +104,23 @@ endif()
 file(READ "${real}" now)
 if(now STREQUAL old)
   fail("symlink: the file the link points to was not replaced")
+endif()
+
+# 3b. A loop of symbolic links is an error (exit 1), and both links stay links.
+path_of(loop loop)
+get_filename_component(loop_dir "${loop}" DIRECTORY)
+get_filename_component(loop_name "${loop}" NAME)
+file(CREATE_LINK "other.out" "${loop}" SYMBOLIC)
+file(CREATE_LINK "${loop_name}" "${loop_dir}/other.out" SYMBOLIC)
+run("${loop}" loop "exec")
+if(NOT (loop_status STREQUAL 1))
+  fail("loop: exit status ${loop_status}, expected 1")
+endif()
+if(NOT (loop_err MATCHES "too many levels of symbolic links"))
+  fail("loop: stderr does not say 'too many levels of symbolic links'")
+endif()
+if(NOT (IS_SYMLINK "${loop}" AND IS_SYMLINK "${loop_dir}/other.out"))
+  fail("loop: a link of the loop was replaced")
 endif()
 
 # 4. A FIFO is written into: a reader gets the content, and it stays a FIFO.

@@ -495,6 +495,18 @@ TEST_F(ModelFileTest, SaveThroughASymbolicLinkReplacesTheFileItPointsToAndKeepsT
   EXPECT_EQ(ReadFile(dir_ / "models" / "new.json"), to_json(model));
 }
 
+TEST_F(ModelFileTest, SaveThroughALoopOfLinksFailsAndKeepsTheLinks) {
+  // Regression: after 40 hops the last link was taken for a new file and replaced by one.
+  fs::create_symlink("b.json", dir_ / "a.json");
+  fs::create_symlink("a.json", dir_ / "b.json");
+  EXPECT_THAT(ErrorOf([&] { save_model(MLP(2, {3, 1}), dir_ / "a.json"); }),
+              HasSubstr("cannot save model to '" + (dir_ / "a.json").string() + "': cannot follow the links of '" +
+                        (dir_ / "a.json").string() + "': Too many levels of symbolic links"));
+  EXPECT_TRUE(fs::is_symlink(fs::symlink_status(dir_ / "a.json")));
+  EXPECT_TRUE(fs::is_symlink(fs::symlink_status(dir_ / "b.json")));
+  EXPECT_EQ(DirectoryEntries(dir_), (std::vector<std::string>{"a.json", "b.json"}));
+}
+
 TEST_F(ModelFileTest, SaveKeepsTheOldFilesPermissionBits) {
   // Regression: a model kept private (chmod 600) came back readable by everyone (0644).
   const fs::path file = dir_ / "model.json";
