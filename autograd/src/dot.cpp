@@ -5,7 +5,6 @@
 #include "scalargrad/dot.hpp"
 
 #include <array>
-#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -13,6 +12,7 @@
 #include <cstdlib>
 #include <initializer_list>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "scalargrad/file.hpp"
 #include "text.hpp"
 
 #if defined(__unix__) || defined(__APPLE__)
@@ -35,7 +36,6 @@
 extern char** environ;  // the environment handed to the dot program
 #else
 #define SCALARGRAD_POSIX 0
-#include <fstream>
 #endif
 
 #if SCALARGRAD_HAVE_GVC
@@ -269,65 +269,24 @@ std::string format_of(const fs::path& path) {
   throw Error(message_about("scalargrad: render: cannot tell the format of ", path, why));
 }
 
-/// A new empty file next to `target` for Graphviz to write; removed unless commit() renames it
-/// over `target`. So a failed render() leaves no file, and never half a picture.
-class TempFile {
- public:
-  explicit TempFile(const fs::path& target) : target_(target) {
-    static std::atomic<unsigned> counter{0};
-    std::string error = "cannot create a file there";
-    for (int attempt = 0; attempt < 100; ++attempt) {
-      std::string name = ".";
-      name += target.filename().string();
-      name += '.';
-#if SCALARGRAD_POSIX
-      name += std::to_string(::getpid());
-      name += '-';
-#endif
-      name += std::to_string(counter.fetch_add(1));
-      name += ".tmp";
-      path_ = target.parent_path() / name;
-#if SCALARGRAD_POSIX
-      // O_EXCL: never an existing file; 0666 & ~umask: the picture gets the usual permissions.
-      const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-      if (fd >= 0) {
-        ::close(fd);
-        return;
-      }
-      const int why = errno;
-      error = std::system_category().message(why);
-      if (why != EEXIST) break;
-#else
-      std::error_code ec;
-      if (fs::exists(path_, ec)) continue;
-      if (std::ofstream(path_, std::ios::binary)) return;
-      break;
-#endif
-    }
-    path_.clear();
-    throw Error(message_about("scalargrad: render: cannot write ", target, concat({": ", error})));
+/// A FileReplacement of `target` for Graphviz to write by name, its errors told as render()'s.
+/// So a failed render() leaves the old file as it was, and never half a picture.
+std::unique_ptr<FileReplacement> replacement_of(const fs::path& target) {
+  try {
+    return std::make_unique<FileReplacement>(target);
+  } catch (const Error& error) {
+    throw Error(message_about("scalargrad: render: cannot write ", target, concat({": ", error.what()})));
   }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  ~TempFile() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove(path_, ec);
+}
+
+/// Puts the picture in place (FileReplacement::commit), its errors told as render()'s.
+void commit(FileReplacement& file) {
+  try {
+    file.commit();
+  } catch (const Error& error) {
+    throw Error(message_about("scalargrad: render: cannot write ", file.target(), concat({": ", error.what()})));
   }
-
-  const fs::path& path() const { return path_; }
-
-  /// Renames the finished file to the target (replacing it).
-  void commit() {
-    std::error_code ec;
-    fs::rename(path_, target_, ec);
-    if (ec) throw Error(message_about("scalargrad: render: cannot write ", target_, concat({": ", ec.message()})));
-    path_.clear();
-  }
-
- private:
-  fs::path target_;  // the file render() was asked for
-  fs::path path_;    // the temporary file; empty once renamed
-};
+}
 
 /// What Graphviz said, trimmed, as ": <message>" for an Error; "" if it said nothing.
 std::string graphviz_says(std::string text) {
@@ -685,16 +644,16 @@ void render(const Value& root, const std::filesystem::path& path, const DotOptio
   const std::string format = format_of(path);
 #if SCALARGRAD_HAVE_GVC
   const std::string text = to_dot(root, options);
-  TempFile file(path);
-  draw_with_gvc(text, format, file.path(), path);
-  file.commit();
+  const std::unique_ptr<FileReplacement> file = replacement_of(path);
+  draw_with_gvc(text, format, file->path(), path);
+  commit(*file);
 #else
   const std::optional<fs::path> program = find_dot_program();
   if (!program) throw Error(std::string(kNoGraphviz));
   const std::string text = to_dot(root, options);
-  TempFile file(path);
-  draw_with_dot_program(*program, text, format, file.path(), path);
-  file.commit();
+  const std::unique_ptr<FileReplacement> file = replacement_of(path);
+  draw_with_dot_program(*program, text, format, file->path(), path);
+  commit(*file);
 #endif
 }
 

@@ -1,6 +1,7 @@
 // Text helpers shared by the engine's sources (not installed).
 #pragma once
 
+#include <filesystem>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -14,5 +15,8 @@ inline std::string concat(std::initializer_list<std::string_view> parts) {
   for (const std::string_view part : parts) out += part;
   return out;
 }
+
+/// `path` in single quotes, as messages write it.
+inline std::string quoted(const std::filesystem::path& path) { return concat({"'", path.string(), "'"}); }
 
 }  // namespace scalargrad::detail

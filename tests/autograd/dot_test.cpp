@@ -30,6 +30,9 @@
 #include <thread>
 #include <vector>
 
+#include <fcntl.h>          // open
+#include <sys/stat.h>       // mknod, mkfifo
+#include <sys/sysmacros.h>  // makedev
 #include <unistd.h>
 
 #include "scalargrad/dot.hpp"
@@ -775,6 +778,34 @@ TEST_F(Render, UnknownExtensionIsAnErrorNamingTheAllowedOnes) {
             std::string("scalargrad: render: cannot tell the format of '") + bare.string() +
                 "': it has no extension: use .svg, .png or .pdf");
   EXPECT_TRUE(Files().empty());
+}
+
+TEST_F(Render, ADeviceOrAFifoIsDrawnIntoNotReplaced) {
+  // Regression: render() renamed its temporary file over the target, so drawing to a device
+  // (as root) or a FIFO put a regular file in its place. Nodes made here, never /dev's own.
+  SKIP_WITHOUT_GRAPHVIZ();
+  const Neuron neuron;
+  const fs::path fifo = dir_ / "pipe.svg";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // The reading end, opened first without waiting: Graphviz's open returns at once (the picture
+  // fits the pipe's buffer), and a FIFO replaced by a file leaves nothing to read, not a hang.
+  const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+  ASSERT_GE(reader, 0);
+  scalargrad::render(neuron.o, fifo);
+  std::string drawn;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(reader, buffer, sizeof buffer)) > 0;) drawn.append(buffer, static_cast<std::size_t>(n));
+  ::close(reader);
+  EXPECT_EQ(CheckXml(drawn).error, "");
+  EXPECT_NE(drawn, "");
+  EXPECT_TRUE(fs::is_fifo(fs::symlink_status(fifo)));
+  const fs::path null = dir_ / "null.svg";
+  if (::mknod(null.c_str(), S_IFCHR | 0666, ::makedev(1, 3)) != 0) {
+    GTEST_SKIP() << "cannot make a device node here (not root?)";
+  }
+  scalargrad::render(neuron.o, null);
+  EXPECT_TRUE(fs::is_character_file(fs::symlink_status(null)));
+  EXPECT_EQ(Files(), (std::vector<std::string>{"null.svg", "pipe.svg"}));
 }
 
 TEST_F(Render, MissingFolderIsAnErrorAndLeavesNoFile) {

@@ -4,6 +4,7 @@
 
 #include "scalargrad/dot.hpp"
 #include "scalargrad/error.hpp"
+#include "scalargrad/file.hpp"
 #include "scalargrad/gradcheck.hpp"
 #include "scalargrad/value.hpp"
 #include "scalargrad/version.hpp"

@@ -37,8 +37,10 @@ Dataset load_csv(const std::filesystem::path& path);
 /// Writes rows "x1,...,label" with a header, each number in the fewest digits that read back
 /// to the same double. Checks the data first (as many labels as rows, every row the same
 /// non-zero size, every number finite) and throws Error naming the row and column otherwise.
-/// Writes a temporary file beside `path` and renames it over `path`, so that a failure (Error
-/// naming the step) leaves the file that was there untouched.
+/// Replaces `path` through scalargrad::replace_file() (<scalargrad/file.hpp>: a temporary file
+/// beside it, renamed over it; links followed, a device or FIFO written in place, a folder
+/// refused), so that a failure (Error "scalargrad::nn: cannot save CSV to '<path>': " and the
+/// step that failed) leaves the file that was there untouched.
 void save_csv(const Dataset& data, const std::filesystem::path& path);
 
 }  // namespace scalargrad::nn

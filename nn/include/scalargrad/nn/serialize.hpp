@@ -18,9 +18,11 @@ std::string to_json(const MLP& model);
 /// names the text in messages (a file name).
 MLP from_json(std::string_view text, std::string_view source = "<json>");
 
-/// Writes to_json(model) to a temporary file beside `path`, then renames it over `path`: a
-/// crash never leaves a half-written model. Throws Error (to_json()'s, or naming the step that
-/// failed) and leaves the file that was there untouched.
+/// Writes to_json(model) through scalargrad::replace_file() (<scalargrad/file.hpp>: a temporary
+/// file beside `path`, renamed over it; links followed, a device or FIFO written in place, a
+/// folder refused): a crash never leaves a half-written model. Throws Error (to_json()'s, or
+/// "scalargrad::nn: cannot save model to '<path>': " and the step that failed) and leaves the
+/// file that was there untouched.
 void save_model(const MLP& model, const std::filesystem::path& path);
 /// Reads a model written by save_model().
 MLP load_model(const std::filesystem::path& path);

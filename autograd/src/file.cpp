@@ -1,0 +1,216 @@
+// FileReplacement (file.hpp): a new file beside the target, renamed over it once complete.
+#include "scalargrad/file.hpp"
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <random>
+#include <system_error>
+#include <utility>
+
+#include "scalargrad/error.hpp"
+#include "text.hpp"
+
+#if defined(__unix__) || defined(__APPLE__)
+#define SCALARGRAD_FILE_POSIX 1
+#include <fcntl.h>
+#include <unistd.h>
+#else
+#define SCALARGRAD_FILE_POSIX 0
+#endif
+
+namespace scalargrad {
+namespace {
+
+namespace fs = std::filesystem;
+using detail::concat;
+using detail::quoted;
+
+/// The system's text for an errno value.
+std::string reason(int error) { return std::system_category().message(error); }
+
+/// Where `path` leads through symbolic links (itself if it is none): each link read and, when
+/// relative, taken from its own folder. Stops after 40 links (POSIX's SYMLOOP_MAX on Linux);
+/// the caller then finds a link still there.
+fs::path follow_links(fs::path path) {
+  for (int hops = 0; hops < 40; ++hops) {
+    std::error_code error;
+    if (!fs::is_symlink(fs::symlink_status(path, error))) break;
+    const fs::path next = fs::read_symlink(path, error);
+    if (error) break;
+    path = next.is_absolute() ? next : path.parent_path() / next;
+  }
+  return path;
+}
+
+/// 64 bits no other writer of this process, nor very likely of another one, draws: the clock, a
+/// counter and (when the system has one) an entropy source.
+std::uint64_t fresh_bits() {
+  static std::atomic<std::uint64_t> counter{0};
+  std::uint64_t bits = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+                       (counter.fetch_add(1, std::memory_order_relaxed) * 0x9E3779B97F4A7C15ull);
+  try {
+    std::random_device device;
+    bits ^= (std::uint64_t{device()} << 32) ^ device();
+  } catch (const std::exception&) {
+    // no entropy source: the clock and the counter keep names apart; the exclusive create checks
+  }
+  return bits;
+}
+
+/// `path` + ".tmp-" + 16 hex digits.
+fs::path temporary_name(const fs::path& path) {
+  std::uint64_t bits = fresh_bits();
+  std::string hex(16, '0');
+  for (auto digit = hex.rbegin(); digit != hex.rend(); ++digit, bits >>= 4) *digit = "0123456789abcdef"[bits & 15];
+  fs::path name = path;
+  name += ".tmp-";
+  name += hex;
+  return name;
+}
+
+/// Creates `path` for writing, failing if anything (a link included) has that name; 0666 less
+/// the umask. nullptr with errno set when it cannot.
+std::FILE* create_exclusively(const fs::path& path) {
+#if SCALARGRAD_FILE_POSIX
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd < 0) return nullptr;
+  std::FILE* file = ::fdopen(fd, "wb");
+  if (file == nullptr) {
+    const int error = errno;
+    ::close(fd);
+    errno = error;
+  }
+  return file;
+#else
+  return std::fopen(path.string().c_str(), "wbx");
+#endif
+}
+
+/// Opens an existing device or FIFO for writing, without creating or truncating anything.
+std::FILE* open_existing(const fs::path& path) {
+#if SCALARGRAD_FILE_POSIX
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return nullptr;
+  std::FILE* file = ::fdopen(fd, "wb");
+  if (file == nullptr) {
+    const int error = errno;
+    ::close(fd);
+    errno = error;
+  }
+  return file;
+#else
+  return std::fopen(path.string().c_str(), "wb");
+#endif
+}
+
+/// errno after a failed stream call, or EIO when the call failed without setting it.
+int last_error() { return errno != 0 ? errno : EIO; }
+
+}  // namespace
+
+void FileReplacement::Close::operator()(std::FILE* file) const noexcept { std::fclose(file); }
+
+FileReplacement::FileReplacement(std::filesystem::path target) : target_(std::move(target)) {
+  destination_ = follow_links(target_);  // a link stays a link: the file it leads to is replaced
+  std::error_code link_error;
+  if (fs::is_symlink(fs::symlink_status(destination_, link_error))) {
+    // A loop, or more than 40 links: renaming would replace the last link by a file.
+    throw Error(concat({"cannot follow the links of ", quoted(target_), ": ", reason(ELOOP)}));
+  }
+  std::error_code status_error;
+  const fs::file_status old = fs::status(destination_, status_error);
+  if (status_error && status_error != std::errc::no_such_file_or_directory) {
+    throw Error(concat({"cannot look at ", quoted(destination_), ": ", status_error.message()}));
+  }
+  if (fs::is_directory(old)) throw Error(concat({"cannot replace ", quoted(destination_), ": ", reason(EISDIR)}));
+
+  if (fs::exists(old) && !fs::is_regular_file(old)) {
+    // A device or a FIFO: a rename would put a regular file in its place. Written in place.
+    in_place_ = true;
+    path_ = destination_;
+    errno = 0;
+    file_.reset(open_existing(path_));
+    if (!file_) throw Error(concat({"cannot open ", quoted(path_), " for writing: ", reason(last_error())}));
+    return;
+  }
+
+  for (int attempt = 0;; ++attempt) {
+    path_ = temporary_name(destination_);
+    errno = 0;
+    file_.reset(create_exclusively(path_));
+    if (file_) break;
+    const int error = last_error();
+    if (error != EEXIST || attempt == 99) {
+      const fs::path tried = std::exchange(path_, fs::path());  // nothing to remove
+      throw Error(concat({"cannot create ", quoted(tried), ": ", reason(error)}));
+    }
+  }
+  if (fs::is_regular_file(old)) {
+    // Before any byte is written: new contents of a private file are never readable by others.
+    std::error_code error;
+    fs::permissions(path_, old.permissions() & fs::perms::mask, fs::perm_options::replace, error);
+    if (error) {
+      fail(concat({"cannot give ", quoted(path_), " the permissions of ", quoted(destination_), ": ", error.message()}));
+    }
+  }
+}
+
+FileReplacement::~FileReplacement() {
+  if (!committed_) discard();
+}
+
+void FileReplacement::discard() noexcept {
+  file_.reset();  // closes; an error no longer matters
+  if (!in_place_ && !path_.empty()) {
+    std::error_code ignored;
+    fs::remove(path_, ignored);
+  }
+}
+
+void FileReplacement::fail(std::string message) {
+  discard();
+  failure_ = std::move(message);
+  throw Error(failure_);
+}
+
+void FileReplacement::write(std::string_view bytes) {
+  if (!failure_.empty()) throw Error(failure_);
+  if (committed_) throw Error(concat({"cannot write ", quoted(target_), ": it was already committed"}));
+  errno = 0;
+  if (std::fwrite(bytes.data(), 1, bytes.size(), file_.get()) != bytes.size()) {
+    fail(concat({"cannot write ", quoted(path_), ": ", reason(last_error())}));
+  }
+}
+
+void FileReplacement::commit() {
+  if (!failure_.empty()) throw Error(failure_);
+  if (committed_) throw Error(concat({"cannot commit ", quoted(target_), " again: it was already committed"}));
+  errno = 0;
+  int error = std::fflush(file_.get()) == 0 ? 0 : last_error();
+#if SCALARGRAD_FILE_POSIX
+  // On disk before it replaces the old file (a device or a FIFO has nothing to sync).
+  if (error == 0 && !in_place_ && ::fsync(::fileno(file_.get())) != 0) error = last_error();
+#endif
+  errno = 0;
+  if (std::fclose(file_.release()) != 0 && error == 0) error = last_error();
+  if (error != 0) fail(concat({"cannot write ", quoted(path_), ": ", reason(error)}));
+  if (!in_place_) {
+    std::error_code rename_error;
+    fs::rename(path_, destination_, rename_error);  // atomic replacement (POSIX rename)
+    if (rename_error) {
+      fail(concat({"cannot rename ", quoted(path_), " to ", quoted(destination_), ": ", rename_error.message()}));
+    }
+  }
+  committed_ = true;
+}
+
+void replace_file(const std::filesystem::path& target, std::string_view contents) {
+  FileReplacement file(target);
+  file.write(contents);
+  file.commit();
+}
+
+}  // namespace scalargrad
