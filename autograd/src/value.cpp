@@ -448,6 +448,18 @@ void Value::zero_grad() {
   }
 }
 
+void Value::set_grad(double grad) {
+  Tape& t = Tape::checked(*this);
+  if (owner() == kLeafOwner) {
+    t.leaf_grad_ref(ref_) = grad;
+  } else if (grad == 0.0) {
+    t.segments[owner()].nodes.grad[ref_] = 0.0;
+  } else {
+    throw Error("scalargrad: the grad of an op result is set by backward(); it can only be set to 0 "
+                "(a leaf's grad can be set to any number)");
+  }
+}
+
 bool Value::is_leaf() const {
   Tape::checked(*this);
   return owner() == kLeafOwner;

@@ -398,49 +398,9 @@ py::object unary(py::handle self) {
   return box((value_of(self).*op)());
 }
 
-// Note [Setting a leaf's grad]
-// The engine has no setter for a gradient: a leaf's is what backward() accumulates into it. So
-// `x.grad = g` zeroes it, then runs backward() through x * g, which adds 1.0 * g = g: exactly g,
-// bit for bit, for every double but -0.0 (0.0 + -0.0 is +0.0, as zero_grad() gives anyway). That
-// product is the binding's, not the user's, so neither guard may see it: under no_grad() it would
-// be a leaf and backward() would throw, and under detect_anomaly() an infinite or NaN g would be
-// reported as an anomaly of '*'. ModeLift turns both modes off around those two lines and
-// restores them after, also when something throws. It flips the tape's mode switch
-// (scalargrad::detail), as NoGradGuard and AnomalyGuard do: the public API can turn a mode on,
-// never off.
-
-/// While alive: this thread records and checks as outside every no_grad() and detect_anomaly()
-/// block (Note [Setting a leaf's grad]).
-class ModeLift {
- public:
-  ModeLift() : tape_(sg::detail::this_thread_tape()), grad_(tape_.grad_enabled), anomaly_(tape_.anomaly) {
-    tape_.set_mode(true, false);
-  }
-  ~ModeLift() { tape_.set_mode(grad_, anomaly_); }
-  ModeLift(const ModeLift&) = delete;
-  ModeLift& operator=(const ModeLift&) = delete;
-
- private:
-  sg::detail::Tape& tape_;  // this thread's
-  bool grad_;               // the modes to restore
-  bool anomaly_;
-};
-
 /// Value.grad = g: 0 zeroes any Value's gradient; a leaf's can be set to any number, inside
-/// no_grad() and detect_anomaly() too (Note [Setting a leaf's grad]).
-void assign_grad(sg::Value& v, double grad) {
-  if (grad == 0.0) {
-    v.zero_grad();
-    return;
-  }
-  if (!v.is_leaf()) {
-    throw sg::Error("scalargrad: the grad of an op result is set by backward(); it can only be set to 0 "
-                    "(a leaf's grad can be set to any number)");
-  }
-  v.zero_grad();  // first: it throws for another thread's Value, before the tape's mode changes
-  const ModeLift lift;
-  (v * grad).backward();
-}
+/// no_grad() and detect_anomaly() too (Value::set_grad).
+void assign_grad(sg::Value& v, double grad) { v.set_grad(grad); }
 
 std::string value_repr(const sg::Value& v) {
   std::string text = "Value(data=";

@@ -138,4 +138,52 @@ TEST(ValuePrinting, WritesNanAndInfinityAsTheStreamDoes) {
   EXPECT_EQ(Printed(Value(std::numeric_limits<double>::quiet_NaN())), "Value(data=nan, grad=0)");
 }
 
+TEST(ValueSetGrad, SetsALeafsGradientBitForBitAndBackwardAddsToIt) {
+  using scalargrad::testing_support::Bits;
+  for (const double g : {1.5, -1.0 / 3.0, 5e-324, -0.0, std::numeric_limits<double>::infinity(),
+                         std::numeric_limits<double>::quiet_NaN()}) {
+    Value x = 2.0;
+    x.set_grad(g);
+    EXPECT_EQ(Bits(x.grad()), Bits(g)) << g;
+  }
+  Value x = 2.0;
+  x.set_grad(1.0);
+  (x * 3.0).backward();  // accumulates onto the set gradient
+  EXPECT_EQ(x.grad(), 4.0);
+}
+
+TEST(ValueSetGrad, WorksInsideNoGradAndAnomalyBlocksAndRecordsNothing) {
+  Value x = 2.0;
+  {
+    const scalargrad::NoGradGuard no_grad;
+    const scalargrad::AnomalyGuard anomaly;
+    x.set_grad(std::numeric_limits<double>::infinity());  // the user's number, not an op's anomaly
+    EXPECT_TRUE((x * 2.0).is_leaf());  // the block still records nothing
+  }
+  EXPECT_EQ(x.grad(), std::numeric_limits<double>::infinity());
+  EXPECT_FALSE((x * 2.0).is_leaf());
+}
+
+TEST(ValueSetGrad, AnExternalLeafsGradientIsItsOwners) {
+  double data = 3.0;
+  double grad = 0.0;
+  Value w = Value::external(data, grad);
+  w.set_grad(0.25);
+  EXPECT_EQ(grad, 0.25);
+  w.unbind();
+}
+
+TEST(ValueSetGrad, AnOpResultTakesOnlyZero) {
+  Value x = 2.0;
+  Value y = x * x;
+  y.backward();
+  EXPECT_EQ(y.grad(), 1.0);
+  y.set_grad(0.0);
+  EXPECT_EQ(y.grad(), 0.0);
+  EXPECT_EQ(scalargrad::testing_support::ErrorMessage([&] { y.set_grad(1.0); }),
+            "scalargrad: the grad of an op result is set by backward(); it can only be set to 0 "
+            "(a leaf's grad can be set to any number)");
+  EXPECT_EQ(x.grad(), 4.0);  // nothing else changed
+}
+
 }  // namespace

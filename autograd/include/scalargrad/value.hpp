@@ -58,6 +58,12 @@ class Value {
   void set_data(double data);
   /// Sets this Value's gradient to 0.
   void zero_grad();
+  /// Sets a leaf's gradient to `grad`, bit for bit (-0.0 and NaN too), as if backward() had
+  /// accumulated exactly that: later backward() calls add to it. Works inside NoGradGuard and
+  /// AnomalyGuard blocks (it records nothing). The result of an op takes only 0 (as
+  /// zero_grad()): its gradient is recomputed by each backward() through it, so any other
+  /// number throws Error. The Python binding's `x.grad = g` is this.
+  void set_grad(double grad);
   /// True for a Value made from a double (or by detach(), or under NoGradGuard).
   [[nodiscard]] bool is_leaf() const;
 
