@@ -172,11 +172,7 @@ int main(int argc, char** argv) {
   bool timing = true;
   app.add_flag("!--no-timing", timing, "skip timing each function");
   app.add_option("--step", step, "grid spacing")->capture_default_str()->check(support::number_in(1e-4, 1.0));
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (const std::optional<int> status = support::parse_command_line(app, argc, argv)) return *status;
 
   const std::filesystem::path csv_path = out_dir / "activations.csv";
   std::error_code ignored;  // a directory that cannot be made shows up as a file that cannot be written

@@ -4,20 +4,19 @@
 // scalargrad::AnomalyGuard, the first op whose value, or whose gradient passed back to an
 // operand, is not finite throws scalargrad::AnomalyError naming the op and its operands.
 #include <cstdio>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 #include <scalargrad/scalargrad.hpp>
+
+#include "support/options.hpp"  // parse_command_line(): --help exits 0, a bad command line 2
 
 using scalargrad::Value;
 
 int main(int argc, char** argv) {
   // No options: --help says what the program shows; anything else is a bad command line (exit 2).
   CLI::App app{"Shows how anomaly mode names the op where a NaN or an infinity first appears.", "anomaly"};
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (const std::optional<int> status = scalargrad::support::parse_command_line(app, argc, argv)) return *status;
 
   Value x = 0.0;
   x.label("x");

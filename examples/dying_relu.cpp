@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <ostream>
 #include <stdexcept>
 #include <string>
@@ -196,11 +197,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(support::whole_number(2, 100000));
   app.add_option("--out", o.out, "directory for dying_relu.csv")->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (const std::optional<int> status = support::parse_command_line(app, argc, argv)) return *status;
   o.learning_rates = support::split_list<double>(learning_rates, support::read_finite_number);
   try {
     return run(o);

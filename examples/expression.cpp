@@ -4,20 +4,19 @@
 // that made it; o.backward() sweeps that record once, from o back to the inputs, and leaves
 // do/dv in v.grad() for every Value v that o depends on.
 #include <cstdio>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 #include <scalargrad/scalargrad.hpp>
+
+#include "support/options.hpp"  // parse_command_line(): --help exits 0, a bad command line 2
 
 using scalargrad::Value;
 
 int main(int argc, char** argv) {
   // No options: --help says what the program shows; anything else is a bad command line (exit 2).
   CLI::App app{"Builds micrograd's neuron o = tanh(x1*w1 + x2*w2 + b) and prints do/dv for every value.", "expression"};
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (const std::optional<int> status = scalargrad::support::parse_command_line(app, argc, argv)) return *status;
 
   // Inputs and weights are leaves: Values made from plain numbers.
   Value x1 = 2.0;

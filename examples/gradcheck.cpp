@@ -4,12 +4,15 @@
 // compares each input's gradient with (f(x + eps) - f(x - eps)) / (2 eps). Use it on your own
 // functions of Values, such as this softmax cross-entropy, before you trust their gradients.
 #include <iostream>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 #include <scalargrad/scalargrad.hpp>
+
+#include "support/options.hpp"  // parse_command_line(): --help exits 0, a bad command line 2
 
 using scalargrad::Value;
 
@@ -25,11 +28,7 @@ Value cross_entropy_of_first(std::span<const Value> z) {
 int main(int argc, char** argv) {
   // No options: --help says what the program shows; anything else is a bad command line (exit 2).
   CLI::App app{"Checks the gradients of a softmax cross-entropy against central finite differences.", "gradcheck"};
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (const std::optional<int> status = scalargrad::support::parse_command_line(app, argc, argv)) return *status;
 
   const std::vector<double> logits = {2.0, -1.0, 0.5};
   const std::vector<std::string> names = {"z0", "z1", "z2"};

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -20,6 +21,7 @@
 #include <CLI/CLI.hpp>
 #include <scalargrad/scalargrad.hpp>
 
+#include "support/options.hpp"     // parse_command_line(): --help exits 0, a bad command line 2
 #include "support/write_file.hpp"  // write_file(): a failed write leaves the old file as it was
 
 using scalargrad::Value;
@@ -46,11 +48,7 @@ int main(int argc, char** argv) {
   bool no_render = false;
   app.add_option("--out", out, "directory for the files")->capture_default_str();
   app.add_flag("--no-render", no_render, "write only the .dot files");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (const std::optional<int> status = scalargrad::support::parse_command_line(app, argc, argv)) return *status;
 
   try {
     std::error_code ignored;  // a directory that cannot be made shows up as a file that cannot be written

@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <system_error>
@@ -253,8 +254,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(support::positive_number());
   app.add_option("--out", o.out, "directory for the CSV files")->capture_default_str();
-  try {
-    app.parse(argc, argv);
+  const std::optional<int> status = support::parse_command_line(app, argc, argv, [&] {
     if (app.count("--depths") == 0) {
       for (std::size_t d = 2; d <= 30; ++d) o.depths.push_back(d);
     } else {
@@ -267,9 +267,8 @@ int main(int argc, char** argv) {
       throw CLI::ValidationError("--table-depth", std::to_string(o.table_depth) + " is not one of --depths " + depths);
     }
     if (!listed) o.table_depth = *std::max_element(o.depths.begin(), o.depths.end());
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  });
+  if (status) return *status;
   try {
     return run(o);
   } catch (const std::exception& e) {

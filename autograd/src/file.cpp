@@ -71,11 +71,12 @@ fs::path temporary_name(const fs::path& path) {
   return name;
 }
 
-/// Creates `path` for writing, failing if anything (a link included) has that name; 0666 less
-/// the umask. nullptr with errno set when it cannot.
-std::FILE* create_exclusively(const fs::path& path) {
+/// `path` opened for writing as a stream: created exclusively (failing if anything, a link
+/// included, has that name; 0666 less the umask), or else an existing device or FIFO opened
+/// without creating or truncating anything. nullptr with errno set when it cannot.
+std::FILE* open_for_writing(const fs::path& path, bool create) {
 #if SCALARGRAD_FILE_POSIX
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0666);
   if (fd < 0) return nullptr;
   std::FILE* file = ::fdopen(fd, "wb");
   if (file == nullptr) {
@@ -85,24 +86,7 @@ std::FILE* create_exclusively(const fs::path& path) {
   }
   return file;
 #else
-  return std::fopen(path.string().c_str(), "wbx");
-#endif
-}
-
-/// Opens an existing device or FIFO for writing, without creating or truncating anything.
-std::FILE* open_existing(const fs::path& path) {
-#if SCALARGRAD_FILE_POSIX
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return nullptr;
-  std::FILE* file = ::fdopen(fd, "wb");
-  if (file == nullptr) {
-    const int error = errno;
-    ::close(fd);
-    errno = error;
-  }
-  return file;
-#else
-  return std::fopen(path.string().c_str(), "wb");
+  return std::fopen(path.string().c_str(), create ? "wbx" : "wb");
 #endif
 }
 
@@ -132,7 +116,7 @@ FileReplacement::FileReplacement(std::filesystem::path target) : target_(std::mo
     in_place_ = true;
     path_ = destination_;
     errno = 0;
-    file_.reset(open_existing(path_));
+    file_.reset(open_for_writing(path_, false));
     if (!file_) throw Error(concat({"cannot open ", quoted(path_), " for writing: ", reason(last_error())}));
     return;
   }
@@ -140,7 +124,7 @@ FileReplacement::FileReplacement(std::filesystem::path target) : target_(std::mo
   for (int attempt = 0;; ++attempt) {
     path_ = temporary_name(destination_);
     errno = 0;
-    file_.reset(create_exclusively(path_));
+    file_.reset(open_for_writing(path_, true));
     if (file_) break;
     const int error = last_error();
     if (error != EEXIST || attempt == 99) {

@@ -13,7 +13,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -22,6 +24,21 @@
 #include <CLI/CLI.hpp>
 
 namespace scalargrad::support {
+
+/// Parses the command line, then runs `then` (checks that need several options, which throw
+/// CLI::ParseError such as CLI::ValidationError). Returns the status main() exits with when the
+/// program stops here: 0 after --help (printed), 2 after a bad command line (CLI11's message
+/// and the usage hint on stderr, whatever exit code CLI11 would give); nothing to go on.
+inline std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv,
+                                             const std::function<void()>& then = {}) {
+  try {
+    app.parse(argc, argv);
+    if (then) then();
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  return std::nullopt;
+}
 
 /// "0.0001", "10", "1e+06": a bound as a person writes it.
 inline std::string bound_text(double x) {
