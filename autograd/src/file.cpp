@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <exception>
 #include <random>
+#include <string>
 #include <system_error>
 #include <utility>
 
@@ -16,6 +17,7 @@
 #if defined(__unix__) || defined(__APPLE__)
 #define SCALARGRAD_FILE_POSIX 1
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #else
 #define SCALARGRAD_FILE_POSIX 0
@@ -31,18 +33,47 @@ using detail::quoted;
 /// The system's text for an errno value.
 std::string reason(int error) { return std::system_category().message(error); }
 
-/// Where `path` leads through symbolic links (itself if it is none): each link read and, when
-/// relative, taken from its own folder. Stops after 40 links (POSIX's SYMLOOP_MAX on Linux);
-/// the caller then finds a link still there.
-fs::path follow_links(fs::path path) {
-  for (int hops = 0; hops < 40; ++hops) {
+/// The descriptor N when `path` names one of this process's open files through its descriptor
+/// table (/proc/self/fd/N, /dev/fd/N, /proc/thread-self/fd/N, /proc/<own pid>/fd/N; what
+/// /dev/stdout and /dev/stderr link to); -1 otherwise.
+int own_descriptor(const fs::path& path) {
+#if SCALARGRAD_FILE_POSIX
+  const std::string name = path.filename().string();
+  if (name.empty() || name.size() > 9 || name.find_first_not_of("0123456789") != std::string::npos) return -1;
+  std::error_code error;
+  const fs::path folder = fs::canonical(path.parent_path(), error);  // /proc/<pid>/fd, or .../task/<tid>/fd
+  if (error || folder.filename() != "fd") return -1;
+  const fs::path mine = fs::path("/proc") / std::to_string(::getpid());
+  const bool own = folder.parent_path() == mine || folder.parent_path().parent_path() == mine / "task";
+  return own ? std::stoi(name) : -1;
+#else
+  (void)path;
+  return -1;
+#endif
+}
+
+/// Where a path leads through symbolic links.
+struct Followed {
+  fs::path path;        // the path itself if it is no link
+  int descriptor = -1;  // >= 0: a link into this process's descriptor table (own_descriptor)
+  int error = 0;        // a link that could not be read (errno), or ELOOP: still a link after 40
+};
+
+/// Follows `path`'s symbolic links, each read and, when relative, taken from its own folder.
+/// Stops at a link into this process's descriptor table: its target is not a path (a pipe
+/// reads "pipe:[1234]"), and a file reached through it would be opened anew, at offset 0.
+/// Stops after 40 links (SYMLOOP_MAX on Linux) with ELOOP.
+Followed follow_links(fs::path path) {
+  for (int hops = 0; hops <= 40; ++hops) {
     std::error_code error;
-    if (!fs::is_symlink(fs::symlink_status(path, error))) break;
+    if (!fs::is_symlink(fs::symlink_status(path, error))) return {path, -1, 0};
+    if (const int descriptor = own_descriptor(path); descriptor >= 0) return {path, descriptor, 0};
+    if (hops == 40) break;
     const fs::path next = fs::read_symlink(path, error);
-    if (error) break;
+    if (error) return {path, -1, error.value()};
     path = next.is_absolute() ? next : path.parent_path() / next;
   }
-  return path;
+  return {path, -1, ELOOP};
 }
 
 /// 64 bits no other writer of this process, nor very likely of another one, draws: the clock, a
@@ -98,11 +129,27 @@ int last_error() { return errno != 0 ? errno : EIO; }
 void FileReplacement::Close::operator()(std::FILE* file) const noexcept { std::fclose(file); }
 
 FileReplacement::FileReplacement(std::filesystem::path target) : target_(std::move(target)) {
-  destination_ = follow_links(target_);  // a link stays a link: the file it leads to is replaced
-  std::error_code link_error;
-  if (fs::is_symlink(fs::symlink_status(destination_, link_error))) {
+  const Followed followed = follow_links(target_);  // a link stays a link: the file it leads to is replaced
+  if (followed.error != 0) {
     // A loop, or more than 40 links: renaming would replace the last link by a file.
-    throw Error(concat({"cannot follow the links of ", quoted(target_), ": ", reason(ELOOP)}));
+    throw Error(concat({"cannot follow the links of ", quoted(target_), ": ", reason(followed.error)}));
+  }
+  destination_ = followed.path;
+  if (followed.descriptor >= 0) {
+    // /dev/stdout and the like: written through a copy of the descriptor, so that its file
+    // offset and append mode are the process's (`program --out /dev/stdout >> log` appends).
+    in_place_ = true;
+    path_ = target_;
+#if SCALARGRAD_FILE_POSIX
+    errno = 0;
+    const int copy = ::fcntl(followed.descriptor, F_DUPFD_CLOEXEC, 0);
+    if (copy >= 0) {
+      file_.reset(::fdopen(copy, "wb"));
+      if (!file_) ::close(copy);
+    }
+#endif
+    if (!file_) throw Error(concat({"cannot open ", quoted(path_), " for writing: ", reason(last_error())}));
+    return;
   }
   std::error_code status_error;
   const fs::file_status old = fs::status(destination_, status_error);
@@ -133,12 +180,31 @@ FileReplacement::FileReplacement(std::filesystem::path target) : target_(std::mo
     }
   }
   if (fs::is_regular_file(old)) {
-    // Before any byte is written: new contents of a private file are never readable by others.
-    std::error_code error;
-    fs::permissions(path_, old.permissions() & fs::perms::mask, fs::perm_options::replace, error);
-    if (error) {
-      fail(concat({"cannot give ", quoted(path_), " the permissions of ", quoted(destination_), ": ", error.message()}));
+    // The old file's permission bits (never set-user-ID, set-group-ID or sticky), before any
+    // byte is written: new contents of a private file are never readable by others. The owner
+    // may write meanwhile, so that another writer can open path() by name; commit() then
+    // gives the exact bits (a read-only file stays read-only).
+    permissions_ = old.permissions() & fs::perms::all;
+    set_permissions(permissions_ | fs::perms::owner_write);
+#if SCALARGRAD_FILE_POSIX
+    // Its owner and group too, where the system allows it (root may give a file away; others
+    // may pick one of their own groups): as root, editing another user's file keeps it theirs.
+    struct ::stat info {};
+    if (::stat(destination_.c_str(), &info) == 0) {
+      const int fd = ::fileno(file_.get());
+      if (::fchown(fd, info.st_uid, info.st_gid) != 0 && ::fchown(fd, static_cast<uid_t>(-1), info.st_gid) != 0) {
+        // keeps ours: the new file belongs to whoever writes it, as after `mv`
+      }
     }
+#endif
+  }
+}
+
+void FileReplacement::set_permissions(std::filesystem::perms permissions) {
+  std::error_code error;
+  fs::permissions(path_, permissions, fs::perm_options::replace, error);
+  if (error) {
+    fail(concat({"cannot give ", quoted(path_), " the permissions of ", quoted(destination_), ": ", error.message()}));
   }
 }
 
@@ -163,6 +229,7 @@ void FileReplacement::fail(std::string message) {
 void FileReplacement::write(std::string_view bytes) {
   if (!failure_.empty()) throw Error(failure_);
   if (committed_) throw Error(concat({"cannot write ", quoted(target_), ": it was already committed"}));
+  if (bytes.empty()) return;  // (fwrite may not be given a null pointer, as an empty view may hold)
   errno = 0;
   if (std::fwrite(bytes.data(), 1, bytes.size(), file_.get()) != bytes.size()) {
     fail(concat({"cannot write ", quoted(path_), ": ", reason(last_error())}));
@@ -182,6 +249,7 @@ void FileReplacement::commit() {
   if (std::fclose(file_.release()) != 0 && error == 0) error = last_error();
   if (error != 0) fail(concat({"cannot write ", quoted(path_), ": ", reason(error)}));
   if (!in_place_) {
+    if ((permissions_ & fs::perms::owner_write) == fs::perms::none) set_permissions(permissions_);  // read-only again
     std::error_code rename_error;
     fs::rename(path_, destination_, rename_error);  // atomic replacement (POSIX rename)
     if (rename_error) {

@@ -174,14 +174,107 @@ TEST_F(FileTest, AnExistingFileKeepsItsPermissionBits) {
     Write(target, "old");
     fs::permissions(target, perms, fs::perm_options::replace);
     FileReplacement file(target);
-    // Before any byte is written, the new file is no more readable than the old one.
-    EXPECT_EQ(fs::status(file.path()).permissions() & fs::perms::mask, perms);
+    // Before any byte is written, the new file is no more readable than the old one (its owner
+    // may write it meanwhile; commit() gives the exact bits).
+    EXPECT_EQ(fs::status(file.path()).permissions() & fs::perms::mask, perms | fs::perms::owner_write);
     file.write("new");
     file.commit();
     EXPECT_EQ(fs::status(target).permissions() & fs::perms::mask, perms);
     EXPECT_EQ(Read(target), "new");
     fs::permissions(target, fs::perms::owner_all, fs::perm_options::add);
   }
+}
+
+TEST_F(FileTest, AReadOnlyFileCanBeFilledByNameAndStaysReadOnly) {
+  // Regression: the new file got the old 0444 before Graphviz opened it by name, so render()
+  // over a read-only picture failed for every user but root.
+  const fs::path target = dir_ / "picture.svg";
+  Write(target, "old");
+  fs::permissions(target, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read,
+                  fs::perm_options::replace);
+  FileReplacement file(target);
+  EXPECT_NE(fs::status(file.path()).permissions() & fs::perms::owner_write, fs::perms::none);
+  std::ofstream(file.path(), std::ios::binary) << "<svg/>";
+  file.commit();
+  EXPECT_EQ(Read(target), "<svg/>");
+  EXPECT_EQ(fs::status(target).permissions() & fs::perms::mask,
+            fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+}
+
+TEST_F(FileTest, SpecialModeBitsAreNotCopied) {
+  // A set-user-ID file's new contents never run with its owner's rights (as root, the owner is
+  // kept too: see OwnerAndGroupAreKeptWhereAllowed).
+  const fs::path target = dir_ / "tool";
+  Write(target, "old");
+  fs::permissions(target, fs::perms::owner_all | fs::perms::set_uid | fs::perms::set_gid | fs::perms::sticky_bit,
+                  fs::perm_options::replace);
+  scalargrad::replace_file(target, "new");
+  EXPECT_EQ(fs::status(target).permissions() & fs::perms::mask, fs::perms::owner_all);
+}
+
+TEST_F(FileTest, OwnerAndGroupAreKeptWhereAllowed) {
+  if (::geteuid() != 0) GTEST_SKIP() << "only root may give a file to another user";
+  const fs::path target = dir_ / "theirs.txt";
+  Write(target, "old");
+  ASSERT_EQ(::chown(target.c_str(), 65534, 65534), 0);
+  scalargrad::replace_file(target, "new");
+  struct ::stat info {};
+  ASSERT_EQ(::stat(target.c_str(), &info), 0);
+  EXPECT_EQ(info.st_uid, 65534u);
+  EXPECT_EQ(info.st_gid, 65534u);
+}
+
+TEST_F(FileTest, AnEmptyViewWritesNothing) {
+  // Regression: an empty std::string_view holds a null pointer, which went to fwrite (UBSan).
+  FileReplacement file(dir_ / "empty.txt");
+  file.write(std::string_view{});
+  file.write("");
+  file.commit();
+  EXPECT_TRUE(fs::is_regular_file(dir_ / "empty.txt"));
+  EXPECT_EQ(fs::file_size(dir_ / "empty.txt"), 0u);
+}
+
+TEST_F(FileTest, ALinkToAnOpenDescriptorWritesThroughIt) {
+  // Regression: /dev/stdout links to /proc/self/fd/1, which links to "pipe:[1234]" when stdout
+  // is a pipe: that was taken for a file name ("cannot create '/proc/self/fd/pipe:[1234].tmp-'").
+  // Here a pipe's writing end stands for stdout, reached as /dev/stdout is: through a link.
+  int ends[2];
+  ASSERT_EQ(::pipe(ends), 0);
+  const std::string fd_path = "/proc/self/fd/" + std::to_string(ends[1]);
+  fs::create_symlink(fd_path, dir_ / "stdout");
+  {
+    FileReplacement file(dir_ / "stdout");
+    EXPECT_TRUE(file.in_place());
+    file.write("through the descriptor");
+    file.commit();
+  }
+  ::close(ends[1]);
+  std::string received(64, '\0');
+  const ssize_t size = ::read(ends[0], received.data(), received.size());
+  ::close(ends[0]);
+  received.resize(size > 0 ? static_cast<std::size_t>(size) : 0);
+  EXPECT_EQ(received, "through the descriptor");
+  EXPECT_TRUE(fs::is_symlink(fs::symlink_status(dir_ / "stdout")));
+  EXPECT_EQ(Entries(), std::vector<std::string>{"stdout"});
+}
+
+TEST_F(FileTest, ADescriptorOpenForAppendingIsAppendedTo) {
+  // `program --out /dev/stdout >> log` appends to the log, as the shell opened it, rather than
+  // replacing it (a rename) or writing over its start (a fresh open at offset 0).
+  const fs::path log = dir_ / "log.txt";
+  Write(log, "earlier lines\n");
+  const int fd = ::open(log.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  for (const std::string& path : {"/proc/self/fd/" + std::to_string(fd), "/dev/fd/" + std::to_string(fd)}) {
+    FileReplacement file(path);
+    EXPECT_TRUE(file.in_place()) << path;
+    EXPECT_EQ(file.path(), fs::path(path));
+    file.write("appended\n");
+    file.commit();
+  }
+  ::close(fd);
+  EXPECT_EQ(Read(log), "earlier lines\nappended\nappended\n");
+  EXPECT_EQ(Entries(), std::vector<std::string>{"log.txt"});
 }
 
 TEST_F(FileTest, ANewFileGetsTheUsualPermissions) {

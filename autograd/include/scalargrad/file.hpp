@@ -24,15 +24,25 @@ namespace scalargrad {
 ///  - a symbolic link (or a chain of them) is followed: the file it leads to is replaced, the
 ///    new file is written beside that file (so the rename stays on one file system), and the
 ///    links stay links. A loop of links, or more than 40, is an error;
-///  - a folder is an error;
-///  - a device or a FIFO (/dev/null, /dev/stdout, a named pipe) cannot be replaced by a rename,
+///  - a folder is an error, before anything is written;
+///  - a device or a FIFO (/dev/null, a terminal, a named pipe) cannot be replaced by a rename,
 ///    which would put a regular file in its place: it is written in place, and commit() only
-///    flushes and closes it. in_place() tells which.
+///    flushes and closes it. in_place() tells which. A failure may then leave part of the
+///    contents written;
+///  - a link into this process's open files (/dev/stdout, /dev/stderr, /dev/fd/N,
+///    /proc/self/fd/N) is written in place through a copy of that descriptor, with its file
+///    offset and append mode: `program --out /dev/stdout >> log` appends to the log, and a pipe
+///    gets the contents.
 /// An existing regular file's permission bits are given to the new file before any byte is
-/// written: a file kept private (chmod 600) stays private.
+/// written, so that a file kept private (chmod 600) stays private; the owner may write it until
+/// commit(), which then gives the exact bits (a read-only file stays read-only). The
+/// set-user-ID, set-group-ID and sticky bits are not copied. The owner and group are kept
+/// where the system allows it (root; a group of one's own), else the new file is the writer's,
+/// as after `mv`.
 ///
 /// Every failure throws Error naming the step, the file it concerned and the system's reason:
-///   "cannot follow the links of '<target>': Too many levels of symbolic links"
+///   "cannot follow the links of '<target>': Too many levels of symbolic links" (or why a link
+///                                                   could not be read)
 ///   "cannot look at '<file>': <reason>"             (e.g. a folder without search permission)
 ///   "cannot replace '<file>': Is a directory"
 ///   "cannot create '<new file>': <reason>"          (e.g. a missing folder, no write permission)
@@ -40,8 +50,9 @@ namespace scalargrad {
 ///   "cannot give '<new file>' the permissions of '<file>': <reason>"
 ///   "cannot write '<new file or device>': <reason>" (e.g. No space left on device, File too large)
 ///   "cannot rename '<new file>' to '<file>': <reason>"
-/// where <file> is the target with its links followed. Callers usually prefix what they were
-/// doing ("scalargrad::nn: cannot save model to '<target>': ...").
+///   "cannot write '<target>': it was already committed", "cannot commit '<target>' again: ..."
+/// where <target> is the path given and <file> is where its links lead. Callers usually prefix
+/// what they were doing ("scalargrad::nn: cannot save model to '<target>': ...").
 ///
 /// Contents come from write(), or from another writer that opens path() by name (render() has
 /// Graphviz write the picture there). One object belongs to one thread; two objects for the
@@ -81,12 +92,14 @@ class FileReplacement {
 
   [[noreturn]] void fail(std::string message);
   void discard() noexcept;
+  void set_permissions(std::filesystem::perms permissions);
 
   std::filesystem::path target_;       // as given, for messages
   std::filesystem::path destination_;  // target_ with its links followed: the file replaced
   std::filesystem::path path_;         // the new file beside destination_, or destination_ when in place
   std::unique_ptr<std::FILE, Close> file_;
   std::string failure_;  // the error of a failed write() or commit(), thrown again by later calls
+  std::filesystem::perms permissions_ = std::filesystem::perms::owner_write;  // the old file's, given at commit()
   bool in_place_ = false;
   bool committed_ = false;
 };
