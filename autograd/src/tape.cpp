@@ -451,7 +451,7 @@ void Tape::backward(const Value& root) {
   close_current();
 
   if (root.owner() == kLeafOwner) {  // d(x)/d(x) = 1
-    leaf_grad[root.ref_] += 1.0;
+    leaf_grad_ref(root.ref_) += 1.0;  // an external leaf's is its owner's
     return;
   }
 

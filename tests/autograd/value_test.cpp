@@ -186,4 +186,17 @@ TEST(ValueSetGrad, AnOpResultTakesOnlyZero) {
   EXPECT_EQ(x.grad(), 4.0);  // nothing else changed
 }
 
+TEST(ValueBackward, AnExternalLeafAsTheRootGetsGradientOneInItsOwner) {
+  // Regression: backward() on an external leaf added 1 to the tape's own slot, which grad()
+  // and the owner never read: the gradient was lost.
+  double data = 3.0;
+  double grad = 0.0;
+  Value w = Value::external(data, grad);
+  w.backward();
+  EXPECT_EQ(grad, 1.0);
+  EXPECT_EQ(w.grad(), 1.0);
+  w.unbind();
+  EXPECT_EQ(w.grad(), 1.0);
+}
+
 }  // namespace
