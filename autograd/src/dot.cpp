@@ -68,14 +68,6 @@ std::string format_number(double x, int precision) {
   return reads_zero && x != 0.0 ? write(std::chars_format::scientific) : fixed;
 }
 
-/// An op constant in its shortest form that reads back exactly: 2, 0.01, 1e-08.
-std::string format_constant(double c) {
-  if (std::isnan(c)) return "nan";
-  if (std::isinf(c)) return c > 0 ? "inf" : "-inf";
-  std::array<char, 32> buf{};
-  const auto result = std::to_chars(buf.data(), buf.data() + buf.size(), c);
-  return std::string(buf.data(), result.ptr);
-}
 
 /// Appends `text` for a DOT "quoted string" shown as a label: \ and " are escaped, a newline
 /// becomes \n (a line break), other control characters a space. In a record field (`record`),
@@ -131,7 +123,7 @@ std::string op_text(const Value& result, const std::vector<std::size_t>& operand
   std::string text(result.op());
   const std::optional<double> constant = result.constant();
   if (!constant || operands.size() != 1) return text;
-  const std::string shown = format_constant(*constant);
+  const std::string shown = detail::shortest(*constant);
   return result.constant_on_left() ? concat({shown, " ", text}) : concat({text, " ", shown});
 }
 

@@ -29,10 +29,10 @@ double evaluate_shifted(const GradcheckFunction& f, std::span<const double> inpu
 GradcheckReport gradcheck(const GradcheckFunction& f, std::span<const double> inputs, double eps, double tolerance,
                           std::span<const std::string> names) {
   if (!(std::isfinite(eps) && eps > 0.0)) {
-    throw Error(concat({"scalargrad: gradcheck: eps must be positive and finite, got ", std::to_string(eps)}));
+    throw Error(concat({"scalargrad: gradcheck: eps must be positive and finite, got ", detail::shortest(eps)}));
   }
   if (!(std::isfinite(tolerance) && tolerance > 0.0)) {
-    throw Error(concat({"scalargrad: gradcheck: tolerance must be positive and finite, got ", std::to_string(tolerance)}));
+    throw Error(concat({"scalargrad: gradcheck: tolerance must be positive and finite, got ", detail::shortest(tolerance)}));
   }
   if (!names.empty() && names.size() != inputs.size()) {
     throw Error(concat({"scalargrad: gradcheck: ", std::to_string(names.size()), " names for ",
@@ -62,9 +62,11 @@ GradcheckReport gradcheck(const GradcheckFunction& f, std::span<const double> in
     e.numeric = (evaluate_shifted(f, inputs, i, h) - evaluate_shifted(f, inputs, i, -h)) / (2.0 * h);
     e.abs_error = std::abs(e.analytic - e.numeric);
     const double scale = std::max(std::abs(e.analytic), std::abs(e.numeric));
-    e.rel_error = scale > 0.0 ? e.abs_error / scale : 0.0;
-    // A NaN anywhere fails: the comparison below is false for it.
-    e.passed = e.abs_error <= tolerance * (1.0 + std::abs(e.numeric));
+    // A NaN on either side is a NaN error, not "no difference" (std::max can drop a NaN).
+    e.rel_error = std::isnan(e.abs_error) ? e.abs_error : scale > 0.0 ? e.abs_error / scale : 0.0;
+    // An infinite or NaN error fails: without the isfinite, an overflowing difference quotient
+    // (numeric inf) would pass any analytic value, as inf <= tolerance * (1 + inf).
+    e.passed = std::isfinite(e.abs_error) && e.abs_error <= tolerance * (1.0 + std::abs(e.numeric));
     report.passed = report.passed && e.passed;
     report.entries.push_back(std::move(e));
   }

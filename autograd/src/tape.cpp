@@ -5,12 +5,12 @@
 #include <cstring>
 #include <memory>
 #include <span>
-#include <charconv>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "scalargrad/value.hpp"
+#include "text.hpp"
 
 namespace scalargrad::detail {
 
@@ -704,17 +704,9 @@ void Tape::sweep(std::uint32_t slot, std::uint32_t last, const std::uint8_t* mas
 // ---- Anomaly mode ---------------------------------------------------------------------------------
 namespace {
 
-// The shortest text that reads back as x (to_chars: no locale), and "nan" for any NaN.
-std::string describe(double x) {
-  if (std::isnan(x)) return "nan";
-  char text[64];
-  const std::to_chars_result end = std::to_chars(text, text + sizeof text, x);
-  return std::string(text, end.ptr);
-}
-
 // "0 (label 'x')", or "0" for an unlabelled value.
 std::string describe(const Value& v) {
-  std::string text = describe(v.data());
+  std::string text = shortest(v.data());
   if (const std::string name = v.label(); !name.empty()) {
     text += " (label '";
     text += name;
@@ -737,7 +729,7 @@ std::string describe_operands(std::span<const Value> operands, const double* c) 
   }
   if (c != nullptr) {
     text += "; constant ";
-    text += describe(*c);
+    text += shortest(*c);
   }
   return text;
 }
@@ -750,7 +742,7 @@ void Tape::check_value(Op op, double y, std::span<const Value> operands, const d
   std::string message = "scalargrad: anomaly: ";
   message += name;
   message += " returned ";
-  message += describe(y);
+  message += shortest(y);
   message += "; operands: ";
   message += describe_operands(operands, c);
   throw AnomalyError(message, name);
@@ -769,11 +761,11 @@ void Tape::throw_gradient_anomaly(std::uint32_t slot, std::uint32_t i, std::uint
   message += " (value ";
   message += describe(result);
   message += ", gradient ";
-  message += describe(s.nodes.grad[i]);
+  message += shortest(s.nodes.grad[i]);
   message += ") made the gradient of its operand ";
   message += describe(target);
   message += " ";
-  message += describe(s.nodes.grad[offset]);
+  message += shortest(s.nodes.grad[offset]);
   message += "; operands: ";
   message += describe_operands(operands, has_constant ? &c : nullptr);
   throw AnomalyError(message, name);

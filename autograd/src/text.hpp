@@ -1,6 +1,8 @@
 // Text helpers shared by the engine's sources (not installed).
 #pragma once
 
+#include <charconv>
+#include <cmath>
 #include <filesystem>
 #include <initializer_list>
 #include <string>
@@ -14,6 +16,15 @@ inline std::string concat(std::initializer_list<std::string_view> parts) {
   std::string out;
   for (const std::string_view part : parts) out += part;
   return out;
+}
+
+/// The shortest text that reads back as x exactly ("2", "0.01", "1e-08", "inf", "-inf"),
+/// without locale, and "nan" for any NaN (whatever its sign bit).
+inline std::string shortest(double x) {
+  if (std::isnan(x)) return "nan";
+  char text[32];
+  const std::to_chars_result end = std::to_chars(text, text + sizeof text, x);
+  return std::string(text, end.ptr);
 }
 
 /// `path` in single quotes, as messages write it.

@@ -111,6 +111,33 @@ TEST(Gradcheck, ANanDerivativeFails) {
   EXPECT_TRUE(std::isnan(report.entries[0].numeric));
 }
 
+TEST(Gradcheck, AnOverflowingDifferenceQuotientFailsAWrongGradient) {
+  // Regression: exp(709.7825) is finite, exp(709.7825 + h) overflows, so the numeric derivative
+  // is inf; the recorded derivative is 0 (detached). inf <= tolerance * (1 + inf) used to pass.
+  const std::vector<double> at = {709.7825};
+  const GradcheckReport report =
+      gradcheck([](std::span<const Value> v) { return exp(v[0]).detach() + 0.0 * v[0]; }, at);
+  ASSERT_EQ(report.entries.size(), 1u);
+  EXPECT_EQ(report.entries[0].analytic, 0.0);
+  EXPECT_TRUE(std::isinf(report.entries[0].numeric));
+  EXPECT_TRUE(std::isinf(report.entries[0].abs_error));
+  EXPECT_FALSE(report.entries[0].passed);
+  EXPECT_FALSE(report.passed);
+}
+
+TEST(Gradcheck, ANanAnalyticGradientHasANanRelativeError) {
+  // Regression: d/dx sqrt(x * x) at 0 is inf * 0 = NaN by backward(), 0 numerically;
+  // std::max(NaN, 0) is NaN, which made rel_error 0 ("no difference").
+  const std::vector<double> at = {0.0};
+  const GradcheckReport report = gradcheck([](std::span<const Value> v) { return sqrt(v[0] * v[0]); }, at);
+  ASSERT_EQ(report.entries.size(), 1u);
+  EXPECT_TRUE(std::isnan(report.entries[0].analytic));
+  EXPECT_EQ(report.entries[0].numeric, 0.0);
+  EXPECT_TRUE(std::isnan(report.entries[0].abs_error));
+  EXPECT_TRUE(std::isnan(report.entries[0].rel_error));
+  EXPECT_FALSE(report.passed);
+}
+
 TEST(Gradcheck, ReportPrintsOneLinePerInputAndTheVerdict) {
   const std::vector<double> at = {0.7};
   std::ostringstream text;
@@ -139,8 +166,13 @@ TEST(Gradcheck, RecordsNothingForTheFiniteDifferences) {
 TEST(Gradcheck, RejectsBadArgumentsWithAClearError) {
   const std::vector<double> at = {1.0, 2.0};
   const auto f = [](std::span<const Value> v) { return v[0] * v[1]; };
-  EXPECT_THAT(ErrorMessage([&] { (void)gradcheck(f, at, 0.0); }),
-              HasSubstr("scalargrad: gradcheck: eps must be positive and finite"));
+  EXPECT_EQ(ErrorMessage([&] { (void)gradcheck(f, at, 0.0); }),
+            "scalargrad: gradcheck: eps must be positive and finite, got 0");
+  // The number as given, not std::to_string's six decimals ("-0.000000").
+  EXPECT_EQ(ErrorMessage([&] { (void)gradcheck(f, at, -1e-7); }),
+            "scalargrad: gradcheck: eps must be positive and finite, got -1e-07");
+  EXPECT_EQ(ErrorMessage([&] { (void)gradcheck(f, at, 1e-6, -1e-9); }),
+            "scalargrad: gradcheck: tolerance must be positive and finite, got -1e-09");
   EXPECT_THAT(ErrorMessage([&] { (void)gradcheck(f, at, std::numeric_limits<double>::quiet_NaN()); }),
               HasSubstr("eps must be positive and finite"));
   EXPECT_THAT(ErrorMessage([&] { (void)gradcheck(f, at, 1e-6, -1.0); }),
