@@ -646,17 +646,24 @@ void Tape::sweep(std::uint32_t slot, std::uint32_t last, const std::uint8_t* mas
         binary(g * (y == 0.0 ? 0.0 : y * std::pow(x, y - 1.0)), g * ((x == 0.0 && y >= 0.0) ? 0.0 : v[i] * std::log(x)));
         break;
       }
-      case Op::Import:  // a leaf: accumulate into it
-        leaf_gr[a] += g;
+      case Op::Import: {  // a leaf: accumulate into it
+        double& total = leaf_gr[a];
+        if constexpr (kCheck) check_accumulation(slot, i, total, g);
+        total += g;
         break;
+      }
       case Op::ImportExternal: {  // an external leaf: accumulate into its owner's grad
         const External& e = externals[a];
-        (e.grad != nullptr ? *e.grad : leaf_gr[e.leaf]) += g;
+        double& total = e.grad != nullptr ? *e.grad : leaf_gr[e.leaf];
+        if constexpr (kCheck) check_accumulation(slot, i, total, g);
+        total += g;
         break;
       }
       case Op::ImportSegment: {  // a node of an older segment, swept after this one
         const SegmentRef r = s.imports[a];
-        segments[r.segment].nodes.grad[r.offset] += g;
+        double& total = segments[r.segment].nodes.grad[r.offset];
+        if constexpr (kCheck) check_accumulation(slot, i, total, g);
+        total += g;
         break;
       }
       case Op::Released:  // nothing live reaches it (release_unreachable_imports())
@@ -768,6 +775,25 @@ void Tape::throw_gradient_anomaly(std::uint32_t slot, std::uint32_t i, std::uint
   message += shortest(s.nodes.grad[offset]);
   message += "; operands: ";
   message += describe_operands(operands, has_constant ? &c : nullptr);
+  throw AnomalyError(message, name);
+}
+
+void Tape::check_accumulation(std::uint32_t slot, std::uint32_t i, double total, double g) {
+  if (!std::isfinite(total) || std::isfinite(total + g)) return;
+  const Value target = handle_to(slot, i);  // the leaf or older node that node i stands for
+  const std::string name(target.op());
+  std::string message = "scalargrad: anomaly: backward made the gradient of ";
+  message += describe(target);
+  message += " ";
+  message += shortest(total + g);
+  message += ": adding ";
+  message += shortest(g);
+  message += " to the ";
+  message += shortest(total);
+  message += segments[slot].nodes.op[i] == Op::ImportSegment
+                 ? " it had from its other uses"
+                 : " it had from its other uses, or from an earlier backward() (a leaf's gradient adds up "
+                   "until zero_grad())";
   throw AnomalyError(message, name);
 }
 

@@ -100,6 +100,72 @@ TEST(AnomalyMode, NamesTheOpWhoseGradientIsNotFinite) {
                                    "gradient of its operand 0 (label 'x') inf"));
 }
 
+// Regression tests: a leaf, or a node used by a later tape segment, gets its gradient through
+// import nodes, one per segment that uses it. Their sum went unchecked, so an overflow there
+// passed anomaly mode silently.
+
+constexpr int kPastOneSegment = (1 << 20) + 1000;  // a segment holds at most 2^20 nodes
+
+// y + 0 + 0 + ... (n additions): the next op lands in a later segment when n is large.
+Value Chain(Value y, int n) {
+  for (int k = 0; k < n; ++k) y = y + 0.0;
+  return y;
+}
+
+TEST(AnomalyMode, NamesALeafWhoseGradientOverflowsAcrossBackwardCalls) {
+  Value x = 1.0;
+  x.label("x");
+  const AnomalyGuard anomaly;
+  const Value y = x * 1e308;
+  y.backward();
+  EXPECT_EQ(x.grad(), 1e308);
+  const AnomalyError e = AnomalyOf([&] { y.backward(); });  // 1e308 + 1e308 overflows
+  EXPECT_EQ(e.op(), "");
+  EXPECT_STREQ(e.what(),
+               "scalargrad: anomaly: backward made the gradient of 1 (label 'x') inf: adding 1e+308 to the "
+               "1e+308 it had from its other uses, or from an earlier backward() (a leaf's gradient adds up "
+               "until zero_grad())");
+}
+
+TEST(AnomalyMode, NamesALeafWhoseUsesInTwoSegmentsOverflow) {
+  Value x = 1.0;
+  x.label("x");
+  Value y = Chain(x * 1e308, kPastOneSegment);
+  y = y + x * 1e308;
+  const AnomalyGuard anomaly;
+  const AnomalyError e = AnomalyOf([&] { y.backward(); });
+  EXPECT_EQ(e.op(), "");  // a leaf's op, as Value::op() gives it
+  EXPECT_THAT(e.what(), StartsWith("scalargrad: anomaly: backward made the gradient of 1 (label 'x') inf: adding "
+                                   "1e+308 to the 1e+308 it had"));
+}
+
+TEST(AnomalyMode, NamesAnOpResultWhoseUsesInTwoLaterSegmentsOverflow) {
+  Value x = 1.0;
+  Value z = x * 1.0;
+  z.label("z");
+  // (One statement per step: the operands of + are evaluated in an unspecified order.)
+  Value y = Chain(x, kPastOneSegment);
+  y = y + z * 1e308;  // a second segment uses z ...
+  y = Chain(y, kPastOneSegment);
+  y = y + z * 1e308;  // ... and so does a third
+  const AnomalyGuard anomaly;
+  const AnomalyError e = AnomalyOf([&] { y.backward(); });
+  EXPECT_EQ(e.op(), "*");
+  EXPECT_STREQ(e.what(), "scalargrad: anomaly: backward made the gradient of 1 (label 'z') inf: adding 1e+308 to "
+                         "the 1e+308 it had from its other uses");
+}
+
+TEST(AnomalyMode, AFiniteSumOfUsesInSeveralSegmentsPasses) {
+  Value x = 1.0;
+  Value y = Chain(x * 1e307, kPastOneSegment);
+  y = y + x * 1e307;
+  y = Chain(y, kPastOneSegment);
+  y = y + x * 1e307;
+  const AnomalyGuard anomaly;
+  y.backward();
+  EXPECT_EQ(x.grad(), 1e307 + 1e307 + 1e307);
+}
+
 TEST(AnomalyMode, OffByDefaultAndNonFiniteValuesFlowAsInIeee) {
   EXPECT_FALSE(scalargrad::is_anomaly_enabled());
   Value x = 0.0;

@@ -17,7 +17,8 @@ class Error : public std::runtime_error {
 class AnomalyError : public Error {
  public:
   AnomalyError(const std::string& message, std::string op) : Error(message), op_(std::move(op)) {}
-  /// The op's name, as Value::op() gives it: "log", "/", "dot", ...
+  /// The op's name, as Value::op() gives it: "log", "/", "dot", ...; when the gradients that a
+  /// value's uses pass back add up to a non-finite one, that value's op ("" for a leaf).
   [[nodiscard]] const std::string& op() const { return op_; }
 
  private:

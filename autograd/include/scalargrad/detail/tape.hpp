@@ -472,6 +472,11 @@ struct Tape {
   // Anomaly mode: throws AnomalyError for node i of segment `slot`, whose gradient made that
   // of its operand at `offset` non-finite.
   [[noreturn]] void throw_gradient_anomaly(std::uint32_t slot, std::uint32_t i, std::uint32_t offset);
+  // Anomaly mode: throws AnomalyError if adding `g`, the gradient of import node i of segment
+  // `slot`, to `total`, the gradient of what it imports (a leaf, or a node of an older segment),
+  // would turn a finite total non-finite. Such a total adds up uses in several segments, or
+  // across backward() calls, which no node's own check sees.
+  void check_accumulation(std::uint32_t slot, std::uint32_t i, double total, double g);
   /// mask[i] = 1 for each node of s[0..last] that one of `seeds` depends on (or is).
   static std::vector<std::uint8_t> reachable(const Segment& s, std::uint32_t last,
                                              const std::vector<std::uint32_t>& seeds);
