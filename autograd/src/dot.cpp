@@ -69,8 +69,9 @@ std::string format_number(double x, int precision) {
 }
 
 
-/// Appends `text` for a DOT "quoted string" shown as a label: \ and " are escaped, a newline
-/// becomes \n (a line break), other control characters a space. In a record field (`record`),
+/// Appends `text` for a DOT "quoted string" shown as a label: \ and " are escaped, & becomes
+/// &amp; (so that "&lt;" shows as typed), a newline becomes \n (a line break), other control
+/// characters a space. In a record field (`record`),
 /// { } | < > are escaped too (they would separate fields or name ports), and so are the spaces
 /// a record would drop: leading, trailing, and all but the first of a run. Single spaces inside
 /// stay plain: once a field has an escaped ("hard") space, Graphviz keeps the trailing space of
@@ -83,6 +84,7 @@ void append_escaped(std::string& out, std::string_view text, bool record) {
       case '"': out += "\\\""; break;
       case '\n': out += "\\n"; break;
       case '\r': break;
+      case '&': out += "&amp;"; break;  // Graphviz decodes entities (&lt;, &#65;) in every string
       case '{': case '}': case '|': case '<': case '>':
         if (record) out += '\\';
         out += c;
@@ -599,7 +601,9 @@ std::string to_dot(const Value& root, const DotOptions& options) {
   }
   for (std::size_t c = 0; c < layout.titles.size(); ++c) {
     out += "  subgraph ";
-    out += dot_id(concat({"cluster_", layout.titles[c]}));
+    // The index makes the id unique (the digits end at the first '_'), even for titles that
+    // read alike once escaped ("L\x01" and "L\x02" both show "L "); the title keeps it readable.
+    out += dot_id(concat({"cluster_", std::to_string(c), "_", layout.titles[c]}));
     out += " {\n    label=\"";
     append_escaped(out, layout.titles[c], false);
     out += "\";\n";

@@ -48,7 +48,7 @@ def test_cluster_layers_groups_labelled_values_by_their_prefix():
     y = w * x
     y.label = "layer1/y"
     clustered = sg.to_dot(y)  # cluster_layers=True by default
-    cluster = re.search(r'subgraph cluster_layer1 \{\n    label="layer1";\n(.*?)\n  \}', clustered, re.S)
+    cluster = re.search(r'subgraph cluster_0_layer1 \{\n    label="layer1";\n(.*?)\n  \}', clustered, re.S)
     assert cluster is not None
     inside = cluster.group(1)
     assert '{ w | data 2.0000' in inside and '{ y | data 6.0000' in inside and 'label="*"' in inside
@@ -58,7 +58,7 @@ def test_cluster_layers_groups_labelled_values_by_their_prefix():
     assert "subgraph" not in flat and "cluster" not in flat
     assert '{ layer1/w | data 2.0000' in flat and '{ layer1/y | data 6.0000' in flat  # full labels kept
     model_out = MLP(2, [3, 1])([1.0, 2.0])
-    assert "subgraph cluster_layer2" in sg.to_dot(model_out)
+    assert "subgraph cluster_0_layer2" in sg.to_dot(model_out)
     assert "subgraph" not in sg.to_dot(model_out, cluster_layers=False)
 
 

@@ -355,8 +355,8 @@ TEST(ToDot, ColorByGradShowsAVanishingChain) {
 TEST(ToDotClusters, LayerWeightsDecideTheClusterOfTheirProducts) {
   const TwoLayers net;
   const std::string dot = scalargrad::to_dot(net.loss);
-  const std::size_t layer1 = dot.find("subgraph cluster_layer1 {");
-  const std::size_t layer2 = dot.find("subgraph cluster_layer2 {");
+  const std::size_t layer1 = dot.find("subgraph cluster_1_layer1 {");
+  const std::size_t layer2 = dot.find("subgraph cluster_0_layer2 {");
   ASSERT_NE(layer1, std::string::npos) << dot;
   ASSERT_NE(layer2, std::string::npos) << dot;
   const std::string box1 = dot.substr(layer1, dot.find("  }\n", layer1) - layer1);
@@ -400,7 +400,7 @@ TEST(ToDotClusters, LabelSplitsAtLastSlashWithBothPartsNonEmpty) {
   c.label("c/");
   Value y = a + b + c;
   const std::string dot = scalargrad::to_dot(y);
-  EXPECT_TRUE(Contains(dot, "subgraph \"cluster_mlp/layer 1\" {\n    label=\"mlp/layer 1\";\n    n0 [label=\"{ w0 |"))
+  EXPECT_TRUE(Contains(dot, "subgraph \"cluster_0_mlp/layer 1\" {\n    label=\"mlp/layer 1\";\n    n0 [label=\"{ w0 |"))
       << dot;
   EXPECT_TRUE(Contains(dot, "{ /b |")) << dot;
   EXPECT_TRUE(Contains(dot, "{ c/ |")) << dot;
@@ -432,11 +432,33 @@ TEST(ToDot, LabelsAreEscapedForRecords) {
   EXPECT_TRUE(Contains(scalargrad::to_dot(x), R"({ \ \ two \ spaces\  | data)")) << scalargrad::to_dot(x);
 }
 
+TEST(ToDot, ClustersWhoseTitlesReadAlikeStayApart) {
+  // Regression: control characters show as spaces, so "L\x01" and "L\x02" escaped to one
+  // subgraph id, and Graphviz merged the two boxes. The index in the id keeps them apart.
+  Value a = 1.0;
+  Value b = 2.0;
+  a.label("L\x01/w");
+  b.label("L\x02/w");
+  const std::string dot = scalargrad::to_dot(a * b);
+  EXPECT_TRUE(Contains(dot, "subgraph \"cluster_0_L \" {")) << dot;
+  EXPECT_TRUE(Contains(dot, "subgraph \"cluster_1_L \" {")) << dot;
+}
+
+TEST(ToDot, AnAmpersandIsShownAsTyped) {
+  // Regression: Graphviz decodes entities in labels, so a label "a &lt; b" showed "a < b".
+  Value x = 1.0;
+  x.label("a &lt; b & c/w &#65;");
+  const std::string dot = scalargrad::to_dot(x * 2.0);
+  EXPECT_TRUE(Contains(dot, "{ w &amp;#65; |")) << dot;
+  EXPECT_TRUE(Contains(dot, "label=\"a &amp;lt; b &amp; c\";")) << dot;
+  EXPECT_FALSE(Contains(dot, "&lt;")) << dot;
+}
+
 TEST(ToDot, ClusterTitlesAreEscaped) {
   Value x = 1.0;
   x.label("my \"net\"/w");
   const std::string dot = scalargrad::to_dot(x * 2.0);
-  EXPECT_TRUE(Contains(dot, R"(subgraph "cluster_my \"net\"" {)")) << dot;
+  EXPECT_TRUE(Contains(dot, R"(subgraph "cluster_0_my \"net\"" {)")) << dot;
   EXPECT_TRUE(Contains(dot, R"(label="my \"net\"";)")) << dot;
 }
 
