@@ -767,6 +767,12 @@ TEST(SqrtOp, GivesNanBelowZeroAndInfiniteDerivativeAtZeroWithoutThrowing) {
     y.backward();
     EXPECT_EQ(x.grad(), kInf);  // documented: +inf at 0
   });
+  // Regression: sqrt(-0.0) is -0.0, and 0.5 / -0.0 gave -inf at the same point.
+  Value x = -0.0;
+  const Value y = sqrt(x);
+  EXPECT_EQ(y.data(), 0.0);
+  y.backward();
+  EXPECT_EQ(x.grad(), kInf);
 }
 
 // ---- 8. sum() and dot() -------------------------------------------------------------------------

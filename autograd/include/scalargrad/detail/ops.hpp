@@ -69,7 +69,8 @@ template <> struct Rule<Op::Log> {
 template <> struct Rule<Op::Sqrt> {
   static constexpr std::string_view name = "sqrt";
   static double f(double x) noexcept { return std::sqrt(x); }
-  static double df(double, double y) noexcept { return 0.5 / y; }  // (sqrt x)' = 1/(2 sqrt x)
+  // (sqrt x)' = 1/(2 sqrt x); |y| makes it +inf at x = -0.0 too, where sqrt gives -0.0.
+  static double df(double, double y) noexcept { return 0.5 / std::fabs(y); }
 };
 template <> struct Rule<Op::Abs> {
   static constexpr std::string_view name = "abs";
