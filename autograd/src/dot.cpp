@@ -12,7 +12,6 @@
 #include <cstdlib>
 #include <initializer_list>
 #include <map>
-#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -261,25 +260,6 @@ std::string format_of(const fs::path& path) {
                               ? std::string(": it has no extension: use .svg, .png or .pdf")
                               : concat({": its extension '", extension, "' is not .svg, .png or .pdf"});
   throw Error(message_about("scalargrad: render: cannot tell the format of ", path, why));
-}
-
-/// A FileReplacement of `target` for Graphviz to write by name, its errors told as render()'s.
-/// So a failed render() leaves the old file as it was, and never half a picture.
-std::unique_ptr<FileReplacement> replacement_of(const fs::path& target) {
-  try {
-    return std::make_unique<FileReplacement>(target);
-  } catch (const Error& error) {
-    throw Error(message_about("scalargrad: render: cannot write ", target, concat({": ", error.what()})));
-  }
-}
-
-/// Puts the picture in place (FileReplacement::commit), its errors told as render()'s.
-void commit(FileReplacement& file) {
-  try {
-    file.commit();
-  } catch (const Error& error) {
-    throw Error(message_about("scalargrad: render: cannot write ", file.target(), concat({": ", error.what()})));
-  }
 }
 
 /// What Graphviz said, trimmed, as ": <message>" for an Error; "" if it said nothing.
@@ -640,16 +620,17 @@ void render(const Value& root, const std::filesystem::path& path, const DotOptio
   const std::string format = format_of(path);
 #if SCALARGRAD_HAVE_GVC
   const std::string text = to_dot(root, options);
-  const std::unique_ptr<FileReplacement> file = replacement_of(path);
-  draw_with_gvc(text, format, file->path(), path);
-  commit(*file);
+  // Graphviz writes the new file by name; a failed render() leaves the old one as it was.
+  FileReplacement file(path, message_about("scalargrad: render: cannot write ", path, ""));
+  draw_with_gvc(text, format, file.path(), path);
+  file.commit();
 #else
   const std::optional<fs::path> program = find_dot_program();
   if (!program) throw Error(std::string(kNoGraphviz));
   const std::string text = to_dot(root, options);
-  const std::unique_ptr<FileReplacement> file = replacement_of(path);
-  draw_with_dot_program(*program, text, format, file->path(), path);
-  commit(*file);
+  FileReplacement file(path, message_about("scalargrad: render: cannot write ", path, ""));
+  draw_with_dot_program(*program, text, format, file.path(), path);
+  file.commit();
 #endif
 }
 

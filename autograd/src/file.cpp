@@ -128,11 +128,12 @@ int last_error() { return errno != 0 ? errno : EIO; }
 
 void FileReplacement::Close::operator()(std::FILE* file) const noexcept { std::fclose(file); }
 
-FileReplacement::FileReplacement(std::filesystem::path target) : target_(std::move(target)) {
+FileReplacement::FileReplacement(std::filesystem::path target, std::string context)
+    : target_(std::move(target)), context_(std::move(context)) {
   const Followed followed = follow_links(target_);  // a link stays a link: the file it leads to is replaced
   if (followed.error != 0) {
     // A loop, or more than 40 links: renaming would replace the last link by a file.
-    throw Error(concat({"cannot follow the links of ", quoted(target_), ": ", reason(followed.error)}));
+    throw error(concat({"cannot follow the links of ", quoted(target_), ": ", reason(followed.error)}));
   }
   destination_ = followed.path;
   if (followed.descriptor >= 0) {
@@ -148,15 +149,15 @@ FileReplacement::FileReplacement(std::filesystem::path target) : target_(std::mo
       if (!file_) ::close(copy);
     }
 #endif
-    if (!file_) throw Error(concat({"cannot open ", quoted(path_), " for writing: ", reason(last_error())}));
+    if (!file_) throw error(concat({"cannot open ", quoted(path_), " for writing: ", reason(last_error())}));
     return;
   }
   std::error_code status_error;
   const fs::file_status old = fs::status(destination_, status_error);
   if (status_error && status_error != std::errc::no_such_file_or_directory) {
-    throw Error(concat({"cannot look at ", quoted(destination_), ": ", status_error.message()}));
+    throw error(concat({"cannot look at ", quoted(destination_), ": ", status_error.message()}));
   }
-  if (fs::is_directory(old)) throw Error(concat({"cannot replace ", quoted(destination_), ": ", reason(EISDIR)}));
+  if (fs::is_directory(old)) throw error(concat({"cannot replace ", quoted(destination_), ": ", reason(EISDIR)}));
 
   if (fs::exists(old) && !fs::is_regular_file(old)) {
     // A device or a FIFO: a rename would put a regular file in its place. Written in place.
@@ -164,7 +165,7 @@ FileReplacement::FileReplacement(std::filesystem::path target) : target_(std::mo
     path_ = destination_;
     errno = 0;
     file_.reset(open_for_writing(path_, false));
-    if (!file_) throw Error(concat({"cannot open ", quoted(path_), " for writing: ", reason(last_error())}));
+    if (!file_) throw error(concat({"cannot open ", quoted(path_), " for writing: ", reason(last_error())}));
     return;
   }
 
@@ -173,10 +174,10 @@ FileReplacement::FileReplacement(std::filesystem::path target) : target_(std::mo
     errno = 0;
     file_.reset(open_for_writing(path_, true));
     if (file_) break;
-    const int error = last_error();
-    if (error != EEXIST || attempt == 99) {
+    const int code = last_error();
+    if (code != EEXIST || attempt == 99) {
       const fs::path tried = std::exchange(path_, fs::path());  // nothing to remove
-      throw Error(concat({"cannot create ", quoted(tried), ": ", reason(error)}));
+      throw error(concat({"cannot create ", quoted(tried), ": ", reason(code)}));
     }
   }
   if (fs::is_regular_file(old)) {
@@ -201,10 +202,10 @@ FileReplacement::FileReplacement(std::filesystem::path target) : target_(std::mo
 }
 
 void FileReplacement::set_permissions(std::filesystem::perms permissions) {
-  std::error_code error;
-  fs::permissions(path_, permissions, fs::perm_options::replace, error);
-  if (error) {
-    fail(concat({"cannot give ", quoted(path_), " the permissions of ", quoted(destination_), ": ", error.message()}));
+  std::error_code code;
+  fs::permissions(path_, permissions, fs::perm_options::replace, code);
+  if (code) {
+    fail(concat({"cannot give ", quoted(path_), " the permissions of ", quoted(destination_), ": ", code.message()}));
   }
 }
 
@@ -220,15 +221,19 @@ void FileReplacement::discard() noexcept {
   }
 }
 
-void FileReplacement::fail(std::string message) {
+Error FileReplacement::error(std::string_view message) const {
+  return Error(context_.empty() ? std::string(message) : concat({context_, ": ", message}));
+}
+
+void FileReplacement::fail(std::string_view message) {
   discard();
-  failure_ = std::move(message);
+  failure_ = error(message).what();
   throw Error(failure_);
 }
 
 void FileReplacement::write(std::string_view bytes) {
   if (!failure_.empty()) throw Error(failure_);
-  if (committed_) throw Error(concat({"cannot write ", quoted(target_), ": it was already committed"}));
+  if (committed_) throw error(concat({"cannot write ", quoted(target_), ": it was already committed"}));
   if (bytes.empty()) return;  // (fwrite may not be given a null pointer, as an empty view may hold)
   errno = 0;
   if (std::fwrite(bytes.data(), 1, bytes.size(), file_.get()) != bytes.size()) {
@@ -238,16 +243,16 @@ void FileReplacement::write(std::string_view bytes) {
 
 void FileReplacement::commit() {
   if (!failure_.empty()) throw Error(failure_);
-  if (committed_) throw Error(concat({"cannot commit ", quoted(target_), " again: it was already committed"}));
+  if (committed_) throw error(concat({"cannot commit ", quoted(target_), " again: it was already committed"}));
   errno = 0;
-  int error = std::fflush(file_.get()) == 0 ? 0 : last_error();
+  int code = std::fflush(file_.get()) == 0 ? 0 : last_error();
 #if SCALARGRAD_FILE_POSIX
   // On disk before it replaces the old file (a device or a FIFO has nothing to sync).
-  if (error == 0 && !in_place_ && ::fsync(::fileno(file_.get())) != 0) error = last_error();
+  if (code == 0 && !in_place_ && ::fsync(::fileno(file_.get())) != 0) code = last_error();
 #endif
   errno = 0;
-  if (std::fclose(file_.release()) != 0 && error == 0) error = last_error();
-  if (error != 0) fail(concat({"cannot write ", quoted(path_), ": ", reason(error)}));
+  if (std::fclose(file_.release()) != 0 && code == 0) code = last_error();
+  if (code != 0) fail(concat({"cannot write ", quoted(path_), ": ", reason(code)}));
   if (!in_place_) {
     if ((permissions_ & fs::perms::owner_write) == fs::perms::none) set_permissions(permissions_);  // read-only again
     std::error_code rename_error;
@@ -259,8 +264,8 @@ void FileReplacement::commit() {
   committed_ = true;
 }
 
-void replace_file(const std::filesystem::path& target, std::string_view contents) {
-  FileReplacement file(target);
+void replace_file(const std::filesystem::path& target, std::string_view contents, std::string context) {
+  FileReplacement file(target, std::move(context));
   file.write(contents);
   file.commit();
 }

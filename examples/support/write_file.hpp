@@ -5,19 +5,17 @@
 // (<scalargrad/file.hpp>): a new file beside the target, renamed over it once complete; a
 // symbolic link followed; a device or a FIFO written in place; permission bits kept. This
 // header gives it the shape the programs want: a std::ostream to format into, and errors as
-// std::runtime_error("cannot write TARGET: reason"), which the programs print before exiting 1.
+// scalargrad::Error (a std::runtime_error) "cannot write TARGET: reason", which the programs
+// print before exiting 1.
 #pragma once
 
 #include <filesystem>
-#include <optional>
 #include <ostream>
 #include <sstream>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
 
-#include <scalargrad/error.hpp>
 #include <scalargrad/file.hpp>
 
 namespace scalargrad::support {
@@ -28,40 +26,25 @@ class AtomicFile {
  public:
   /// Creates the new file beside `target` at once (or opens `target` when it is a device or a
   /// FIFO), so that a path that cannot be written fails before any work is done. Throws
-  /// std::runtime_error when it cannot.
-  explicit AtomicFile(std::filesystem::path target) : target_(std::move(target)) {
-    try {
-      file_.emplace(target_);
-    } catch (const scalargrad::Error& error) {
-      throw failure(error);
-    }
-  }
+  /// scalargrad::Error when it cannot.
+  explicit AtomicFile(const std::filesystem::path& target) : file_(target, "cannot write " + target.string()) {}
 
   /// Where the content goes (kept in memory until commit()).
   std::ostream& stream() { return text_; }
 
   /// Writes what stream() received and puts it in the target's place. Throws
-  /// std::runtime_error if any of it fails: then the target is as it was.
+  /// scalargrad::Error if any of it fails: then the target is as it was.
   void commit() {
-    try {
-      file_->write(std::move(text_).str());
-      file_->commit();
-    } catch (const scalargrad::Error& error) {
-      throw failure(error);
-    }
+    file_.write(std::move(text_).str());
+    file_.commit();
   }
 
  private:
-  [[nodiscard]] std::runtime_error failure(const scalargrad::Error& error) const {
-    return std::runtime_error("cannot write " + target_.string() + ": " + error.what());
-  }
-
-  std::filesystem::path target_;  // as the caller named it, for messages
-  std::optional<scalargrad::FileReplacement> file_;
+  scalargrad::FileReplacement file_;  // its errors start "cannot write <target>: "
   std::ostringstream text_;
 };
 
-/// Replaces `target` by `text` as AtomicFile does. Throws std::runtime_error on failure.
+/// Replaces `target` by `text` as AtomicFile does. Throws scalargrad::Error on failure.
 inline void write_file(const std::filesystem::path& target, std::string_view text) {
   AtomicFile file(target);
   file.stream().write(text.data(), static_cast<std::streamsize>(text.size()));

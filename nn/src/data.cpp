@@ -15,6 +15,7 @@
 
 #include <scalargrad/error.hpp>
 #include <scalargrad/nn/random.hpp>
+#include <scalargrad/file.hpp>
 
 #include "file.hpp"
 #include "format.hpp"
@@ -25,7 +26,6 @@ namespace {
 
 using detail::format_number;
 using detail::quoted;
-using detail::replace_file;
 
 // numpy.linspace(0, pi, n): i * (pi / (n - 1)), the last point exactly pi.
 double linspace_pi(std::size_t i, std::size_t n) {
@@ -238,7 +238,7 @@ void save_csv(const Dataset& data, const std::filesystem::path& path) {
     text += format_number(data.labels[r]) + "\n";
   }
 
-  replace_file(path, text, "scalargrad::nn: cannot save CSV to " + quoted(path));
+  scalargrad::replace_file(path, text, "scalargrad::nn: cannot save CSV to " + quoted(path));
 }
 
 }  // namespace scalargrad::nn

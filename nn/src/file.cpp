@@ -1,8 +1,5 @@
 #include "file.hpp"
 
-#include <scalargrad/error.hpp>
-#include <scalargrad/file.hpp>
-
 namespace scalargrad::nn::detail {
 
 std::string quoted(const std::filesystem::path& path) {
@@ -11,17 +8,6 @@ std::string quoted(const std::filesystem::path& path) {
   text += path.string();
   text += '\'';
   return text;
-}
-
-void replace_file(const std::filesystem::path& path, std::string_view text, const std::string& failure) {
-  try {
-    scalargrad::replace_file(path, text);
-  } catch (const Error& error) {
-    std::string message = failure;
-    message += ": ";
-    message += error.what();
-    throw Error(message);
-  }
 }
 
 }  // namespace scalargrad::nn::detail

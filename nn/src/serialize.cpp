@@ -30,6 +30,7 @@
 #include <nlohmann/json.hpp>
 
 #include <scalargrad/error.hpp>
+#include <scalargrad/file.hpp>
 
 #include "file.hpp"
 
@@ -455,7 +456,7 @@ MLP from_json(std::string_view text, std::string_view source) {
 }
 
 void save_model(const MLP& model, const std::filesystem::path& path) {
-  detail::replace_file(path, to_json(model), "scalargrad::nn: cannot save model to " + quoted(path));
+  scalargrad::replace_file(path, to_json(model), "scalargrad::nn: cannot save model to " + quoted(path));
 }
 
 MLP load_model(const std::filesystem::path& path) { return from_json(read_file(path), path.string()); }

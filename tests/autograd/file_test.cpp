@@ -34,6 +34,7 @@ using scalargrad::FileReplacement;
 using scalargrad::testing_support::ErrorMessage;
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
+using ::testing::StartsWith;
 
 /// Child-process bodies of the file-size-limit tests (exit 0 when the error was as expected).
 /// Under a file-size limit of 0 every write to a regular file fails (EFBIG); SIGXFSZ ignored.
@@ -407,6 +408,28 @@ TEST_F(FileTest, AFifoIsWrittenInPlace) {
   EXPECT_EQ(received, "through the pipe");
   EXPECT_TRUE(fs::is_fifo(fs::symlink_status(fifo)));
   EXPECT_EQ(Entries(), std::vector<std::string>{"pipe"});
+}
+
+TEST_F(FileTest, AContextGoesInFrontOfEveryMessage) {
+  // From the constructor, from replace_file(), and from a failure that later calls throw again.
+  fs::create_directories(dir_ / "folder");
+  EXPECT_EQ(ErrorMessage([&] { FileReplacement file(dir_ / "folder", "saving the model"); }),
+            "saving the model: cannot replace '" + (dir_ / "folder").string() + "': Is a directory");
+  EXPECT_EQ(ErrorMessage([&] { scalargrad::replace_file(dir_ / "folder", "x", "scalargrad::nn: cannot save"); }),
+            "scalargrad::nn: cannot save: cannot replace '" + (dir_ / "folder").string() + "': Is a directory");
+  const fs::path target = dir_ / "model.json";
+  FileReplacement file(target, "ctx");
+  file.write("model");
+  fs::create_directories(target / "inside");  // the rename at commit() fails
+  const std::string message = ErrorMessage([&] { file.commit(); });
+  EXPECT_THAT(message, StartsWith("ctx: cannot rename '"));
+  EXPECT_EQ(ErrorMessage([&] { file.commit(); }), message);
+  EXPECT_EQ(ErrorMessage([&] { file.write("more"); }), message);
+  FileReplacement done(dir_ / "done.txt", "ctx");
+  done.commit();
+  EXPECT_EQ(ErrorMessage([&] { done.write("x"); }),
+            "ctx: cannot write '" + (dir_ / "done.txt").string() + "': it was already committed");
+  EXPECT_EQ(Read(dir_ / "done.txt"), "");
 }
 
 TEST_F(FileTest, ADeviceIsWrittenInPlaceAndStaysADevice) {

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "scalargrad/error.hpp"
+
 namespace scalargrad {
 
 /// A new version of a file, put in the file's place only when it is complete.
@@ -51,8 +53,9 @@ namespace scalargrad {
 ///   "cannot write '<new file or device>': <reason>" (e.g. No space left on device, File too large)
 ///   "cannot rename '<new file>' to '<file>': <reason>"
 ///   "cannot write '<target>': it was already committed", "cannot commit '<target>' again: ..."
-/// where <target> is the path given and <file> is where its links lead. Callers usually prefix
-/// what they were doing ("scalargrad::nn: cannot save model to '<target>': ...").
+/// where <target> is the path given and <file> is where its links lead. A caller may name what
+/// it was doing: given a `context`, every message starts with it and ": " ("scalargrad::nn:
+/// cannot save model to 'm.json': cannot create 'm.json.tmp-...': Permission denied").
 ///
 /// Contents come from write(), or from another writer that opens path() by name (render() has
 /// Graphviz write the picture there). One object belongs to one thread; two objects for the
@@ -60,8 +63,9 @@ namespace scalargrad {
 class FileReplacement {
  public:
   /// Creates the new file beside `target` (or opens `target` when it is a device or a FIFO,
-  /// which waits for a FIFO's reader). Throws Error when it cannot.
-  explicit FileReplacement(std::filesystem::path target);
+  /// which waits for a FIFO's reader). Throws Error when it cannot. `context`, if not empty,
+  /// goes in front of every error message of this object, followed by ": ".
+  explicit FileReplacement(std::filesystem::path target, std::string context = {});
   FileReplacement(const FileReplacement&) = delete;
   FileReplacement& operator=(const FileReplacement&) = delete;
   /// Removes the new file unless commit() succeeded; never throws.
@@ -90,11 +94,13 @@ class FileReplacement {
     void operator()(std::FILE* file) const noexcept;
   };
 
-  [[noreturn]] void fail(std::string message);
+  [[noreturn]] void fail(std::string_view message);
+  [[nodiscard]] Error error(std::string_view message) const;  // with the context in front
   void discard() noexcept;
   void set_permissions(std::filesystem::perms permissions);
 
   std::filesystem::path target_;       // as given, for messages
+  std::string context_;                // in front of every message, if not empty
   std::filesystem::path destination_;  // target_ with its links followed: the file replaced
   std::filesystem::path path_;         // the new file beside destination_, or destination_ when in place
   std::unique_ptr<std::FILE, Close> file_;
@@ -105,7 +111,8 @@ class FileReplacement {
 };
 
 /// Replaces the file at `target` by `contents` through a FileReplacement (same rules, same
-/// errors): the target ends up holding `contents`, or is left as it was.
-void replace_file(const std::filesystem::path& target, std::string_view contents);
+/// errors, `context` in front of them): the target ends up holding `contents`, or is left as
+/// it was.
+void replace_file(const std::filesystem::path& target, std::string_view contents, std::string context = {});
 
 }  // namespace scalargrad
