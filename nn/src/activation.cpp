@@ -52,6 +52,15 @@ std::string all_names() {
 
 }  // namespace
 
+Activation::Activation(Kind kind, double parameter) : kind_(kind), parameter_(parameter) {
+  if (!std::isfinite(parameter)) {
+    const Entry& e = entry_of(kind);
+    const std::string_view what = kind == Kind::ELU ? "alpha" : kind == Kind::PReLU ? "initial slope" : "slope";
+    throw Error("scalargrad::nn: " + std::string(e.name) + "'s " + std::string(what) + " must be a finite number, got " +
+                format_number(parameter));
+  }
+}
+
 Activation Activation::parse(std::string_view text) {
   const std::size_t colon = text.find(':');
   const std::string_view name = text.substr(0, colon);
@@ -104,9 +113,10 @@ std::string_view Activation::display_name() const { return entry_of(kind_).displ
 
 Value Activation::operator()(const Value& x, const Value* slope) const {
   if (kind_ == Kind::PReLU && slope != nullptr) {
-    // prelu(x) = relu(x) + a min(x, 0), min(x, 0) = x - relu(x): d/dx = 1 (x > 0), a (x <= 0)
-    const Value positive = x.relu();
-    return positive + *slope * (x - positive);
+    // x for x > 0, a x otherwise: the branch taken by x's value, as the graph is recorded while
+    // it runs. d/dx = 1 or a, d/da = 0 or x. (A formula without a branch, relu(x) + a (x -
+    // relu(x)), gave NaN for x = +inf: inf - inf.)
+    return x.data() > 0.0 ? x : *slope * x;
   }
   Value y = x;
   apply(std::span<Value>(&y, 1));

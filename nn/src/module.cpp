@@ -233,7 +233,18 @@ MLP::MLP(std::size_t nin, std::vector<std::size_t> sizes, std::vector<Activation
   }
 }
 
+namespace {
+
+void check_has_layers(const std::vector<Layer>& layers) {
+  if (layers.empty()) {
+    throw Error("scalargrad::nn: this MLP was moved from and has no layers; assign a model to it before using it");
+  }
+}
+
+}  // namespace
+
 std::vector<Value> MLP::operator()(std::span<const Value> x) const {
+  check_has_layers(layers_);
   check_inputs("MLP", nin_, x.size());
   std::vector<Value> out = layers_.front()(x);
   for (std::size_t i = 1; i < layers_.size(); ++i) out = layers_[i](out);
@@ -241,11 +252,13 @@ std::vector<Value> MLP::operator()(std::span<const Value> x) const {
 }
 
 std::vector<Value> MLP::operator()(std::span<const double> x) const {
+  check_has_layers(layers_);
   check_inputs("MLP", nin_, x.size());
   return (*this)(to_values(x));
 }
 
 Value MLP::score(std::span<const Value> x) const {
+  check_has_layers(layers_);
   if (nout() != 1) {
     throw Error("scalargrad::nn: score() needs an MLP with one output, this one has " + std::to_string(nout()) +
                 "; use operator() for all outputs");
@@ -254,6 +267,7 @@ Value MLP::score(std::span<const Value> x) const {
 }
 
 Value MLP::score(std::span<const double> x) const {
+  check_has_layers(layers_);
   check_inputs("MLP", nin_, x.size());
   return score(to_values(x));
 }

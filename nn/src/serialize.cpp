@@ -33,9 +33,11 @@
 #include <scalargrad/file.hpp>
 
 #include "file.hpp"
+#include "format.hpp"
 
 namespace scalargrad::nn {
 
+using detail::format_number;
 using detail::quoted;
 
 namespace {
@@ -211,6 +213,11 @@ class TreeBuilder : public nlohmann::json_sax<Json> {
 };
 
 Json parse(std::string_view text, std::string_view source) {
+  // nlohmann's parser stops at a NUL byte as at the end of the text: what follows would be
+  // ignored, not refused (a model followed by garbage would load).
+  if (const std::size_t nul = text.find('\0'); nul != std::string_view::npos) {
+    fail(source, "", "not JSON: a NUL byte at byte " + std::to_string(nul + 1));
+  }
   TreeBuilder builder(source, text);
   Json::sax_parse(text.data(), text.data() + text.size(), &builder);  // strict: nothing after the JSON
   return std::move(builder.root());
@@ -416,12 +423,15 @@ std::string read_file(const std::filesystem::path& path) {
 void check_finite(double x, std::size_t layer, std::size_t neuron, std::string_view field) {
   if (std::isfinite(x)) return;
   throw Error("scalargrad::nn: cannot write the model: " + element(element("layers", layer) + ".neurons", neuron) +
-              "." + std::string(field) + " is " + std::to_string(x) + " (JSON has no NaN or infinity)");
+              "." + std::string(field) + " is " + format_number(x) + " (JSON has no NaN or infinity)");
 }
 
 }  // namespace
 
 std::string to_json(const MLP& model) {
+  if (model.layers().empty()) {  // a moved-from MLP: its file would not load
+    throw Error("scalargrad::nn: cannot write the model: it has no layers (it was moved from)");
+  }
   OrderedJson layers = OrderedJson::array();
   for (std::size_t i = 0; i < model.layers().size(); ++i) {
     const Layer& layer = model.layers()[i];
@@ -429,9 +439,10 @@ std::string to_json(const MLP& model) {
     for (std::size_t j = 0; j < layer.neurons().size(); ++j) {
       const Neuron& neuron = layer.neurons()[j];
       OrderedJson weights = OrderedJson::array();
-      for (const Parameter& w : neuron.weights()) {
-        check_finite(w.data, i, j, "weights");
-        weights.push_back(w.data);
+      for (std::size_t k = 0; k < neuron.weights().size(); ++k) {
+        const double w = neuron.weights()[k].data;
+        check_finite(w, i, j, element("weights", k));
+        weights.push_back(w);
       }
       check_finite(neuron.bias().data, i, j, "bias");
       OrderedJson item = {{"weights", std::move(weights)}, {"bias", neuron.bias().data}};

@@ -775,6 +775,62 @@ TEST(Activation, ParseRejectsUnknownNamesBadNumbersAndUnwantedParameters) {
   EXPECT_THAT(ErrorOf([] { (void)Activation::parse("tanh:1"); }), HasSubstr("takes no parameter"));
 }
 
+TEST(Activation, FactoriesRejectANonFiniteParameter) {
+  // Regression: leaky_relu(NaN) was accepted, and save_model() then wrote a file that
+  // load_model() refuses ("leaky_relu:nan"), over a good one.
+  constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  EXPECT_EQ(ErrorOf([&] { (void)Activation::leaky_relu(kNan); }),
+            "scalargrad::nn: leaky_relu's slope must be a finite number, got nan");
+  EXPECT_EQ(ErrorOf([&] { (void)Activation::prelu(-kInf); }),
+            "scalargrad::nn: prelu's initial slope must be a finite number, got -inf");
+  EXPECT_EQ(ErrorOf([&] { (void)Activation::elu(kInf); }),
+            "scalargrad::nn: elu's alpha must be a finite number, got inf");
+  EXPECT_EQ(Activation::leaky_relu(-0.5).parameter(), -0.5);  // any finite number, as parse() takes
+}
+
+TEST(Activation, PReLUOfInfinityIsInfinity) {
+  // Regression: relu(x) + a (x - relu(x)) gave inf - inf = NaN at x = +inf; the header says x
+  // for x > 0.
+  Neuron neuron(1, Activation::prelu(0.25));
+  const std::vector<Parameter*> p = neuron.parameters();  // w, b, a
+  p[0]->data = 1.0;
+  p[1]->data = 0.0;
+  const Value x = std::numeric_limits<double>::infinity();
+  const Value y = neuron(std::span<const Value>(&x, 1));
+  EXPECT_EQ(y.data(), std::numeric_limits<double>::infinity());
+  // Both branches keep their derivatives: d/dx = 1 or a, d/da = 0 or x.
+  Value a = 0.25;
+  for (const double at : {2.0, -2.0, 0.0}) {
+    Value v = at;
+    const Value out = Activation::prelu()(v, &a);
+    out.backward();
+    EXPECT_EQ(out.data(), at > 0 ? at : 0.25 * at) << at;
+    EXPECT_EQ(v.grad(), at > 0 ? 1.0 : 0.25) << at;
+    a.zero_grad();
+  }
+  Value v = -2.0;
+  (Activation::prelu()(v, &a)).backward();
+  EXPECT_EQ(a.grad(), -2.0);
+}
+
+TEST(MLP, AMovedFromModelSaysSoInsteadOfCrashing) {
+  // Regression: it kept nin() but no layers, and nout(), score() and operator() read past the
+  // end of its (empty) list of layers.
+  MLP model(2, {3, 1});
+  const MLP taken = std::move(model);
+  const std::vector<double> x = {0.5, -0.5};
+  const std::string moved = "scalargrad::nn: this MLP was moved from and has no layers; assign a model to it before using it";
+  EXPECT_EQ(model.nout(), 0u);  // NOLINT(bugprone-use-after-move): the point of the test
+  EXPECT_EQ(ErrorOf([&] { (void)model(x); }), moved);
+  EXPECT_EQ(ErrorOf([&] { (void)model.score(x); }), moved);
+  const std::vector<Value> values = {Value(0.5), Value(-0.5)};
+  EXPECT_EQ(ErrorOf([&] { (void)model(values); }), moved);
+  EXPECT_EQ(ErrorOf([&] { (void)model.score(values); }), moved);
+  model = taken;  // usable again
+  EXPECT_EQ(model.score(x).data(), taken.score(x).data());
+}
+
 // ---- 9. Copies -------------------------------------------------------------------------------
 
 TEST(MLP, ACopyHasIndependentWeightsThatTrainIndependently) {

@@ -20,7 +20,8 @@ class Activation {
   static Activation linear() { return Activation(Kind::Linear, 0.0); }
   /// max(x, 0); micrograd's default.
   static Activation relu() { return Activation(Kind::ReLU, 0.0); }
-  /// x for x > 0, slope x otherwise.
+  /// x for x > 0, slope x otherwise. Throws Error if slope is NaN or infinite (as do prelu()
+  /// and elu() for theirs): a model with it could be saved but not loaded again.
   static Activation leaky_relu(double slope = 0.01) { return Activation(Kind::LeakyReLU, slope); }
   /// Leaky ReLU whose slope is a Parameter of each neuron, learnt with the weights
   /// (initialised to `initial_slope`, 0.25 as in PyTorch).
@@ -60,7 +61,8 @@ class Activation {
   friend bool operator==(const Activation&, const Activation&) = default;
 
  private:
-  Activation(Kind kind, double parameter) : kind_(kind), parameter_(parameter) {}
+  /// Throws Error if `parameter` is not finite (the name of the kind and the number in it).
+  Activation(Kind kind, double parameter);
   Kind kind_;
   double parameter_;
 };

@@ -169,7 +169,8 @@ class MLP : public Module {
   MLP(std::size_t nin, std::vector<std::size_t> sizes, std::vector<Activation> activations,
       Init init = Init::Uniform, std::uint64_t seed = 1);
 
-  /// The outputs of the last layer. Throws Error if x.size() != nin().
+  /// The outputs of the last layer. Throws Error if x.size() != nin(), or if this MLP was
+  /// moved from (it then has no layers; assign a model to it to use it again).
   std::vector<Value> operator()(std::span<const Value> x) const;
   std::vector<Value> operator()(std::span<const double> x) const;
   /// The single output of a network whose last layer has one neuron (a score); throws Error
@@ -182,7 +183,8 @@ class MLP : public Module {
   [[nodiscard]] std::string repr() const override;
 
   [[nodiscard]] std::size_t nin() const { return nin_; }
-  [[nodiscard]] std::size_t nout() const { return layers_.back().nout(); }
+  /// The size of the last layer; 0 for a moved-from MLP, which has no layers.
+  [[nodiscard]] std::size_t nout() const { return layers_.empty() ? 0 : layers_.back().nout(); }
   [[nodiscard]] const std::vector<Layer>& layers() const { return layers_; }
 
  private:
