@@ -67,10 +67,9 @@ std::string format_number(double x, int precision) {
   return reads_zero && x != 0.0 ? write(std::chars_format::scientific) : fixed;
 }
 
-
 /// Appends `text` for a DOT "quoted string" shown as a label: \ and " are escaped, & becomes
-/// &amp; (so that "&lt;" shows as typed), a newline becomes \n (a line break), other control
-/// characters a space. In a record field (`record`),
+/// &amp; (so that "&lt;" shows as typed), a newline becomes \n (a line break), a carriage
+/// return is dropped, other control characters become a space. In a record field (`record`),
 /// { } | < > are escaped too (they would separate fields or name ports), and so are the spaces
 /// a record would drop: leading, trailing, and all but the first of a run. Single spaces inside
 /// stay plain: once a field has an escaped ("hard") space, Graphviz keeps the trailing space of
@@ -621,14 +620,14 @@ void render(const Value& root, const std::filesystem::path& path, const DotOptio
 #if SCALARGRAD_HAVE_GVC
   const std::string text = to_dot(root, options);
   // Graphviz writes the new file by name; a failed render() leaves the old one as it was.
-  FileReplacement file(path, message_about("scalargrad: render: cannot write ", path, ""));
+  FileReplacement file(path, concat({"scalargrad: render: cannot write ", detail::quoted(path)}));
   draw_with_gvc(text, format, file.path(), path);
   file.commit();
 #else
   const std::optional<fs::path> program = find_dot_program();
   if (!program) throw Error(std::string(kNoGraphviz));
   const std::string text = to_dot(root, options);
-  FileReplacement file(path, message_about("scalargrad: render: cannot write ", path, ""));
+  FileReplacement file(path, concat({"scalargrad: render: cannot write ", detail::quoted(path)}));
   draw_with_dot_program(*program, text, format, file.path(), path);
   file.commit();
 #endif

@@ -62,7 +62,8 @@ GradcheckReport gradcheck(const GradcheckFunction& f, std::span<const double> in
     e.numeric = (evaluate_shifted(f, inputs, i, h) - evaluate_shifted(f, inputs, i, -h)) / (2.0 * h);
     e.abs_error = std::abs(e.analytic - e.numeric);
     const double scale = std::max(std::abs(e.analytic), std::abs(e.numeric));
-    // A NaN on either side is a NaN error, not "no difference" (std::max can drop a NaN).
+    // NaN when either side is NaN (not "no difference": std::max can drop a NaN) or infinite
+    // (inf / inf).
     e.rel_error = std::isnan(e.abs_error) ? e.abs_error : scale > 0.0 ? e.abs_error / scale : 0.0;
     // An infinite or NaN error fails: without the isfinite, an overflowing difference quotient
     // (numeric inf) would pass any analytic value, as inf <= tolerance * (1 + inf).

@@ -792,8 +792,8 @@ void Tape::check_accumulation(std::uint32_t slot, std::uint32_t i, double total,
   message += shortest(total);
   message += segments[slot].nodes.op[i] == Op::ImportSegment
                  ? " it had from its other uses"
-                 : " it had from its other uses, or from an earlier backward() (a leaf's gradient adds up "
-                   "until zero_grad())";
+                 : " it had from its other uses, or from an earlier backward() or set_grad() (a leaf's "
+                   "gradient adds up until zero_grad())";
   throw AnomalyError(message, name);
 }
 

@@ -14,8 +14,8 @@
 #include <utility>
 
 #include <scalargrad/error.hpp>
-#include <scalargrad/nn/random.hpp>
 #include <scalargrad/file.hpp>
+#include <scalargrad/nn/random.hpp>
 
 #include "file.hpp"
 #include "format.hpp"

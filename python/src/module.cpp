@@ -829,8 +829,8 @@ PYBIND11_MODULE(_scalargrad, m) {
   static py::exception<sg::Error> error(m, "Error", PyExc_RuntimeError);
   error.doc() = "Misuse of scalargrad (the message says what to do); a RuntimeError.";
   static py::exception<sg::AnomalyError> anomaly_error(m, "AnomalyError", error.ptr());
-  anomaly_error.doc() = "The first op whose value or gradient is NaN or infinite, under detect_anomaly(); "
-                        "its name is in .op.";
+  anomaly_error.doc() = "The first op whose value or gradient is NaN or infinite, under detect_anomaly(), or "
+                        "the value whose gradient, summed over its uses, is; the op's name is in .op.";
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);

@@ -123,8 +123,40 @@ TEST(AnomalyMode, NamesALeafWhoseGradientOverflowsAcrossBackwardCalls) {
   EXPECT_EQ(e.op(), "");
   EXPECT_STREQ(e.what(),
                "scalargrad: anomaly: backward made the gradient of 1 (label 'x') inf: adding 1e+308 to the "
-               "1e+308 it had from its other uses, or from an earlier backward() (a leaf's gradient adds up "
-               "until zero_grad())");
+               "1e+308 it had from its other uses, or from an earlier backward() or set_grad() (a leaf's "
+               "gradient adds up until zero_grad())");
+  EXPECT_EQ(x.grad(), 1e308);  // as it was before the addition
+}
+
+TEST(AnomalyMode, NamesAnExternalLeafWhoseGradientOverflows) {
+  // An external leaf (nn::Parameter's) adds into its owner's grad: checked the same way.
+  const double data = 1.0;
+  double grad = 1e308;
+  const Value w = Value::external(data, grad);
+  const AnomalyGuard anomaly;
+  const Value y = w * 1e308;
+  const AnomalyError e = AnomalyOf([&] { y.backward(); });
+  EXPECT_EQ(e.op(), "");
+  EXPECT_THAT(e.what(), StartsWith("scalargrad: anomaly: backward made the gradient of 1 inf: adding 1e+308 to "
+                                   "the 1e+308 it had"));
+  EXPECT_EQ(grad, 1e308);
+}
+
+TEST(AnomalyMode, NamesAnOpResultUsedAgainAfterABackward) {
+  // Each backward() closes the tape's segment: a value used again afterwards is imported into
+  // the next one, and its uses there add into its gradient through import nodes.
+  Value x = 1.0;
+  Value z = x * 1.0;
+  z.label("z");
+  z.backward();
+  const Value a = z * 1e308;
+  a.backward();
+  const Value y = a + z * 1e308;
+  const AnomalyGuard anomaly;
+  const AnomalyError e = AnomalyOf([&] { y.backward(); });
+  EXPECT_EQ(e.op(), "*");
+  EXPECT_STREQ(e.what(), "scalargrad: anomaly: backward made the gradient of 1 (label 'z') inf: adding 1e+308 to "
+                         "the 1e+308 it had from its other uses");
 }
 
 TEST(AnomalyMode, NamesALeafWhoseUsesInTwoSegmentsOverflow) {

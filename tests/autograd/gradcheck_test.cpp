@@ -121,6 +121,7 @@ TEST(Gradcheck, AnOverflowingDifferenceQuotientFailsAWrongGradient) {
   EXPECT_EQ(report.entries[0].analytic, 0.0);
   EXPECT_TRUE(std::isinf(report.entries[0].numeric));
   EXPECT_TRUE(std::isinf(report.entries[0].abs_error));
+  EXPECT_TRUE(std::isnan(report.entries[0].rel_error));  // inf / inf
   EXPECT_FALSE(report.entries[0].passed);
   EXPECT_FALSE(report.passed);
 }

@@ -13,7 +13,10 @@ class Error : public std::runtime_error {
 };
 
 /// Thrown under AnomalyGuard by the first op whose value, or whose gradient flowing back to an
-/// operand, is NaN or infinite. The message names the op and its operands' values and labels.
+/// operand, is NaN or infinite; the message names the op and its operands' values and labels.
+/// Also thrown when the gradients a value's uses pass back add up to a non-finite one where no
+/// op checks the sum (a leaf, or a value used again in a later tape segment: after a
+/// backward(), or after 2^20 more nodes); the message names the value and the two numbers.
 class AnomalyError : public Error {
  public:
   AnomalyError(const std::string& message, std::string op) : Error(message), op_(std::move(op)) {}

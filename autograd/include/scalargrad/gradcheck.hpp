@@ -19,7 +19,7 @@ struct GradcheckEntry {
   double analytic;    ///< d f / d input by backward()
   double numeric;     ///< (f(x + h) - f(x - h)) / (2 h), h = eps * max(1, |x|)
   double abs_error;   ///< |analytic - numeric|
-  double rel_error;   ///< abs_error / max(|analytic|, |numeric|), 0 when both are 0, NaN when either is
+  double rel_error;   ///< abs_error / max(|analytic|, |numeric|): 0 when both are 0, NaN when either is NaN or infinite
   bool passed;        ///< abs_error finite and <= tolerance * (1 + |numeric|)
 };
 

@@ -348,8 +348,9 @@ class NoGradGuard {
 bool is_grad_enabled();
 
 /// While alive, every op on this thread checks its result, and backward() the gradient each op
-/// passes to its operands: the first that is NaN or infinite throws AnomalyError naming the op,
-/// its operands' values and their labels (PyTorch's detect_anomaly). Slower: for finding
+/// passes to its operands and the sums of them: the first that is NaN or infinite throws
+/// AnomalyError naming the op, its operands' values and their labels, or the value whose
+/// summed gradient overflowed (PyTorch's detect_anomaly). Slower: for finding
 /// where a NaN came from, not for training. Guards nest.
 class AnomalyGuard {
  public:
