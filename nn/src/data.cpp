@@ -94,7 +94,10 @@ std::optional<std::string> parse_number(std::string_view field, double& value) {
   // (Built by appending: GCC 12's -Wrestrict misfires on `"'" + std::string(...)`, bug 105651.)
   std::string quoted = "'";
   quoted.append(field).append("'");
-  if (error == std::errc::result_out_of_range) return quoted + " is out of the range of a double";
+  if (error == std::errc::result_out_of_range) {
+    // (from_chars says so for an underflow too, where strtod would round to 0.)
+    return quoted + " is out of the range of a double (magnitude above 1.8e308 or below 4.9e-324)";
+  }
   if (error != std::errc() || ptr != end) return quoted + " is not a number";
   if (!std::isfinite(value)) return quoted + " is not a finite number";
   return std::nullopt;
@@ -159,9 +162,14 @@ Dataset load_csv(const std::filesystem::path& path) {
   std::string_view rest = text;
   if (rest.starts_with("\xEF\xBB\xBF")) rest.remove_prefix(3);  // a UTF-8 byte order mark (spreadsheets write one)
   while (!rest.empty()) {
-    const std::size_t newline = rest.find('\n');
-    const std::string_view line = trim(rest.substr(0, newline));
-    rest.remove_prefix(newline == std::string_view::npos ? rest.size() : newline + 1);
+    // A line ends at \n, \r\n, or a lone \r (old Mac files; a spreadsheet may still write them).
+    const std::size_t end = rest.find_first_of("\r\n");
+    const std::string_view line = trim(rest.substr(0, end));
+    if (end == std::string_view::npos) {
+      rest = {};
+    } else {
+      rest.remove_prefix(end + (rest.substr(end, 2) == "\r\n" ? 2 : 1));
+    }
     ++line_number;
     if (line.empty() || line.front() == '#') continue;
 
@@ -186,9 +194,22 @@ Dataset load_csv(const std::filesystem::path& path) {
       if (fields.size() < 2) {
         fail(line_number, "expected at least 2 columns (x1,...,label), got " + std::to_string(fields.size()));
       }
+      if (header) {
+        // An empty name: most likely a trailing comma, which would make every row one short.
+        for (std::size_t c = 0; c < fields.size(); ++c) {
+          if (fields[c].empty()) fail(line_number, "column " + std::to_string(c + 1) + ": the header's name is empty" +
+                                                       (c + 1 == fields.size() ? " (a trailing comma?)" : ""));
+        }
+      }
       columns = fields.size();
-    } else if (fields.size() != columns) {
-      fail(line_number, "expected " + std::to_string(columns) + " columns, got " + std::to_string(fields.size()));
+    } else if (fields.size() > columns) {
+      const std::string_view extra = fields[columns];
+      fail(line_number, "column " + std::to_string(columns + 1) + ": expected " + std::to_string(columns) +
+                            " columns, got " + std::to_string(fields.size()) +
+                            (extra.empty() && fields.size() == columns + 1 ? " (a trailing comma?)" : ""));
+    } else if (fields.size() < columns) {
+      fail(line_number, "column " + std::to_string(fields.size() + 1) + ": missing; expected " +
+                            std::to_string(columns) + " columns, got " + std::to_string(fields.size()));
     }
     if (header) continue;
     if (first_error) fail(line_number, "column " + std::to_string(error_column) + ": " + *first_error);
@@ -218,14 +239,16 @@ void save_csv(const Dataset& data, const std::filesystem::path& path) {
   if (features == 0) fail("rows have no inputs");
   for (std::size_t r = 0; r < data.size(); ++r) {
     if (data.inputs[r].size() != features) {
-      fail("row " + std::to_string(r) + " has " + std::to_string(data.inputs[r].size()) + " inputs, row 0 has " +
+      fail("inputs[" + std::to_string(r) + "] has " + std::to_string(data.inputs[r].size()) + " values, inputs[0] has " +
            std::to_string(features));
     }
     for (std::size_t c = 0; c <= features; ++c) {
       const double x = c < features ? data.inputs[r][c] : data.labels[r];
       if (!std::isfinite(x)) {
-        fail("row " + std::to_string(r) + ", column " + std::to_string(c + 1) + " is " + format_number(x) +
-             "; only finite numbers can be written");
+        const std::string where = c < features
+                                      ? "inputs[" + std::to_string(r) + "][" + std::to_string(c) + "]"
+                                      : "labels[" + std::to_string(r) + "]";
+        fail(where + " is " + format_number(x) + "; only finite numbers can be written");
       }
     }
   }

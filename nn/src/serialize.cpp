@@ -328,9 +328,9 @@ class Validator {
     if (!weights.is_array()) fail(source_, weights_path, "expected an array, got " + describe(weights));
     if (weights.size() != fan_in) {
       fail(source_, weights_path,
-           "has " + std::to_string(weights.size()) + " weights, but layer " + std::to_string(layer) +
-               " has " + std::to_string(fan_in) + " inputs (" +
-               (layer == 0 ? std::string("nin") : "the size of layer " + std::to_string(layer - 1)) + ")");
+           "has " + std::to_string(weights.size()) + " weights, but the neurons of " + element("layers", layer) +
+               " have " + std::to_string(fan_in) + " inputs (" +
+               (layer == 0 ? std::string("nin") : "the size of " + element("layers", layer - 1)) + ")");
     }
     for (std::size_t k = 0; k < fan_in; ++k) {
       spec.parameters.push_back(number(weights[k], element(weights_path, k)));
@@ -492,11 +492,11 @@ void load_weights(MLP& model, const std::filesystem::path& path) {
     const Layer& file_layer = loaded.layers()[i];
     const Layer& model_layer = model.layers()[i];
     if (file_layer.nout() != model_layer.nout()) {
-      mismatch("layer " + std::to_string(i) + " has " + std::to_string(file_layer.nout()) + " neurons in the file, " +
+      mismatch(element("layers", i) + " has " + std::to_string(file_layer.nout()) + " neurons in the file, " +
                std::to_string(model_layer.nout()) + " in the model");
     }
     if (!(file_layer.activation() == model_layer.activation())) {
-      mismatch("layer " + std::to_string(i) + " has activation '" + file_layer.activation().name() +
+      mismatch(element("layers", i) + " has activation '" + file_layer.activation().name() +
                "' in the file, '" + model_layer.activation().name() + "' in the model");
     }
   }

@@ -222,6 +222,17 @@ TEST_F(CsvTest, LoadSkipsCommentsBlankLinesAndHeaderAndAcceptsCrlfSpacesAndPlusS
   EXPECT_EQ(data.labels, (std::vector<double>{1.0, -1.0, 0.0}));
 }
 
+TEST_F(CsvTest, LoadReadsLinesEndedByALoneCarriageReturnAndCountsThem) {
+  // Regression: old Mac line ends (\r alone) made one line of the whole file.
+  const fs::path path = Write("mac.csv", "x1,x2,label\r0.5,1,1\r\r2,3,-1\r");
+  const Dataset data = load_csv(path);
+  EXPECT_EQ(data.inputs, (std::vector<std::vector<double>>{{0.5, 1.0}, {2.0, 3.0}}));
+  EXPECT_EQ(data.labels, (std::vector<double>{1.0, -1.0}));
+  // Line numbers count \r\n once, and a lone \r once.
+  EXPECT_THAT(LoadError("x1,x2,label\r\n1,2,1\r\n3,x,1\r\n"), HasSubstr("points.csv:3: column 2: 'x' is not a number"));
+  EXPECT_THAT(LoadError("x1,x2,label\r1,2,1\r\r3,x,1\r"), HasSubstr("points.csv:4: column 2: 'x' is not a number"));
+}
+
 TEST_F(CsvTest, LoadWithoutHeaderReadsEveryRow) {
   const Dataset data = load_csv(Write("plain.csv", "1,2\n3,4\n"));
   EXPECT_EQ(data.inputs, (std::vector<std::vector<double>>{{1.0}, {3.0}}));
@@ -266,11 +277,21 @@ TEST_F(CsvTest, NonFiniteAndOutOfRangeNumbersAreRejected) {
   EXPECT_THAT(LoadError("1,2,1\n1,2,nan\n"), HasSubstr("points.csv:2: column 3: 'nan' is not a finite number"));
   EXPECT_THAT(LoadError("1,2,1\n1e999,2,1\n"),
               HasSubstr("points.csv:2: column 1: '1e999' is out of the range of a double"));
+  // from_chars calls an underflow out of range too (strtod would round it to 0): said so.
+  EXPECT_THAT(LoadError("x1,x2,label\n1e-400,2,1\n"),
+              HasSubstr("points.csv:2: column 1: '1e-400' is out of the range of a double (magnitude above 1.8e308 "
+                        "or below 4.9e-324)"));
 }
 
 TEST_F(CsvTest, WrongColumnCountNamesExpectedAndGot) {
-  EXPECT_THAT(LoadError("x1,x2,label\n1,2,1\n3,4,0\n# c\n\n\n5,6\n"), HasSubstr("points.csv:7: expected 3 columns, got 2"));
-  EXPECT_THAT(LoadError("x1,x2,label\n1,2,3,4\n"), HasSubstr("points.csv:2: expected 3 columns, got 4"));
+  EXPECT_THAT(LoadError("x1,x2,label\n1,2,1\n3,4,0\n# c\n\n\n5,6\n"),
+              HasSubstr("points.csv:7: column 3: missing; expected 3 columns, got 2"));
+  EXPECT_THAT(LoadError("x1,x2,label\n1,2,3,4\n"), HasSubstr("points.csv:2: column 4: expected 3 columns, got 4"));
+  EXPECT_THAT(LoadError("x1,x2,label\n1,2,1,\n"),
+              HasSubstr("points.csv:2: column 4: expected 3 columns, got 4 (a trailing comma?)"));
+  // Regression: a header with a trailing comma set 4 columns, and the first row was blamed.
+  EXPECT_THAT(LoadError("x1,x2,label,\n1,2,1\n"),
+              HasSubstr("points.csv:1: column 4: the header's name is empty (a trailing comma?)"));
 }
 
 TEST_F(CsvTest, SingleColumnIsAnError) {
@@ -288,7 +309,7 @@ TEST_F(CsvTest, HeaderWithANumberIsADataRow) {
 TEST_F(CsvTest, SaveRejectsInconsistentRows) {
   const fs::path path = dir_ / "bad.csv";
   EXPECT_THAT(ErrorMessage([&] { save_csv(Dataset{{{1.0, 2.0}, {3.0}}, {1.0, -1.0}}, path); }),
-              HasSubstr("row 1 has 1 inputs, row 0 has 2"));
+              HasSubstr("inputs[1] has 1 values, inputs[0] has 2"));
   EXPECT_THAT(ErrorMessage([&] { save_csv(Dataset{{{1.0, 2.0}}, {1.0, -1.0}}, path); }),
               HasSubstr("1 rows of inputs but 2 labels"));
   EXPECT_THAT(ErrorMessage([&] { save_csv(Dataset{}, path); }), HasSubstr("no rows to write"));
@@ -300,7 +321,9 @@ TEST_F(CsvTest, SaveRejectsNonFiniteNumbers) {
   const fs::path path = dir_ / "nan.csv";
   const double nan = std::numeric_limits<double>::quiet_NaN();
   EXPECT_THAT(ErrorMessage([&] { save_csv(Dataset{{{1.0, 2.0}, {3.0, nan}}, {1.0, -1.0}}, path); }),
-              HasSubstr("row 1, column 2 is nan; only finite numbers can be written"));
+              HasSubstr("inputs[1][1] is nan; only finite numbers can be written"));
+  EXPECT_THAT(ErrorMessage([&] { save_csv(Dataset{{{1.0, 2.0}, {3.0, 4.0}}, {1.0, -nan}}, path); }),
+              HasSubstr("labels[1] is nan; only finite numbers can be written"));
   EXPECT_FALSE(fs::exists(path));
 }
 

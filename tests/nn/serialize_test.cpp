@@ -337,9 +337,10 @@ std::vector<CorruptFile> CorruptFiles() {
       {"ZeroSize", Edit(valid, R"("size": 1)", R"("size": 0)"), {"layers[1].size: expected a positive integer"}},
       {"MissingSize", Edit(valid, R"("size": 1, )", ""), {"layers[1].size: missing field"}},
       {"WeightsCountWrong", Edit(valid, "[0.75, -0.5]", "[0.75]"),
-       {"layers[1].neurons[0].weights: has 1 weights, but layer 1 has 2 inputs"}},
+       {"layers[1].neurons[0].weights: has 1 weights, but the neurons of layers[1] have 2 inputs (the size of "
+        "layers[0])"}},
       {"WeightsCountWrongFirstLayer", Edit(valid, "[0.5, -0.25]", "[0.5, -0.25, 1.0]"),
-       {"layers[0].neurons[0].weights: has 3 weights, but layer 0 has 2 inputs (nin)"}},
+       {"layers[0].neurons[0].weights: has 3 weights, but the neurons of layers[0] have 2 inputs (nin)"}},
       {"NeuronsCountWrong", Edit(valid, R"("size": 2)", R"("size": 3)"),
        {"layers[0].neurons: has 2 neurons, but the layer's size is 3"}},
       {"WeightIsString", Edit(valid, "[0.5, -0.25]", R"(["0.5", -0.25])"),
@@ -430,12 +431,12 @@ TEST_F(ModelFileTest, LoadWeightsRejectsAnotherArchitectureNamingTheFirstDiffere
                 AllOf(HasSubstr(file.string()), HasSubstr("architecture"), HasSubstr(difference)));
     EXPECT_EQ(State(model), before);
   };
-  expect_rejected(MLP(2, {16, 1}), "layer 0 has 8 neurons in the file, 16 in the model");
+  expect_rejected(MLP(2, {16, 1}), "layers[0] has 8 neurons in the file, 16 in the model");
   expect_rejected(MLP(3, {8, 1}), "nin is 2 in the file, 3 in the model");
   expect_rejected(MLP(2, {8, 8, 1}), "2 layers in the file, 3 in the model");
-  expect_rejected(MLP(2, {8, 1}, Activation::tanh()), "layer 0 has activation 'relu' in the file, 'tanh' in the model");
+  expect_rejected(MLP(2, {8, 1}, Activation::tanh()), "layers[0] has activation 'relu' in the file, 'tanh' in the model");
   expect_rejected(MLP(2, {8, 1}, Activation::relu(), Activation::sigmoid()),
-                  "layer 1 has activation 'linear' in the file, 'sigmoid' in the model");
+                  "layers[1] has activation 'linear' in the file, 'sigmoid' in the model");
 }
 
 TEST_F(ModelFileTest, MissingFileIsAnErrorNamingThePathAndTheReason) {

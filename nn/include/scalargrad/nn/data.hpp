@@ -31,12 +31,14 @@ Dataset make_moons(std::size_t n = 100, double noise = 0.1, std::uint64_t seed =
                    Labels labels = Labels::PlusMinusOne);
 
 /// Reads rows "x1,x2,...,label" (one header line of non-numbers and lines starting with '#'
-/// are skipped; every row must have the same number of columns). Throws Error naming the file,
-/// the line, the column and the reason for a bad row.
+/// are skipped; every row must have the same number of columns; lines end in \n, \r\n or a
+/// lone \r; a UTF-8 byte order mark is skipped). Throws Error naming the file, the line, the
+/// column and the reason for a bad row, and for a header with an empty name (a trailing comma).
 Dataset load_csv(const std::filesystem::path& path);
 /// Writes rows "x1,...,label" with a header, each number in the fewest digits that read back
 /// to the same double. Checks the data first (as many labels as rows, every row the same
-/// non-zero size, every number finite) and throws Error naming the row and column otherwise.
+/// non-zero size, every number finite) and throws Error naming the element otherwise
+/// ("inputs[1][0] is nan", "labels[3] is inf").
 /// Replaces `path` through scalargrad::replace_file() (<scalargrad/file.hpp>: a temporary file
 /// beside it, renamed over it; links followed, a device or FIFO written in place, a folder
 /// refused), so that a failure (Error "scalargrad::nn: cannot save CSV to '<path>': " and the
