@@ -82,6 +82,10 @@ Activation Activation::parse(std::string_view text) {
     }
     double value = 0.0;
     const auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), value);
+    if (error == std::errc::result_out_of_range && end == number.data() + number.size()) {
+      throw Error("scalargrad::nn: activation '" + std::string(text) + "': '" + std::string(number) +
+                  "' is out of the range of a double (magnitude above 1.8e308 or below 4.9e-324)");
+    }
     if (error != std::errc() || end != number.data() + number.size() || !std::isfinite(value)) {
       throw Error("scalargrad::nn: activation '" + std::string(text) + "': '" + std::string(number) +
                   "' is not a finite number");

@@ -766,9 +766,14 @@ TEST(Activation, ParseRejectsUnknownNamesBadNumbersAndUnwantedParameters) {
                     HasSubstr("softplus")));
   EXPECT_THAT(ErrorOf([] { (void)Activation::parse(""); }), HasSubstr("unknown activation"));
   EXPECT_THAT(ErrorOf([] { (void)Activation::parse("ReLU"); }), HasSubstr("unknown activation 'ReLU'"));
-  for (const char* bad : {"leaky_relu:abc", "leaky_relu:", "leaky_relu:0.1x", "elu:1e999", "prelu:nan",
-                          "leaky_relu: 0.1"}) {
+  for (const char* bad : {"leaky_relu:abc", "leaky_relu:", "leaky_relu:0.1x", "prelu:nan", "leaky_relu: 0.1"}) {
     EXPECT_THAT(ErrorOf([&] { (void)Activation::parse(bad); }), HasSubstr("not a finite number")) << bad;
+  }
+  // Too large or (an underflow, which from_chars refuses too) too small: said so.
+  for (const char* bad : {"elu:1e999", "elu:1e-400"}) {
+    EXPECT_THAT(ErrorOf([&] { (void)Activation::parse(bad); }),
+                HasSubstr("is out of the range of a double (magnitude above 1.8e308 or below 4.9e-324)"))
+        << bad;
   }
   EXPECT_THAT(ErrorOf([] { (void)Activation::parse("relu:0.5"); }),
               AllOf(HasSubstr("'relu'"), HasSubstr("takes no parameter")));
