@@ -142,7 +142,13 @@ Dataset make_moons(std::size_t n, double noise, std::uint64_t seed, Labels label
     std::swap(data.labels[i], data.labels[j]);
   }
   for (std::vector<double>& point : data.inputs) {
-    for (double& x : point) x += noise * rng.normal();
+    for (double& x : point) {
+      x += noise * rng.normal();
+      if (!std::isfinite(x)) {  // only a noise near the largest double gets here
+        throw Error("scalargrad::nn: make_moons: noise " + format_number(noise) +
+                    " makes a coordinate overflow to " + format_number(x) + "; use a smaller noise");
+      }
+    }
   }
   return data;
 }

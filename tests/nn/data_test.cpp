@@ -31,6 +31,7 @@ using scalargrad::nn::load_csv;
 using scalargrad::nn::make_moons;
 using scalargrad::nn::save_csv;
 using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
 
 // ---- make_moons -----------------------------------------------------------------------------
 std::size_t Count(const Dataset& data, double label) {
@@ -148,6 +149,11 @@ TEST(MakeMoons, RejectsFewerThanTwoPointsAndBadNoise) {
               HasSubstr("noise must be >= 0 and finite, got -0.1"));
   EXPECT_THAT(ErrorMessage([] { (void)make_moons(10, std::numeric_limits<double>::quiet_NaN()); }),
               HasSubstr("got nan"));
+  // Regression: a finite noise near the largest double was taken, and gave inf coordinates.
+  EXPECT_THAT(ErrorMessage([] { (void)make_moons(20, 1e308); }),
+              MatchesRegex("scalargrad::nn: make_moons: noise 1e\\+308 makes a coordinate overflow to -?inf; use a "
+                           "smaller noise"));
+  EXPECT_EQ(make_moons(20, 1e300).size(), 20u);  // large, but every coordinate finite
 }
 
 // ---- CSV ------------------------------------------------------------------------------------
