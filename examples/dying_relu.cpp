@@ -116,6 +116,7 @@ Run train(const nn::Activation& hidden, double learning_rate, std::uint64_t seed
 
   Value loss = forward();
   run.dead_before = census(0, loss.data());
+  run.dead_after = run.dead_before;  // after 0 steps (--steps 0), as before them
   for (std::size_t k = 0; k < o.steps; ++k) {
     model.zero_grad();
     loss.backward();
