@@ -33,7 +33,8 @@
 #include <CLI/CLI.hpp>
 #include <scalargrad/scalargrad.hpp>
 
-#include "support/options.hpp"     // number_in(): a check that names the range
+#include "support/options.hpp"
+#include "support/output.hpp"     // number_in(): a check that names the range
 #include "support/write_file.hpp"  // AtomicFile: a failed write leaves the old file as it was
 
 namespace nn = scalargrad::nn;
@@ -163,7 +164,9 @@ void print_row(const std::string& name, const std::vector<Point>& points, double
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int program_main(int argc, char** argv) {
   CLI::App app{"Every activation function and its derivative (by backward()) on a grid over [-6, 6].",
                "activations"};
   std::filesystem::path out_dir = ".";
@@ -225,4 +228,10 @@ int main(int argc, char** argv) {
   }
   std::printf("\nwrote %s\n", csv_path.c_str());
   return agree ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return scalargrad::support::finish_output("activations", program_main(argc, argv));
 }

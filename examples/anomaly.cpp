@@ -9,11 +9,14 @@
 #include <CLI/CLI.hpp>
 #include <scalargrad/scalargrad.hpp>
 
-#include "support/options.hpp"  // parse_command_line(): --help exits 0, a bad command line 2
+#include "support/options.hpp"
+#include "support/output.hpp"  // parse_command_line(): --help exits 0, a bad command line 2
 
 using scalargrad::Value;
 
-int main(int argc, char** argv) {
+namespace {
+
+int program_main(int argc, char** argv) {
   // No options: --help says what the program shows; anything else is a bad command line (exit 2).
   CLI::App app{"Shows how anomaly mode names the op where a NaN or an infinity first appears.", "anomaly"};
   if (const std::optional<int> status = scalargrad::support::parse_command_line(app, argc, argv)) return *status;
@@ -46,4 +49,11 @@ int main(int argc, char** argv) {
   } catch (const scalargrad::AnomalyError& e) {
     std::printf("with anomaly mode: %s\n", e.what());
   }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return scalargrad::support::finish_output("anomaly", program_main(argc, argv));
 }

@@ -41,7 +41,8 @@
 #include <CLI/CLI.hpp>
 #include <scalargrad/scalargrad.hpp>
 
-#include "support/options.hpp"     // whole_number(), number_in(), ...: checks that name the range
+#include "support/options.hpp"
+#include "support/output.hpp"     // whole_number(), number_in(), ...: checks that name the range
 #include "support/write_file.hpp"  // AtomicFile: a failed write leaves the old file as it was
 
 namespace nn = scalargrad::nn;
@@ -362,7 +363,9 @@ void write_csv(const Boundary& b, const nn::Dataset& data, const std::string& pa
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int program_main(int argc, char** argv) {
   int status = 0;
   const std::optional<Setup> setup = read_command_line(argc, argv, status);
   if (!setup) return status;
@@ -437,4 +440,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return scalargrad::support::finish_output("demo", program_main(argc, argv));
 }

@@ -38,7 +38,8 @@
 #include <CLI/CLI.hpp>
 #include <scalargrad/scalargrad.hpp>
 
-#include "support/options.hpp"     // whole_number(), list_of(), ...: checks that name the range
+#include "support/options.hpp"
+#include "support/output.hpp"     // whole_number(), list_of(), ...: checks that name the range
 #include "support/write_file.hpp"  // AtomicFile: a failed write leaves the old file as it was
 
 namespace nn = scalargrad::nn;
@@ -181,7 +182,9 @@ int run(const Options& o) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int program_main(int argc, char** argv) {
   CLI::App app{"Dead ReLU and Leaky ReLU neurons before, during and after training.", "dying_relu"};
   Options o;
   std::string learning_rates = "0.1,1,3";
@@ -206,4 +209,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "dying_relu: %s\n", e.what());
     return 1;
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return scalargrad::support::finish_output("dying_relu", program_main(argc, argv));
 }

@@ -9,11 +9,14 @@
 #include <CLI/CLI.hpp>
 #include <scalargrad/scalargrad.hpp>
 
-#include "support/options.hpp"  // parse_command_line(): --help exits 0, a bad command line 2
+#include "support/options.hpp"
+#include "support/output.hpp"  // parse_command_line(): --help exits 0, a bad command line 2
 
 using scalargrad::Value;
 
-int main(int argc, char** argv) {
+namespace {
+
+int program_main(int argc, char** argv) {
   // No options: --help says what the program shows; anything else is a bad command line (exit 2).
   CLI::App app{"Builds micrograd's neuron o = tanh(x1*w1 + x2*w2 + b) and prints do/dv for every value.", "expression"};
   if (const std::optional<int> status = scalargrad::support::parse_command_line(app, argc, argv)) return *status;
@@ -46,4 +49,10 @@ int main(int argc, char** argv) {
   // The chain rule, by hand, for one of them: do/dw1 = (1 - o^2) * x1.
   std::printf("\nby hand: do/dw1 = (1 - o^2) * x1 = %.4f\n", (1.0 - o.data() * o.data()) * x1.data());
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return scalargrad::support::finish_output("expression", program_main(argc, argv));
 }

@@ -12,7 +12,8 @@
 #include <CLI/CLI.hpp>
 #include <scalargrad/scalargrad.hpp>
 
-#include "support/options.hpp"  // parse_command_line(): --help exits 0, a bad command line 2
+#include "support/options.hpp"
+#include "support/output.hpp"  // parse_command_line(): --help exits 0, a bad command line 2
 
 using scalargrad::Value;
 
@@ -25,7 +26,9 @@ Value cross_entropy_of_first(std::span<const Value> z) {
   return log(scalargrad::sum(exps)) + largest - z[0];
 }
 
-int main(int argc, char** argv) {
+namespace {
+
+int program_main(int argc, char** argv) {
   // No options: --help says what the program shows; anything else is a bad command line (exit 2).
   CLI::App app{"Checks the gradients of a softmax cross-entropy against central finite differences.", "gradcheck"};
   if (const std::optional<int> status = scalargrad::support::parse_command_line(app, argc, argv)) return *status;
@@ -36,4 +39,10 @@ int main(int argc, char** argv) {
       scalargrad::gradcheck(cross_entropy_of_first, logits, /*eps=*/1e-6, /*tolerance=*/1e-6, names);
   std::cout << "loss = " << report.value << "\n" << report;
   return report.passed ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return scalargrad::support::finish_output("gradcheck", program_main(argc, argv));
 }

@@ -21,7 +21,8 @@
 #include <CLI/CLI.hpp>
 #include <scalargrad/scalargrad.hpp>
 
-#include "support/options.hpp"     // parse_command_line(): --help exits 0, a bad command line 2
+#include "support/options.hpp"
+#include "support/output.hpp"     // parse_command_line(): --help exits 0, a bad command line 2
 #include "support/write_file.hpp"  // write_file(): a failed write leaves the old file as it was
 
 using scalargrad::Value;
@@ -42,7 +43,9 @@ void draw(const Value& root, const std::filesystem::path& dir, const std::string
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int program_main(int argc, char** argv) {
   CLI::App app{"micrograd's trace_graph examples: DOT text and SVG pictures of two graphs.", "trace_graph"};
   std::filesystem::path out = ".";
   bool no_render = false;
@@ -102,4 +105,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return scalargrad::support::finish_output("trace_graph", program_main(argc, argv));
 }

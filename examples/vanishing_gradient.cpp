@@ -37,7 +37,8 @@
 #include <CLI/CLI.hpp>
 #include <scalargrad/scalargrad.hpp>
 
-#include "support/options.hpp"     // whole_number(), list_of(), ...: checks that name the range
+#include "support/options.hpp"
+#include "support/output.hpp"     // whole_number(), list_of(), ...: checks that name the range
 #include "support/write_file.hpp"  // AtomicFile: a failed write leaves the old file as it was
 
 namespace nn = scalargrad::nn;
@@ -226,7 +227,9 @@ int run(const Options& o) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int program_main(int argc, char** argv) {
   CLI::App app{"Gradient norm per layer against depth, per activation and initialisation; training curves.",
                "vanishing_gradient"};
   Options o;
@@ -275,4 +278,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "vanishing_gradient: %s\n", e.what());
     return 1;
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return scalargrad::support::finish_output("vanishing_gradient", program_main(argc, argv));
 }

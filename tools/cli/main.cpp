@@ -41,6 +41,7 @@
 #include <scalargrad/value.hpp>
 
 #include "cli/expression.hpp"
+#include "support/output.hpp"      // examples/support: finish_output(): stdout checked at the end
 #include "support/write_file.hpp"  // examples/support: AtomicFile: a failed write leaves the old file as it was
 
 namespace {
@@ -234,7 +235,9 @@ int run_grad(const GradOptions& options) {
     return kBadInput;
   }
   if (!options.svg.empty() && std::filesystem::path(options.svg).extension() != ".svg") {
-    print_error(cat({"--svg: '", options.svg, "' does not end in .svg"}));
+    // (".svg" alone is a hidden file without an extension, not an SVG with an empty name.)
+    const bool name_missing = std::filesystem::path(options.svg).filename() == ".svg";
+    print_error(cat({"--svg: '", options.svg, name_missing ? "' has no name before .svg" : "' does not end in .svg"}));
     return kBadInput;
   }
   if (!options.svg.empty() && scalargrad::render_backend().empty()) {
@@ -293,11 +296,14 @@ int run_grad(const GradOptions& options) {
 
 int main(int argc, char** argv) {
   GradOptions options;
-  if (const std::optional<int> status = read_command_line(argc, argv, options)) return *status;
+  if (const std::optional<int> status = read_command_line(argc, argv, options)) {
+    return scalargrad::support::finish_output("scalargrad", *status);  // --help, or a usage error
+  }
+  int status = kFailure;
   try {
-    return run_grad(options);
+    status = run_grad(options);
   } catch (const std::exception& e) {  // scalargrad::Error from to_dot() or render(), ...
     print_error(e.what());
-    return kFailure;
   }
+  return scalargrad::support::finish_output("scalargrad", status);
 }
