@@ -33,8 +33,8 @@
 #include <CLI/CLI.hpp>
 #include <scalargrad/scalargrad.hpp>
 
-#include "support/options.hpp"
-#include "support/output.hpp"     // number_in(): a check that names the range
+#include "support/options.hpp"     // number_in(): a check that names the range
+#include "support/output.hpp"      // finish_output(): what main() returns, stdout checked
 #include "support/write_file.hpp"  // AtomicFile: a failed write leaves the old file as it was
 
 namespace nn = scalargrad::nn;
@@ -161,10 +161,6 @@ void print_row(const std::string& name, const std::vector<Point>& points, double
               where, derivative_at(points, -5.0), derivative_at(points, 0.0), derivative_at(points, 5.0),
               error);
 }
-
-}  // namespace
-
-namespace {
 
 int program_main(int argc, char** argv) {
   CLI::App app{"Every activation function and its derivative (by backward()) on a grid over [-6, 6].",

@@ -41,8 +41,8 @@
 #include <CLI/CLI.hpp>
 #include <scalargrad/scalargrad.hpp>
 
-#include "support/options.hpp"
-#include "support/output.hpp"     // whole_number(), number_in(), ...: checks that name the range
+#include "support/options.hpp"     // whole_number(), number_in(), ...: checks that name the range
+#include "support/output.hpp"      // finish_output(): what main() returns, stdout checked
 #include "support/write_file.hpp"  // AtomicFile: a failed write leaves the old file as it was
 
 namespace nn = scalargrad::nn;
@@ -337,10 +337,9 @@ void draw(const Boundary& b, const nn::Dataset& data, bool unicode) {
   std::printf("points: o label -1, x label +1 (O, X: on the wrong side)\n");
 }
 
-/// Writes the cells and the points as CSV (the format is in --help's footer). A failed write
-/// leaves an older file of that name as it was.
-void write_csv(const Boundary& b, const nn::Dataset& data, const std::string& path) {
-  support::AtomicFile file(path);
+/// Writes the cells and the points as CSV (the format is in --help's footer) into `file`, which
+/// replaces its target at commit(): a failed write leaves an older file of that name as it was.
+void write_csv(const Boundary& b, const nn::Dataset& data, support::AtomicFile& file) {
   std::ostream& out = file.stream();
   char line[160];
   out << "kind,x,y,score,class,label\n";
@@ -358,12 +357,7 @@ void write_csv(const Boundary& b, const nn::Dataset& data, const std::string& pa
                   score > 0.0 ? 1 : -1, data.labels[i] > 0.0 ? 1 : -1);
     out << line;
   }
-  file.commit();
 }
-
-}  // namespace
-
-namespace {
 
 int program_main(int argc, char** argv) {
   int status = 0;
@@ -372,6 +366,14 @@ int program_main(int argc, char** argv) {
   const Setup& s = *setup;
 
   try {
+    // The files to write, made now (as new files beside their targets, put in place at the end):
+    // a path that cannot be written (a folder, a missing folder) fails before the training, not
+    // after it.
+    std::optional<scalargrad::FileReplacement> model_file;
+    if (!s.save.empty()) model_file.emplace(s.save, "scalargrad::nn: cannot save model to '" + s.save + "'");
+    std::optional<support::AtomicFile> csv_file;
+    if (!s.boundary_csv.empty()) csv_file.emplace(s.boundary_csv);
+
     // The data: two interleaving half circles, label -1 (upper) and +1 (lower).
     const nn::Dataset data = nn::make_moons(s.points, s.noise, s.data_seed);
     nn::MLP model = make_model(s);
@@ -420,8 +422,9 @@ int program_main(int argc, char** argv) {
       std::printf("training time: %.3f s of CPU, %.3f s on the clock (%.2f ms of CPU per step)\n", cpu_seconds,
                   seconds.count(), 1e3 * cpu_seconds / static_cast<double>(s.steps));
     }
-    if (!s.save.empty()) {
-      nn::save_model(model, s.save);
+    if (model_file) {  // as nn::save_model() writes it
+      model_file->write(nn::to_json(model));
+      model_file->commit();
       std::printf("saved the model to %s\n", s.save.c_str());
     }
 
@@ -429,8 +432,9 @@ int program_main(int argc, char** argv) {
     const Boundary boundary = evaluate_boundary(model, data);
     std::printf("\n");
     draw(boundary, data, !s.ascii && locale_is_utf8());
-    if (!s.boundary_csv.empty()) {
-      write_csv(boundary, data, s.boundary_csv);
+    if (csv_file) {
+      write_csv(boundary, data, *csv_file);
+      csv_file->commit();
       std::printf("wrote %s (%d grid cells, %zu points)\n", s.boundary_csv.c_str(),
                   Boundary::kColumns * Boundary::kRows, data.size());
     }

@@ -38,8 +38,8 @@
 #include <CLI/CLI.hpp>
 #include <scalargrad/scalargrad.hpp>
 
-#include "support/options.hpp"
-#include "support/output.hpp"     // whole_number(), list_of(), ...: checks that name the range
+#include "support/options.hpp"     // whole_number(), list_of(), ...: checks that name the range
+#include "support/output.hpp"      // finish_output(): what main() returns, stdout checked
 #include "support/write_file.hpp"  // AtomicFile: a failed write leaves the old file as it was
 
 namespace nn = scalargrad::nn;
@@ -179,10 +179,6 @@ int run(const Options& o) {
   std::printf("total time %.1f s\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   return 0;
 }
-
-}  // namespace
-
-namespace {
 
 int program_main(int argc, char** argv) {
   CLI::App app{"Dead ReLU and Leaky ReLU neurons before, during and after training.", "dying_relu"};

@@ -12,8 +12,8 @@
 #include <CLI/CLI.hpp>
 #include <scalargrad/scalargrad.hpp>
 
-#include "support/options.hpp"
-#include "support/output.hpp"  // parse_command_line(): --help exits 0, a bad command line 2
+#include "support/options.hpp"  // parse_command_line(): --help exits 0, a bad command line 2
+#include "support/output.hpp"   // finish_output(): what main() returns, stdout checked
 
 using scalargrad::Value;
 

@@ -21,8 +21,8 @@
 #include <CLI/CLI.hpp>
 #include <scalargrad/scalargrad.hpp>
 
-#include "support/options.hpp"
-#include "support/output.hpp"     // parse_command_line(): --help exits 0, a bad command line 2
+#include "support/options.hpp"     // parse_command_line(): --help exits 0, a bad command line 2
+#include "support/output.hpp"      // finish_output(): what main() returns, stdout checked
 #include "support/write_file.hpp"  // write_file(): a failed write leaves the old file as it was
 
 using scalargrad::Value;
@@ -40,10 +40,6 @@ void draw(const Value& root, const std::filesystem::path& dir, const std::string
   scalargrad::render(root, svg_path, options);
   std::printf("wrote %s\n", svg_path.c_str());
 }
-
-}  // namespace
-
-namespace {
 
 int program_main(int argc, char** argv) {
   CLI::App app{"micrograd's trace_graph examples: DOT text and SVG pictures of two graphs.", "trace_graph"};
