@@ -163,8 +163,9 @@ std::optional<Setup> read_command_line(int argc, char** argv, int& status) {
   app.add_option("--noise", s.noise, "Standard deviation of the noise on the points")
       ->check(support::number_in(0.0, 10.0))
       ->capture_default_str();
-  app.add_option("--load", s.load, "Start from this model file (it replaces --hidden, --activation, --init, --seed)");
-  app.add_option("--save", s.save, "Save the trained model to this JSON file");
+  app.add_option("--load", s.load, "Start from this model file (it replaces --hidden, --activation, --init, --seed)")
+      ->check(support::file_name());
+  app.add_option("--save", s.save, "Save the trained model to this JSON file")->check(support::file_name());
   app.add_option("--boundary-csv", boundary_csv, "Write the decision boundary to this CSV file (\"\": don't)")
       ->capture_default_str();
   app.add_flag("--quiet", s.quiet, "No line per training step");

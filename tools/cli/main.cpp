@@ -41,6 +41,7 @@
 #include <scalargrad/value.hpp>
 
 #include "cli/expression.hpp"
+#include "support/options.hpp"     // examples/support: file_name(): an option's file name is not empty
 #include "support/output.hpp"      // examples/support: finish_output(): stdout checked at the end
 #include "support/write_file.hpp"  // examples/support: AtomicFile: a failed write leaves the old file as it was
 
@@ -124,8 +125,12 @@ std::optional<int> read_command_line(int argc, char** argv, GradOptions& options
   grad->add_option("--at", options.at, "NAME=VALUE,...: the value of every variable (may be repeated)")
       ->type_name("NAME=VALUE,...")
       ->allow_extra_args(false);  // one value per --at: `--at x=3 -- "-x^2"` leaves "-x^2" to EXPR
-  grad->add_option("--dot", options.dot, "Write the graph to FILE as Graphviz DOT text")->type_name("FILE");
-  grad->add_option("--svg", options.svg, "Draw the graph as SVG to FILE, a name ending in .svg (needs Graphviz)")->type_name("FILE");
+  grad->add_option("--dot", options.dot, "Write the graph to FILE as Graphviz DOT text")
+      ->check(scalargrad::support::file_name())
+      ->type_name("FILE");
+  grad->add_option("--svg", options.svg, "Draw the graph as SVG to FILE, a name ending in .svg (needs Graphviz)")
+      ->check(scalargrad::support::file_name())
+      ->type_name("FILE");
   grad->add_flag("--check", options.check,
                  "Compare the gradients with central finite differences (gradcheck); exit 1 if they differ");
   grad->add_flag("--json", options.json,
