@@ -714,8 +714,10 @@ std::vector<nn::Activation> mlp_activations(std::size_t layers, py::handle activ
   return out;
 }
 
-/// A file's path from a str or an os.PathLike (pathlib.Path), as os.fspath() reads it, as render()
-/// takes it; TypeError naming `who` otherwise.
+/// A file's path from a str, bytes or an os.PathLike (pathlib.Path), as os.fspath() reads it, as
+/// render() takes it; TypeError naming `who` otherwise. A str is encoded as os.fsencode() does
+/// (the file system encoding with surrogateescape), so that a name os.listdir() gave for bytes
+/// that are not UTF-8 ('\udcff.json') names that file again.
 std::filesystem::path file_path(py::handle path, const char* who) {
   const auto text = py::reinterpret_steal<py::object>(PyOS_FSPath(path.ptr()));
   if (!text) {  // os.fspath() gives str or bytes; its TypeError becomes ours, naming the call
@@ -727,7 +729,12 @@ std::filesystem::path file_path(py::handle path, const char* who) {
     message += "'";
     throw py::type_error(message);
   }
-  return std::filesystem::path(text.cast<std::string>());
+  if (PyUnicode_Check(text.ptr())) {
+    const auto bytes = py::reinterpret_steal<py::object>(PyUnicode_EncodeFSDefault(text.ptr()));
+    if (!bytes) throw py::error_already_set();
+    return std::filesystem::path(bytes.cast<std::string>());
+  }
+  return std::filesystem::path(text.cast<std::string>());  // bytes
 }
 
 /// The items of any iterable, in a new list.
@@ -947,9 +954,9 @@ PYBIND11_MODULE(_scalargrad, m) {
       "Graphviz DOT text of root's graph, in micrograd's picture.");
   m.def(
       "_render_file",
-      [](py::handle root, const std::string& path, int precision, bool show_grad, bool color_by_grad,
-         bool cluster_layers, std::size_t max_nodes) {
-        sg::render(value_of(root), std::filesystem::path(path),
+      [](py::handle root, py::handle path, int precision, bool show_grad, bool color_by_grad, bool cluster_layers,
+         std::size_t max_nodes) {
+        sg::render(value_of(root), file_path(path, "render"),
                    dot_options(precision, show_grad, color_by_grad, cluster_layers, max_nodes));
       },
       py::arg("root"), py::arg("path"), py::kw_only(), py::arg("precision") = 4, py::arg("show_grad") = true,

@@ -1,6 +1,7 @@
 """Pictures and checks: to_dot, render (SVG files, and SVG for notebooks), gradcheck."""
 
 import math
+import os
 import pathlib
 import re
 
@@ -88,6 +89,16 @@ def test_render_without_a_path_gives_an_svg_for_notebooks():
     assert isinstance(svg, sg.SVG)
     assert "<svg" in svg._repr_svg_() and svg.data == str(svg)
     assert "<svg" in sg.draw_dot(neuron()).data
+
+
+@needs_graphviz
+def test_render_takes_a_name_that_is_not_utf8(tmp_path):
+    # Regression: _render_file took a C++ std::string, and TypeError refused '\udcff.svg'.
+    path = os.path.join(str(tmp_path), os.fsdecode(b"\xff.svg"))
+    assert sg.render(neuron(), path) == path
+    assert b"<svg" in open(os.fsencode(path), "rb").read()
+    with pytest.raises(TypeError, match="^render: path must be a str or os.PathLike"):
+        sg._render_file(neuron(), 3)
 
 
 def test_render_refuses_an_unknown_format(tmp_path):

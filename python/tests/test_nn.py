@@ -4,6 +4,7 @@ and a forward pass in plain Python, activations, initialisation, losses, optimiz
 
 import gc
 import math
+import os
 import re
 
 import pytest
@@ -405,6 +406,23 @@ def test_model_files_take_str_and_pathlib_paths(tmp_path, as_path):
         message = who + ": path must be a str or os.PathLike (pathlib.Path), not '"
         with pytest.raises(TypeError, match="^" + re.escape(message)):
             call()
+
+
+def test_model_files_take_names_that_are_not_utf8(tmp_path):
+    # Regression: os.listdir() gives '\udcff.json' for the bytes b'\xff.json'; such a str raised
+    # "Unable to cast Python instance to C++ type". It is now encoded as os.fsencode() does.
+    model = MLP(2, [4, 1], activation="tanh", seed=7)
+    x = [0.3, -0.4]
+    name = os.fsdecode(b"\xff.json")
+    path = os.path.join(str(tmp_path), name)
+    model.save(path)
+    assert os.listdir(str(tmp_path)) == [name]
+    assert (tmp_path / name).exists() and os.path.exists(os.fsencode(path))
+    assert MLP.load(path)(x).data == model(x).data
+    assert MLP.load(os.fsencode(path))(x).data == model(x).data  # bytes too
+    other = MLP(2, [4, 1], activation="tanh", seed=8)
+    other.load_weights(path)
+    assert other(x).data == model(x).data
 
 
 def test_model_files_round_trip(tmp_path):
