@@ -59,5 +59,8 @@ def l2_penalty(model, alpha):
     the compiled modules."""
     if isinstance(model, _nn._Module):
         return _nn._l2_penalty(model, alpha)
+    if not callable(getattr(model, "parameters", None)):
+        raise TypeError("l2_penalty: model must be a Module (anything with parameters()), not '"
+                        + type(model).__name__ + "'")
     from ._scalargrad import sum as _sum
     return alpha * _sum(p * p for p in model.parameters())

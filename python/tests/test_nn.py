@@ -177,6 +177,9 @@ def test_modules_are_micrograd_modules():
     m.zero_grad()
     assert m.w.grad == 0.0 and m.b.grad == 0.0
     assert nn.l2_penalty(m, 0.5).data == pytest.approx(0.5 * 0.25)
+    # Regression: anything else gave AttributeError: 'int' object has no attribute 'parameters'.
+    with pytest.raises(TypeError, match=r"^l2_penalty: model must be a Module \(anything with parameters\(\)\), not 'int'$"):
+        nn.l2_penalty(5, 1.0)
 
 
 def test_activation_choices():

@@ -162,6 +162,11 @@ std::optional<int> read_command_line(int argc, char** argv, GradOptions& options
     std::string message = e.what();
     if (message.find("EXPR is required") != std::string::npos) {
       message += " (an expression that starts with '-' goes last, after --: scalargrad grad --at x=3 -- \"-x^2\")";
+    } else if (message.find("A subcommand is required") != std::string::npos) {
+      // CLI11 names neither what it got nor what it wants.
+      const bool got_word = argc > 1 && argv[1][0] != '-';
+      message = got_word ? cat({"unknown command '", argv[1], "': the command is grad (scalargrad grad EXPR --at NAME=VALUE)"})
+                         : std::string("a command is required: scalargrad grad EXPR --at NAME=VALUE");
     }
     print_error(message);
     print_error("run 'scalargrad grad --help' for the options and the expression language");
