@@ -29,21 +29,25 @@
 #include <cstdio>
 #include <ctime>
 #include <exception>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <ostream>
 #include <span>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <scalargrad/file.hpp>
 #include <scalargrad/scalargrad.hpp>
 
 #include "support/options.hpp"     // whole_number(), number_in(), ...: checks that name the range
 #include "support/output.hpp"      // finish_output(): what main() returns, stdout checked
-#include "support/write_file.hpp"  // AtomicFile: a failed write leaves the old file as it was
 
 namespace nn = scalargrad::nn;
 namespace support = scalargrad::support;
@@ -164,8 +168,11 @@ std::optional<Setup> read_command_line(int argc, char** argv, int& status) {
       ->check(support::number_in(0.0, 10.0))
       ->capture_default_str();
   app.add_option("--load", s.load, "Start from this model file (it replaces --hidden, --activation, --init, --seed)")
-      ->check(support::file_name());
-  app.add_option("--save", s.save, "Save the trained model to this JSON file")->check(support::file_name());
+      ->check(support::file_name())
+      ->type_name("FILE");
+  app.add_option("--save", s.save, "Save the trained model to this JSON file")
+      ->check(support::file_name())
+      ->type_name("FILE");
   app.add_option("--boundary-csv", boundary_csv, "Write the decision boundary to this CSV file (\"\": don't)")
       ->capture_default_str();
   app.add_flag("--quiet", s.quiet, "No line per training step");
@@ -338,10 +345,9 @@ void draw(const Boundary& b, const nn::Dataset& data, bool unicode) {
   std::printf("points: o label -1, x label +1 (O, X: on the wrong side)\n");
 }
 
-/// Writes the cells and the points as CSV (the format is in --help's footer) into `file`, which
-/// replaces its target at commit(): a failed write leaves an older file of that name as it was.
-void write_csv(const Boundary& b, const nn::Dataset& data, support::AtomicFile& file) {
-  std::ostream& out = file.stream();
+/// The cells and the points as CSV (the format is in --help's footer).
+std::string csv_text(const Boundary& b, const nn::Dataset& data) {
+  std::ostringstream out;
   char line[160];
   out << "kind,x,y,score,class,label\n";
   for (int row = 0; row < Boundary::kRows; ++row) {
@@ -358,6 +364,25 @@ void write_csv(const Boundary& b, const nn::Dataset& data, support::AtomicFile& 
                   score > 0.0 ? 1 : -1, data.labels[i] > 0.0 ? 1 : -1);
     out << line;
   }
+  return std::move(out).str();
+}
+
+/// What the errors of writing the --save file and the --boundary-csv file start with.
+std::string model_file_context(const std::string& path) { return "scalargrad::nn: cannot save model to '" + path + "'"; }
+std::string csv_file_context(const std::string& path) { return "cannot write " + path; }
+
+/// Throws now the Error that writing `path` at the end would throw if its new file cannot be
+/// made (a folder, a missing folder, no permission), so that a bad path fails before the
+/// training rather than after it. A FileReplacement made and let go at once (its new file is
+/// removed); a FIFO or a device is not tried, as opening one waits for its reader.
+void check_writable(const std::string& path, const std::string& context) {
+  std::error_code ignored;
+  const std::filesystem::file_status status = std::filesystem::status(path, ignored);
+  if (std::filesystem::is_fifo(status) || std::filesystem::is_character_file(status) ||
+      std::filesystem::is_block_file(status)) {
+    return;
+  }
+  const scalargrad::FileReplacement probe(path, context);
 }
 
 int program_main(int argc, char** argv) {
@@ -367,18 +392,14 @@ int program_main(int argc, char** argv) {
   const Setup& s = *setup;
 
   try {
-    // The files to write, made now (as new files beside their targets, put in place at the end):
-    // a path that cannot be written (a folder, a missing folder) fails before the training, not
-    // after it.
-    std::optional<scalargrad::FileReplacement> model_file;
-    if (!s.save.empty()) model_file.emplace(s.save, "scalargrad::nn: cannot save model to '" + s.save + "'");
-    std::optional<support::AtomicFile> csv_file;
-    if (!s.boundary_csv.empty()) csv_file.emplace(s.boundary_csv);
-
     // The data: two interleaving half circles, label -1 (upper) and +1 (lower).
     const nn::Dataset data = nn::make_moons(s.points, s.noise, s.data_seed);
     nn::MLP model = make_model(s);
     const std::unique_ptr<nn::Optimizer> optimizer = make_optimizer(s, model);
+    // A path that cannot be written fails now, not after the training (the files are written at
+    // the end, so that an interrupted run leaves nothing beside them).
+    if (!s.save.empty()) check_writable(s.save, model_file_context(s.save));
+    if (!s.boundary_csv.empty()) check_writable(s.boundary_csv, csv_file_context(s.boundary_csv));
     std::printf("data: %zu points of two moons (noise %g, seed %llu)\n", data.size(), s.noise,
                 static_cast<unsigned long long>(s.data_seed));
     std::printf("model: %s%s%s\n", describe(model).c_str(), s.load.empty() ? "" : ", from ", s.load.c_str());
@@ -423,18 +444,29 @@ int program_main(int argc, char** argv) {
       std::printf("training time: %.3f s of CPU, %.3f s on the clock (%.2f ms of CPU per step)\n", cpu_seconds,
                   seconds.count(), 1e3 * cpu_seconds / static_cast<double>(s.steps));
     }
-    if (model_file) {  // as nn::save_model() writes it
-      model_file->write(nn::to_json(model));
-      model_file->commit();
-      std::printf("saved the model to %s\n", s.save.c_str());
-    }
 
     // The decision boundary: the class the model gives to every cell of a grid.
     const Boundary boundary = evaluate_boundary(model, data);
+
+    // Both files are written in full (to new files beside their targets) before either replaces
+    // its target: a write that fails (a full disk) leaves both targets as they were.
+    std::optional<scalargrad::FileReplacement> model_file;
+    std::optional<scalargrad::FileReplacement> csv_file;
+    if (!s.save.empty()) {
+      model_file.emplace(s.save, model_file_context(s.save));
+      model_file->write(nn::to_json(model));  // as nn::save_model() writes it
+    }
+    if (!s.boundary_csv.empty()) {
+      csv_file.emplace(s.boundary_csv, csv_file_context(s.boundary_csv));
+      csv_file->write(csv_text(boundary, data));
+    }
+    if (model_file) {
+      model_file->commit();
+      std::printf("saved the model to %s\n", s.save.c_str());
+    }
     std::printf("\n");
     draw(boundary, data, !s.ascii && locale_is_utf8());
     if (csv_file) {
-      write_csv(boundary, data, *csv_file);
       csv_file->commit();
       std::printf("wrote %s (%d grid cells, %zu points)\n", s.boundary_csv.c_str(),
                   Boundary::kColumns * Boundary::kRows, data.size());
