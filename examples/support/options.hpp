@@ -103,8 +103,9 @@ inline CLI::Validator number_in(double min, double max) {
 /// A file name, not empty: "an empty file name" (an empty value would otherwise mean
 /// "no file" without saying so, and the option would be ignored).
 inline CLI::Validator file_name() {
+  // (No description: CLI11 would append it to the option's type name in --help, "FILE:FILE".)
   return CLI::Validator([](std::string& text) { return text.empty() ? std::string("an empty file name") : std::string(); },
-                        "FILE");
+                        "");
 }
 
 /// A comma list whose every item passes `item`: "2,10,20". An empty item ("2,,3", "2,")

@@ -264,7 +264,8 @@ int run_grad(const GradOptions& options) {
   const std::string result = options.json ? json_output(root, *expression, leaves)
                                           : text_output(root, *expression, leaves, options.precision);
   std::fputs(result.c_str(), stdout);
-  std::fflush(stdout);
+  // Before --check's report on stderr; a failure is reported here, with its reason.
+  if (!scalargrad::support::flush_output("scalargrad")) return kFailure;
 
   int status = 0;
   if (options.check) {
