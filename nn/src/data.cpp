@@ -201,10 +201,14 @@ Dataset load_csv(const std::filesystem::path& path) {
         fail(line_number, "expected at least 2 columns (x1,...,label), got " + std::to_string(fields.size()));
       }
       if (header) {
-        // An empty name: most likely a trailing comma, which would make every row one short.
+        // An empty name: most likely a trailing comma, which would make every row one short, or
+        // pandas' index column, which would be read as an input.
         for (std::size_t c = 0; c < fields.size(); ++c) {
-          if (fields[c].empty()) fail(line_number, "column " + std::to_string(c + 1) + ": the header's name is empty" +
-                                                       (c + 1 == fields.size() ? " (a trailing comma?)" : ""));
+          if (!fields[c].empty()) continue;
+          const std::string hint = c == 0 ? " (an index column, as pandas writes one unless index=False?)"
+                                   : c + 1 == fields.size() ? " (a trailing comma?)"
+                                                            : "";
+          fail(line_number, "column " + std::to_string(c + 1) + ": the header's name is empty" + hint);
         }
       }
       columns = fields.size();

@@ -729,12 +729,17 @@ std::filesystem::path file_path(py::handle path, const char* who) {
     message += "'";
     throw py::type_error(message);
   }
+  std::string name;
   if (PyUnicode_Check(text.ptr())) {
     const auto bytes = py::reinterpret_steal<py::object>(PyUnicode_EncodeFSDefault(text.ptr()));
     if (!bytes) throw py::error_already_set();
-    return std::filesystem::path(bytes.cast<std::string>());
+    name = bytes.cast<std::string>();
+  } else {
+    name = text.cast<std::string>();  // bytes
   }
-  return std::filesystem::path(text.cast<std::string>());  // bytes
+  // The system would cut the name there ("a\0b.json" names "a"): refused, as open() does.
+  if (name.find('\0') != std::string::npos) throw py::value_error(std::string(who) + ": embedded null byte in the path");
+  return std::filesystem::path(name);
 }
 
 /// The items of any iterable, in a new list.
@@ -1158,7 +1163,8 @@ PYBIND11_MODULE(_scalargrad, m) {
     return nn::accuracy(values_of(scores, "accuracy: scores"), labels);
   }, py::arg("scores"), py::arg("labels"), "Fraction of points with (s > 0) == (y > 0).");
   nnm.def("linear_decay", &nn::linear_decay, py::arg("step"), py::arg("steps"), py::arg("start") = 1.0,
-          py::arg("end") = 0.1, "micrograd's learning rate: start - (start - end) * step / steps.");
+          py::arg("end") = 0.1, "micrograd's learning rate: start - (start - end) * step / steps; after step `steps` it stays at that "
+          "step's rate.");
 
   // Optimizers.
   py::class_<nn::Optimizer>(nnm, "Optimizer", "Updates parameters from their grad.")

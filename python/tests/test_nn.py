@@ -177,7 +177,10 @@ def test_modules_are_micrograd_modules():
     m.zero_grad()
     assert m.w.grad == 0.0 and m.b.grad == 0.0
     assert nn.l2_penalty(m, 0.5).data == pytest.approx(0.5 * 0.25)
-    # Regression: anything else gave AttributeError: 'int' object has no attribute 'parameters'.
+
+
+def test_l2_penalty_of_something_without_parameters_is_a_type_error():
+    # Regression: it gave AttributeError: 'int' object has no attribute 'parameters'.
     with pytest.raises(TypeError, match=r"^l2_penalty: model must be a Module \(anything with parameters\(\)\), not 'int'$"):
         nn.l2_penalty(5, 1.0)
 
@@ -426,6 +429,16 @@ def test_model_files_take_names_that_are_not_utf8(tmp_path):
     other = MLP(2, [4, 1], activation="tanh", seed=8)
     other.load_weights(path)
     assert other(x).data == model(x).data
+
+
+def test_model_files_refuse_a_null_byte_in_the_path(tmp_path):
+    # Regression: "a\0b.json" wrote a file named "a" (the system cuts the name at the NUL).
+    model = MLP(2, [4, 1])
+    with pytest.raises(ValueError, match=r"^MLP\.save: embedded null byte in the path$"):
+        model.save(os.path.join(str(tmp_path), "a\0b.json"))
+    with pytest.raises(ValueError, match="embedded null byte"):
+        MLP.load(b"a\0b.json")
+    assert os.listdir(str(tmp_path)) == []
 
 
 def test_model_files_round_trip(tmp_path):

@@ -298,6 +298,10 @@ TEST_F(CsvTest, WrongColumnCountNamesExpectedAndGot) {
   // Regression: a header with a trailing comma set 4 columns, and the first row was blamed.
   EXPECT_THAT(LoadError("x1,x2,label,\n1,2,1\n"),
               HasSubstr("points.csv:1: column 4: the header's name is empty (a trailing comma?)"));
+  // pandas' to_csv() writes an unnamed index column first: it would be read as an input.
+  EXPECT_THAT(LoadError(",x1,x2,label\n0,1,2,1\n"),
+              HasSubstr("points.csv:1: column 1: the header's name is empty (an index column, as pandas writes one "
+                        "unless index=False?)"));
 }
 
 TEST_F(CsvTest, SingleColumnIsAnError) {

@@ -170,8 +170,11 @@ TEST(LinearDecay, GoesFromStartToEnd) {
   EXPECT_EQ(linear_decay(0, 10, 2.0, 1.0), 2.0);
   EXPECT_EQ(linear_decay(5, 10, 2.0, 1.0), 1.5);
   EXPECT_EQ(linear_decay(10, 10, 2.0, 1.0), 1.0);
+}
+
+TEST(LinearDecay, StaysAtItsLastRateAfterTheSchedule) {
   // Regression: past the schedule it went on down (-0.35 at step 150 of 100), a rate that
-  // set_learning_rate() refuses; it stays at `end`.
+  // set_learning_rate() refuses.
   EXPECT_EQ(linear_decay(150, 100), linear_decay(100, 100));
   EXPECT_EQ(linear_decay(101, 100), 1.0 - 0.9);  // micrograd's formula at k = 100
   EXPECT_EQ(linear_decay(11, 10, 2.0, 1.0), 1.0);

@@ -34,7 +34,8 @@ Dataset make_moons(std::size_t n = 100, double noise = 0.1, std::uint64_t seed =
 /// Reads rows "x1,x2,...,label" (one header line of non-numbers and lines starting with '#'
 /// are skipped; every row must have the same number of columns; lines end in \n, \r\n or a
 /// lone \r; a UTF-8 byte order mark is skipped). Throws Error naming the file, the line, the
-/// column and the reason for a bad row, and for a header with an empty name (a trailing comma).
+/// column and the reason for a bad row, and for a header with an empty name (a trailing comma;
+/// the unnamed index column pandas writes unless index=False, which would be read as an input).
 Dataset load_csv(const std::filesystem::path& path);
 /// Writes rows "x1,...,label" with a header, each number in the fewest digits that read back
 /// to the same double. Checks the data first (as many labels as rows, every row the same
