@@ -97,6 +97,27 @@ std::string float_repr(double x) {
 /// The name of an object's type, as Python's messages write it ('str', 'NoneType').
 std::string type_name(py::handle h) { return Py_TYPE(h.ptr())->tp_name; }
 
+/// `x` as a whole number from 0 to `max` (a count, a size, a seed). ValueError "<who>: <name>
+/// must be a whole number from 0 to <max>, got <x>" otherwise: taken as a C++ unsigned type,
+/// -1 or 2**64 got pybind11's "incompatible function arguments", which names neither.
+std::uint64_t whole_number(const py::int_& x, const char* who, const char* name,
+                           std::uint64_t max = std::numeric_limits<std::uint64_t>::max()) {
+  const unsigned long long value = PyLong_AsUnsignedLongLong(x.ptr());
+  const bool failed = value == static_cast<unsigned long long>(-1) && PyErr_Occurred() != nullptr;
+  if (failed) PyErr_Clear();
+  if (failed || value > max) {
+    const std::string top = max == std::numeric_limits<std::uint64_t>::max() ? "2**64 - 1" : std::to_string(max);
+    throw py::value_error(std::string(who) + ": " + name + " must be a whole number from 0 to " + top + ", got " +
+                          py::str(py::handle(x)).cast<std::string>());
+  }
+  return value;
+}
+
+/// whole_number() for a std::size_t.
+std::size_t size_number(const py::int_& x, const char* who, const char* name) {
+  return static_cast<std::size_t>(whole_number(x, who, name, std::numeric_limits<std::size_t>::max()));
+}
+
 /// `h` as a double if it is a number: float, int, bool, or a type whose float() is its value
 /// (numpy scalars, Fraction, Decimal). Anything else, str included, is not (false). Errors of the
 /// conversion itself (an int too large for a double) propagate.
@@ -951,8 +972,9 @@ PYBIND11_MODULE(_scalargrad, m) {
   m.def(
       "to_dot",
       [](py::handle root, int precision, bool show_grad, bool color_by_grad, bool cluster_layers,
-         std::size_t max_nodes) {
-        return sg::to_dot(value_of(root), dot_options(precision, show_grad, color_by_grad, cluster_layers, max_nodes));
+         const py::int_& max_nodes) {
+        return sg::to_dot(value_of(root), dot_options(precision, show_grad, color_by_grad, cluster_layers,
+                                                      size_number(max_nodes, "to_dot", "max_nodes")));
       },
       py::arg("root"), py::kw_only(), py::arg("precision") = 4, py::arg("show_grad") = true,
       py::arg("color_by_grad") = false, py::arg("cluster_layers") = true, py::arg("max_nodes") = 1000,
@@ -960,9 +982,10 @@ PYBIND11_MODULE(_scalargrad, m) {
   m.def(
       "_render_file",
       [](py::handle root, py::handle path, int precision, bool show_grad, bool color_by_grad, bool cluster_layers,
-         std::size_t max_nodes) {
+         const py::int_& max_nodes) {
         sg::render(value_of(root), file_path(path, "render"),
-                   dot_options(precision, show_grad, color_by_grad, cluster_layers, max_nodes));
+                   dot_options(precision, show_grad, color_by_grad, cluster_layers,
+                               size_number(max_nodes, "render", "max_nodes")));
       },
       py::arg("root"), py::arg("path"), py::kw_only(), py::arg("precision") = 4, py::arg("show_grad") = true,
       py::arg("color_by_grad") = false, py::arg("cluster_layers") = true, py::arg("max_nodes") = 1000);
@@ -1066,8 +1089,10 @@ PYBIND11_MODULE(_scalargrad, m) {
       .def("__repr__", &nn::Module::repr);
 
   py::class_<nn::Neuron, nn::Module>(nnm, "Neuron", "activation(w . x + b), micrograd's Neuron.")
-      .def(py::init([](std::size_t nin, bool nonlin, const std::optional<std::string>& activation, std::uint64_t seed) {
-             return std::make_unique<nn::Neuron>(nin, activation_of(nonlin, activation), seed);
+      .def(py::init([](const py::int_& nin, bool nonlin, const std::optional<std::string>& activation,
+                       const py::int_& seed) {
+             return std::make_unique<nn::Neuron>(size_number(nin, "Neuron", "nin"), activation_of(nonlin, activation),
+                                                 whole_number(seed, "Neuron", "seed"));
            }),
            py::arg("nin"), py::arg("nonlin") = true, py::kw_only(), py::arg("activation") = py::none(),
            py::arg("seed") = 1)
@@ -1092,10 +1117,11 @@ PYBIND11_MODULE(_scalargrad, m) {
       .def_property_readonly("nin", &nn::Neuron::nin);
 
   py::class_<nn::Layer, nn::Module>(nnm, "Layer", "nout neurons reading the same nin inputs.")
-      .def(py::init([](std::size_t nin, std::size_t nout, bool nonlin, const std::optional<std::string>& activation,
-                       const std::string& init, std::uint64_t seed) {
-             return std::make_unique<nn::Layer>(nin, nout, activation_of(nonlin, activation), nn::parse_init(init),
-                                                seed);
+      .def(py::init([](const py::int_& nin, const py::int_& nout, bool nonlin,
+                       const std::optional<std::string>& activation, const std::string& init, const py::int_& seed) {
+             return std::make_unique<nn::Layer>(size_number(nin, "Layer", "nin"), size_number(nout, "Layer", "nout"),
+                                                activation_of(nonlin, activation), nn::parse_init(init),
+                                                whole_number(seed, "Layer", "seed"));
            }),
            py::arg("nin"), py::arg("nout"), py::arg("nonlin") = true, py::kw_only(),
            py::arg("activation") = py::none(), py::arg("init") = "uniform", py::arg("seed") = 1)
@@ -1113,10 +1139,18 @@ PYBIND11_MODULE(_scalargrad, m) {
       .def_property_readonly("nout", &nn::Layer::nout);
 
   py::class_<nn::MLP, nn::Module>(nnm, "MLP", "A multi-layer perceptron, micrograd's MLP(nin, nouts).")
-      .def(py::init([](std::size_t nin, const std::vector<std::size_t>& nouts, py::handle activation,
-                       py::handle output_activation, const std::string& init, std::uint64_t seed) {
-             return std::make_unique<nn::MLP>(nin, nouts, mlp_activations(nouts.size(), activation, output_activation),
-                                              nn::parse_init(init), seed);
+      .def(py::init([](const py::int_& nin, const py::iterable& nouts, py::handle activation,
+                       py::handle output_activation, const std::string& init, const py::int_& seed) {
+             std::vector<std::size_t> sizes;
+             for (py::handle size : nouts) {
+               if (!py::isinstance<py::int_>(size)) {
+                 throw py::type_error("MLP: nouts must hold whole numbers, got '" + type_name(size) + "'");
+               }
+               sizes.push_back(size_number(size.cast<py::int_>(), "MLP", "each of nouts"));
+             }
+             return std::make_unique<nn::MLP>(size_number(nin, "MLP", "nin"), sizes,
+                                              mlp_activations(sizes.size(), activation, output_activation),
+                                              nn::parse_init(init), whole_number(seed, "MLP", "seed"));
            }),
            py::arg("nin"), py::arg("nouts"), py::kw_only(), py::arg("activation") = "relu",
            py::arg("output_activation") = py::none(), py::arg("init") = "uniform", py::arg("seed") = 1)
@@ -1190,8 +1224,9 @@ PYBIND11_MODULE(_scalargrad, m) {
            py::arg("eps") = 1e-8, py::arg("weight_decay") = 0.0);
 
   // Data and diagnostics.
-  nnm.def("make_moons", [](std::size_t n, double noise, std::uint64_t seed, bool zero_one) {
-    nn::Dataset d = nn::make_moons(n, noise, seed, zero_one ? nn::Labels::ZeroOne : nn::Labels::PlusMinusOne);
+  nnm.def("make_moons", [](const py::int_& n, double noise, const py::int_& seed, bool zero_one) {
+    nn::Dataset d = nn::make_moons(size_number(n, "make_moons", "n"), noise, whole_number(seed, "make_moons", "seed"),
+                                   zero_one ? nn::Labels::ZeroOne : nn::Labels::PlusMinusOne);
     return py::make_tuple(py::cast(std::move(d.inputs)), py::cast(std::move(d.labels)));
   }, py::arg("n") = 100, py::arg("noise") = 0.1, py::arg("seed") = 1, py::arg("zero_one") = false,
      "Two moons: (X, y), X a list of n [x1, x2] points, y their labels (-1/+1, or 0/1 with zero_one=True).");

@@ -185,6 +185,27 @@ def test_l2_penalty_of_something_without_parameters_is_a_type_error():
         nn.l2_penalty(5, 1.0)
 
 
+def test_counts_and_seeds_out_of_range_are_named():
+    # Regression: taken as C++ unsigned types, -1 or 2**64 got pybind11's "incompatible function
+    # arguments", which names neither the argument nor the range.
+    top = "from 0 to 2\\*\\*64 - 1"
+    cases = [
+        (lambda: MLP(-1, [1]), "MLP: nin must be a whole number " + top + ", got -1"),
+        (lambda: MLP(2, [3, -1]), "MLP: each of nouts must be a whole number " + top + ", got -1"),
+        (lambda: MLP(2, [1], seed=2**64), "MLP: seed must be a whole number " + top + ", got 18446744073709551616"),
+        (lambda: nn.Layer(2, -3), "Layer: nout must be a whole number " + top + ", got -3"),
+        (lambda: nn.Neuron(-2), "Neuron: nin must be a whole number " + top + ", got -2"),
+        (lambda: nn.make_moons(-1), "make_moons: n must be a whole number " + top + ", got -1"),
+        (lambda: sg.to_dot(Value(1.0), max_nodes=10**30), "to_dot: max_nodes must be a whole number " + top),
+    ]
+    for call, message in cases:
+        with pytest.raises(ValueError, match="^" + message):
+            call()
+    with pytest.raises(TypeError, match=r"^MLP: nouts must hold whole numbers, got 'float'$"):
+        MLP(2, [3.5])
+    assert MLP(2, (3, 1), seed=2**64 - 1).num_parameters() == 3 * 3 + 4  # a tuple, the largest seed
+
+
 def test_activation_choices():
     assert set(nn.activations()) >= {"relu", "leaky_relu", "tanh", "sigmoid", "linear", "elu", "gelu", "silu",
                                      "softplus", "prelu"}
@@ -252,8 +273,8 @@ def test_bad_inputs():
         model(1.0)
     with pytest.raises(TypeError, match=re.escape("Neuron(x): x[0] is a 'NoneType'")):
         Neuron(1)([None])
-    with pytest.raises(TypeError):
-        MLP(2, [-1])
+    with pytest.raises(ValueError, match="^MLP: each of nouts must be a whole number"):
+        MLP(2, [-1])  # a TypeError from pybind11 until its message named the argument
     with pytest.raises(sg.Error, match="layer 2 of 3 has size 0"):
         MLP(2, [4, 0, 1])
     with pytest.raises(sg.Error, match="a Layer needs at least one input"):
