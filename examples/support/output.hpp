@@ -4,8 +4,9 @@
 // bytes (`program > /dev/full`): the program would print its results into the void and exit 0.
 // The example programs with options (all but ten_lines, the README's ten lines) and the
 // scalargrad command end through finish_output(), which flushes stdout and turns a failed write
-// into a message and exit status 1, as they treat a file that cannot be written. (std::cout writes through stdout's buffer: std::ios::sync_with_stdio is
-// left on, so one check covers both.)
+// into a message and exit status 1, as they treat a file that cannot be written. (std::cout
+// writes through stdout's buffer: std::ios::sync_with_stdio is left on, so one check covers
+// both.)
 #pragma once
 
 #include <cerrno>

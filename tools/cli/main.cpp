@@ -244,9 +244,9 @@ int run_grad(const GradOptions& options) {
     print_error(e, options.expression, at);
     return kBadInput;
   }
-  if (!options.svg.empty() && std::filesystem::path(options.svg).extension() != ".svg") {
+  if (const std::filesystem::path svg(options.svg); !options.svg.empty() && svg.extension() != ".svg") {
     // (".svg" alone is a hidden file without an extension, not an SVG with an empty name.)
-    const bool name_missing = std::filesystem::path(options.svg).filename() == ".svg";
+    const bool name_missing = svg.filename() == ".svg";
     print_error(cat({"--svg: '", options.svg, name_missing ? "' has no name before .svg" : "' does not end in .svg"}));
     return kBadInput;
   }
