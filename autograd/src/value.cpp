@@ -212,9 +212,7 @@ SCALARGRAD_ALWAYS_INLINE void Tape::resolve_inputs(std::span<const Value> x, con
   inputs_first = first_of_run(inputs, x.size());
 }
 
-SCALARGRAD_ALWAYS_INLINE std::uint32_t Tape::append_block_dot(const LeafBlock& w, const OperandResolver& resolve,
-                                                             bool affine) {
-  const double* const seen = block_nodes(w, resolve);
+SCALARGRAD_ALWAYS_INLINE std::uint32_t Tape::append_block_dot(const LeafBlock& w, const double* seen, bool affine) {
   const std::size_t n = input_offsets.size();
   const std::uint32_t* const inputs = input_offsets.data();
   const double* const xv = input_values.data();
@@ -258,12 +256,12 @@ Value Tape::record_dot(const LeafBlock& w, std::span<const Value> x, bool affine
   ensure_room(static_cast<std::uint32_t>(2 * x.size() + 2));
   const OperandResolver resolve(*this);
   resolve_inputs(x, resolve);
-  const std::uint32_t n = append_block_dot(w, resolve, affine);
+  const std::uint32_t n = append_block_dot(w, block_nodes(w, resolve), affine);
   return adopt(n, open->nodes.value[n]);
 }
 
-std::vector<Value> Tape::record_dots(std::span<const LeafBlock> rows, std::span<const Value> x, bool affine) {
-  const std::size_t leaves = x.size() + (affine ? 1 : 0);  // of each row
+void Tape::check_rows(std::span<const LeafBlock> rows, std::size_t n, bool affine) {
+  const std::size_t leaves = n + (affine ? 1 : 0);  // of each row
   for (std::size_t j = 0; j < rows.size(); ++j) {
     if (rows[j].size() != leaves) {
       throw Error(std::string(affine ? "scalargrad: affine() of LeafBlocks needs each block one leaf longer than "
@@ -271,26 +269,21 @@ std::vector<Value> Tape::record_dots(std::span<const LeafBlock> rows, std::span<
                                      : "scalargrad: dot() of LeafBlocks needs each block as long as the inputs, "
                                        "but block ") +
                   std::to_string(j) + " has " + std::to_string(rows[j].size()) + " leaves and there are " +
-                  std::to_string(x.size()) + " inputs");
+                  std::to_string(n) + " inputs");
     }
   }
-  std::vector<Value> out;
-  out.reserve(rows.size());
-  const std::size_t n = x.size();
-  // Room for the worst case, every leaf and input imported, reserved at once; beyond
-  // kMaxLayerRoom, one row at a time instead, so that a large layer does not grow a segment
-  // far beyond what it uses.
-  const std::size_t room = rows.size() * (leaves + 1) + n;
-  if (!plain || n == 0 || room > kMaxLayerRoom) {
-    for (const LeafBlock& w : rows) out.push_back(record_dot(w, x, affine));  // equivalent nodes, one at a time
-    return out;
-  }
-  ensure_room(static_cast<std::uint32_t>(room));
-  const OperandResolver resolve(*this);
+}
+
+SCALARGRAD_ALWAYS_INLINE void Tape::append_rows(std::span<const LeafBlock> rows, std::span<const Value> x,
+                                                const OperandResolver& resolve, bool affine,
+                                                bool checked_rows, std::vector<Value>& out) {
   row_nodes.clear();  // (left full by a call that threw)
   resolve_inputs(x, resolve);  // once for all rows
   std::uint32_t* const nodes = row_nodes.extend(rows.size());
-  for (std::size_t j = 0; j < rows.size(); ++j) nodes[j] = append_block_dot(rows[j], resolve, affine);
+  for (std::size_t j = 0; j < rows.size(); ++j) {
+    const double* const seen = checked_rows ? rows[j].seen_.data() : block_nodes(rows[j], resolve);
+    nodes[j] = append_block_dot(rows[j], seen, affine);
+  }
   // The handles, counted at once: one read-modify-write of the count instead of one per row
   // (a chain through memory that bounded W1's fused step). Made after every node is appended,
   // so that nothing can throw between counting them and making them.
@@ -299,6 +292,57 @@ std::vector<Value> Tape::record_dots(std::span<const LeafBlock> rows, std::span<
   const double* const values = open->nodes.value;
   for (std::size_t j = 0; j < rows.size(); ++j) out.emplace_back(Value::Adopt{}, nodes[j], key, values[nodes[j]]);
   row_nodes.clear();
+}
+
+std::vector<Value> Tape::record_dots(std::span<const LeafBlock> rows, std::span<const Value> x, bool affine) {
+  check_rows(rows, x.size(), affine);
+  std::vector<Value> out;
+  out.reserve(rows.size());
+  const std::size_t n = x.size();
+  // Room for the worst case, every leaf and input imported, reserved at once; beyond
+  // kMaxLayerRoom, one row at a time instead, so that a large layer does not grow a segment
+  // far beyond what it uses.
+  const std::size_t room = rows.size() * (n + (affine ? 2 : 1)) + n;
+  if (!plain || n == 0 || room > kMaxLayerRoom) {
+    for (const LeafBlock& w : rows) out.push_back(record_dot(w, x, affine));  // equivalent nodes, one at a time
+    return out;
+  }
+  ensure_room(static_cast<std::uint32_t>(room));
+  append_rows(rows, x, OperandResolver(*this), affine, false, out);
+  return out;
+}
+
+std::vector<Value> Tape::record_dots(std::span<const LeafBlock> rows, std::span<const Value> xs, std::size_t points,
+                                     bool affine) {
+  const std::size_t n = points == 0 ? 0 : xs.size() / points;
+  if (n * points != xs.size()) {  // (points == 0 and inputs)
+    throw Error(std::string("scalargrad: ") + (affine ? "affine" : "dot") + "() of a batch of " +
+                std::to_string(points) + " points needs as many inputs for each, but there are " +
+                std::to_string(xs.size()) + " inputs in all");
+  }
+  if (points == 0) return {};  // (the rows' lengths say nothing without an input count)
+  check_rows(rows, n, affine);
+  std::vector<Value> out;
+  out.reserve(rows.size() * points);
+  const std::size_t room = rows.size() * (n + (affine ? 2 : 1)) + n;
+  if (!plain || n == 0 || room > kMaxLayerRoom) {
+    for (std::size_t p = 0; p < points; ++p) {
+      for (Value& v : record_dots(rows, xs.subspan(p * n, n), affine)) out.push_back(std::move(v));
+    }
+    return out;
+  }
+  // Note [Batch]: nothing but this loop runs between two points, so no leaf or Parameter can
+  // change: the rows' caches are checked once per segment, not once per point.
+  std::uint64_t checked_in = 0;  // the serial of the segment in which they were checked
+  for (std::size_t p = 0; p < points; ++p) {
+    ensure_room(static_cast<std::uint32_t>(room));
+    const OperandResolver resolve(*this);
+    if (resolve.serial != checked_in) {
+      for (const LeafBlock& w : rows) block_nodes(w, resolve);
+      checked_in = resolve.serial;
+    }
+    append_rows(rows, xs.subspan(p * n, n), resolve, affine, true, out);
+  }
   return out;
 }
 

@@ -745,3 +745,246 @@ TEST(RangeDot, AnomalyModeNamesTheRangeDotWhoseBackwardOverflows) {
     }
   });
 }
+
+// ---- 8. Batches: dot(rows, xs, points) and affine(rows, xs, points) ------------------------------
+
+namespace {
+
+/// Every leaf's gradient, in order, zeroed after reading.
+std::vector<double> TakeGrads(std::vector<std::vector<Value>>& groups) {
+  std::vector<double> g;
+  for (std::vector<Value>& group : groups) {
+    for (Value& v : group) {
+      g.push_back(v.grad());
+      v.zero_grad();
+    }
+  }
+  return g;
+}
+
+}  // namespace
+
+TEST(LeafBlockBatch, GivesTheNodesOfALoopOverThePointsToTheBit) {
+  for (const bool affine : {false, true}) {
+    std::mt19937_64 rng(affine ? 31 : 30);
+    const std::size_t n = 4;
+    const std::size_t points = 7;
+    std::vector<std::vector<Value>> leaves;  // the rows' leaves, then the inputs' leaves
+    const std::vector<LeafBlock> rows = RandomBlocks(5, affine ? n + 1 : n, rng, leaves);
+    leaves.push_back(RandomLeaves(points * n, rng));
+    // Inputs of every kind: leaves, nodes of the open segment, one node used by two points.
+    std::vector<Value> xs;
+    for (std::size_t k = 0; k < points * n; ++k) {
+      const Value& leaf = leaves.back()[k];
+      xs.push_back(k % 3 == 0 ? leaf : k % 3 == 1 ? leaf.tanh() : leaf * 2.0);
+    }
+    xs[2 * n + 1] = xs[1];
+
+    const std::vector<Value> batch =
+        affine ? scalargrad::affine(rows, xs, points) : scalargrad::dot(rows, xs, points);
+    std::vector<Value> loop;
+    for (std::size_t p = 0; p < points; ++p) {
+      const std::span<const Value> x = std::span<const Value>(xs).subspan(p * n, n);
+      for (Value& v : affine ? scalargrad::affine(rows, x) : scalargrad::dot(rows, x)) loop.push_back(std::move(v));
+    }
+    ASSERT_EQ(batch.size(), rows.size() * points);
+    ASSERT_EQ(loop.size(), batch.size());
+    for (std::size_t k = 0; k < batch.size(); ++k) {
+      EXPECT_EQ(Bits(batch[k].data()), Bits(loop[k].data())) << k;
+      EXPECT_EQ(batch[k].op(), affine ? "affine" : "dot") << k;
+      EXPECT_EQ(batch[k].operands().size(), affine ? 2 * n + 1 : 2 * n) << k;
+    }
+    // Point 3's row 2 against an independent reference.
+    long double expected = affine ? rows[2].values()[n].data() : 0.0L;
+    std::vector<double> w;
+    std::vector<double> x;
+    for (std::size_t i = 0; i < n; ++i) {
+      w.push_back(rows[2].values()[i].data());
+      x.push_back(xs[3 * n + i].data());
+    }
+    expected += Reference(w, x);
+    EXPECT_NEAR(batch[3 * rows.size() + 2].data(), static_cast<double>(expected), 1e-14);
+
+    WeightedSum(batch).backward();
+    const std::vector<double> from_batch = TakeGrads(leaves);
+    WeightedSum(loop).backward();
+    const std::vector<double> from_loop = TakeGrads(leaves);
+    ASSERT_EQ(from_batch.size(), from_loop.size());
+    for (std::size_t k = 0; k < from_batch.size(); ++k) EXPECT_EQ(Bits(from_batch[k]), Bits(from_loop[k])) << k;
+  }
+}
+
+TEST(LeafBlockBatch, EachPointsNodesReadItsInputsAsARunAndItsWeightsAsARun) {
+  // Speed: a batch of a layer whose inputs are each point's activations (one run per point)
+  // records range nodes only (Note [Range dot]), as the loop does.
+  OnFreshTape([] {
+    std::mt19937_64 rng(32);
+    std::vector<std::vector<Value>> weights;
+    const std::vector<LeafBlock> rows = RandomBlocks(3, 5, rng, weights);  // 4 weights and a bias
+    const std::vector<Value> xs = ConsecutiveNodes(RandomLeaves(6 * 4, rng));
+    const std::vector<Value> out = scalargrad::affine(rows, xs, 6);
+    const scalargrad::detail::Segment& s = *scalargrad::detail::tls_tape->open;
+    int ranges = 0;
+    for (std::uint32_t i = 0; i < s.size; ++i) ranges += s.nodes.op[i] == Op::AffineRange ? 1 : 0;
+    EXPECT_EQ(ranges, 3 * 6);
+    EXPECT_EQ(ListSize(), 2u * 3 * 6) << "two offsets per node, no operand lists";
+  });
+}
+
+TEST(LeafBlockBatch, SeesWeightsChangedBetweenTwoBatchesInOneGraph) {
+  Owner a{1.0, 0.0};
+  Owner b{2.0, 0.0};
+  const std::vector<LeafBlock> rows = {LeafBlock({Value::external(a.data, a.grad)}),
+                                       LeafBlock({Value::external(b.data, b.grad)})};
+  const std::vector<Value> xs = {3.0, 5.0};
+  const std::vector<Value> first = scalargrad::dot(rows, xs, 2);
+  b.data = -2.0;
+  const std::vector<Value> second = scalargrad::dot(rows, xs, 2);
+  ASSERT_EQ(second.size(), 4u);  // point 0: rows 0, 1; point 1: rows 0, 1
+  EXPECT_EQ(first[3].data(), 10.0);
+  EXPECT_EQ(second[0].data(), 3.0);
+  EXPECT_EQ(second[1].data(), -6.0);
+  EXPECT_EQ(second[2].data(), 5.0);
+  EXPECT_EQ(second[3].data(), -10.0);
+  (first[3] + second[3]).backward();
+  EXPECT_EQ(b.grad, 10.0);  // 5 from each batch
+}
+
+TEST(LeafBlockBatch, ABatchThatFillsASegmentGoesOnInTheNextWithTheRowsFoundAgain) {
+  // The open segment is filled to 200 nodes below its largest size, so that the batch (8 rows
+  // of 8 weights and a bias, 50 points) must close it after a few points and go on in a new
+  // segment, where each row's leaves must be imported again before its cache is used.
+  OnFreshTape([] {
+    std::mt19937_64 rng(33);
+    std::vector<std::vector<Value>> leaves;
+    const std::vector<LeafBlock> rows = RandomBlocks(8, 9, rng, leaves);
+    const std::size_t points = 50;
+    leaves.push_back(RandomLeaves(points * 8, rng));
+    const std::vector<Value>& xs = leaves.back();
+    const scalargrad::detail::Segment* open = scalargrad::detail::tls_tape->open;
+    Value filler = leaves.back().front();
+    while (scalargrad::detail::tls_tape->open->size < scalargrad::detail::kMaxSegmentCapacity - 200) {
+      filler = filler + 1.0;
+      open = scalargrad::detail::tls_tape->open;
+    }
+    const std::vector<Value> batch = scalargrad::affine(rows, xs, points);
+    EXPECT_NE(scalargrad::detail::tls_tape->open, open) << "the batch did not need a new segment";
+    EXPECT_EQ(scalargrad::tape_stats().segments, 2u);
+    std::vector<Value> loop;
+    for (std::size_t p = 0; p < points; ++p) {
+      for (Value& v : scalargrad::affine(rows, std::span<const Value>(xs).subspan(p * 8, 8))) loop.push_back(std::move(v));
+    }
+    ASSERT_EQ(batch.size(), loop.size());
+    for (std::size_t k = 0; k < batch.size(); ++k) ASSERT_EQ(Bits(batch[k].data()), Bits(loop[k].data())) << k;
+    // The weights' gradients reach them through an Import node per segment: sums grouped by
+    // segment, and the two forms change segments at other points, so equal to rounding.
+    WeightedSum(batch).backward();
+    const std::vector<double> from_batch = TakeGrads(leaves);
+    WeightedSum(loop).backward();
+    const std::vector<double> from_loop = TakeGrads(leaves);
+    for (std::size_t k = 0; k < from_batch.size(); ++k) {
+      ASSERT_NEAR(from_batch[k], from_loop[k], 1e-12 * (1.0 + std::abs(from_loop[k]))) << k;
+    }
+  });
+}
+
+TEST(LeafBlockBatch, AnInputCountThatIsNotAMultipleOfThePointsThrowsAndRecordsNothing) {
+  const std::vector<LeafBlock> rows = {LeafBlock({Value(1.0), Value(2.0), Value(0.5)})};
+  const std::vector<Value> xs = {1.0, 2.0, 3.0, 4.0, 5.0};
+  const std::size_t nodes = scalargrad::tape_stats().nodes;
+  try {
+    (void)scalargrad::affine(rows, xs, 2);
+    FAIL() << "5 inputs for 2 points did not throw";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(),
+                 "scalargrad: affine() of a batch of 2 points needs as many inputs for each, but there are 5 "
+                 "inputs in all");
+  }
+  try {
+    (void)scalargrad::dot(rows, xs, 0);
+    FAIL() << "5 inputs for 0 points did not throw";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(),
+                 "scalargrad: dot() of a batch of 0 points needs as many inputs for each, but there are 5 inputs "
+                 "in all");
+  }
+  EXPECT_EQ(scalargrad::tape_stats().nodes, nodes);
+}
+
+TEST(LeafBlockBatch, ARowOfAnotherLengthThrowsNamingItAndRecordsNothing) {
+  const std::vector<LeafBlock> rows = {LeafBlock({Value(1.0), Value(2.0), Value(0.5)}), LeafBlock({Value(3.0)})};
+  const std::vector<Value> xs = {1.0, 2.0, 3.0, 4.0};
+  const std::size_t nodes = scalargrad::tape_stats().nodes;
+  try {
+    (void)scalargrad::affine(rows, xs, 2);
+    FAIL() << "a row of length 1 did not throw";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(),
+                 "scalargrad: affine() of LeafBlocks needs each block one leaf longer than the inputs (the weights "
+                 "then the bias), but block 1 has 1 leaves and there are 2 inputs");
+  }
+  EXPECT_EQ(scalargrad::tape_stats().nodes, nodes);
+}
+
+TEST(LeafBlockBatch, NoPointsOrNoRowsGiveNoValuesAndEmptyRowsGiveZeros) {
+  const std::vector<LeafBlock> rows = {LeafBlock({Value(1.0)})};
+  EXPECT_TRUE(scalargrad::dot(rows, {}, 0).empty());
+  EXPECT_TRUE(scalargrad::dot(std::span<const LeafBlock>{}, std::vector<Value>{1.0, 2.0}, 2).empty());
+  const std::vector<LeafBlock> empty_rows(2);
+  const std::vector<Value> zeros = scalargrad::dot(empty_rows, {}, 3);  // 3 points of no inputs
+  ASSERT_EQ(zeros.size(), 6u);
+  for (const Value& z : zeros) EXPECT_EQ(z.data(), 0.0);
+}
+
+TEST(LeafBlockBatch, LargeLayersNoGradAndAnomalyModeGiveTheSameValues) {
+  // 300 rows of 300 leaves: more than one call reserves at once, so point by point, row by row;
+  // under NoGradGuard constants; under AnomalyGuard the checked path.
+  std::mt19937_64 rng(34);
+  std::vector<LeafBlock> rows;
+  for (int j = 0; j < 300; ++j) rows.emplace_back(RandomLeaves(300, rng));
+  const std::vector<Value> xs = RandomLeaves(2 * 300, rng);
+  std::vector<double> expected;
+  for (std::size_t p = 0; p < 2; ++p) {
+    const std::span<const Value> x = std::span<const Value>(xs).subspan(p * 300, 300);
+    for (const LeafBlock& w : rows) expected.push_back(scalargrad::dot(w.values(), x).data());
+  }
+  const auto same = [&](const std::vector<Value>& got, bool leaves) {
+    ASSERT_EQ(got.size(), expected.size());
+    for (std::size_t k = 0; k < got.size(); ++k) {
+      EXPECT_EQ(Bits(got[k].data()), Bits(expected[k])) << k;
+      EXPECT_EQ(got[k].is_leaf(), leaves) << k;
+    }
+  };
+  same(scalargrad::dot(rows, xs, 2), false);
+  {
+    scalargrad::AnomalyGuard anomaly;
+    same(scalargrad::dot(rows, xs, 2), false);
+  }
+  scalargrad::NoGradGuard no_grad;
+  same(scalargrad::dot(rows, xs, 2), true);
+}
+
+TEST(LeafBlockBatch, AnInputOfAnotherThreadThrowsAndTheGraphIsFreedAfterwards) {
+  // Point 0's nodes and handles are made before point 1's foreign input throws: they go with the
+  // unwinding, and the tape is empty once every Value is gone.
+  OnFreshTape([] {
+    const std::vector<LeafBlock> rows = {LeafBlock({Value(1.0), Value(2.0)})};
+    std::vector<Value> foreign;  // made on another thread (copying one here would throw already)
+    std::thread other([&] { foreign.emplace_back(7.0); });
+    other.join();
+    {
+      std::vector<Value> xs = ConsecutiveNodes({Value(1.0), Value(1.0)});
+      xs.push_back(Value(3.0));
+      xs.push_back(std::move(foreign.front()));
+      try {
+        (void)scalargrad::dot(rows, xs, 2);
+        FAIL() << "an input of another thread did not throw";
+      } catch (const Error& e) {
+        EXPECT_THAT(e.what(), HasSubstr("used on a thread other than the one that recorded it"));
+      }
+      const std::span<const Value> good = std::span<const Value>(xs).first(2);
+      EXPECT_EQ(scalargrad::dot(rows, good, 1).front().data(), std::tanh(0.5) * 3.0);
+    }
+    EXPECT_EQ(scalargrad::tape_stats().nodes, 0u);
+  });
+}

@@ -315,6 +315,16 @@ Value affine(const LeafBlock& wb, std::span<const Value> x);
 /// dot(rows, x): a layer of neurons (nn::Layer). Throws Error naming the first row that is not
 /// one leaf longer than x.
 std::vector<Value> affine(std::span<const LeafBlock> rows, std::span<const Value> x);
+/// dot(rows, x) for each of `points` inputs x, stored one after the other in xs (point p's
+/// inputs are xs[p * n] to xs[p * n + n - 1], n = xs.size() / points): the same nodes, point
+/// by point, in that order, their handles returned in that order (rows.size() per point). A
+/// batch is faster: the rows' leaves are checked (LeafBlock) once for all points, not once per
+/// point, since nothing can change them in between. Throws Error if xs.size() is not a multiple
+/// of `points`, or naming the first row whose length is not n.
+std::vector<Value> dot(std::span<const LeafBlock> rows, std::span<const Value> xs, std::size_t points);
+/// affine(rows, x) for each of `points` inputs x, as dot(rows, xs, points) (each row n + 1
+/// leaves long).
+std::vector<Value> affine(std::span<const LeafBlock> rows, std::span<const Value> xs, std::size_t points);
 
 // ---- Graph ------------------------------------------------------------------------------------
 /// Every Value `root` depends on, root last, each after all of its operands (iterative: safe

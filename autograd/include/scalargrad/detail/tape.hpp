@@ -512,6 +512,15 @@ struct Tape {
   Value record_dot(const LeafBlock& w, std::span<const Value> x, bool affine);
   /// record_dot(w, x, affine) for each w of `rows`, with x's operands found once for all of them.
   std::vector<Value> record_dots(std::span<const LeafBlock> rows, std::span<const Value> x, bool affine);
+  /// record_dots(rows, x, affine) for each of `points` inputs x, stored one after the other in xs.
+  std::vector<Value> record_dots(std::span<const LeafBlock> rows, std::span<const Value> xs, std::size_t points,
+                                 bool affine);
+  /// Throws Error naming the first of `rows` that is not n leaves long (n + 1 if `affine`).
+  static void check_rows(std::span<const LeafBlock> rows, std::size_t n, bool affine);
+  /// The nodes of record_dots(rows, x, affine) (room ensured), their handles appended to `out`;
+  /// the rows' caches taken as they are if `checked_rows` (checked in this segment).
+  void append_rows(std::span<const LeafBlock> rows, std::span<const Value> x, const OperandResolver& resolve,
+                   bool affine, bool checked_rows, std::vector<Value>& out);
   /// The nodes of w's leaves in the open segment (room for w.size() imports ensured; w not
   /// empty): checks w's cache (LeafBlock) and finds them again if it no longer holds. Returns
   /// the values those nodes hold; their offsets are then in w.offsets_.
@@ -522,7 +531,8 @@ struct Tape {
   void resolve_inputs(std::span<const Value> x, const OperandResolver& resolve);
   /// Appends the dot node of w and the inputs resolve_inputs() left (as long as w), or the
   /// affine node if `affine` (w one leaf longer: the bias), without a handle; returns its offset.
-  std::uint32_t append_block_dot(const LeafBlock& w, const OperandResolver& resolve, bool affine);
+  /// `seen`: the values of w's nodes (block_nodes()).
+  std::uint32_t append_block_dot(const LeafBlock& w, const double* seen, bool affine);
   /// Everything `root` depends on, operands before results (iterative depth-first search).
   Graph graph_of(const Value& root);
 };

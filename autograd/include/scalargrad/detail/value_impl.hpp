@@ -354,6 +354,14 @@ inline std::vector<Value> affine(std::span<const LeafBlock> rows, std::span<cons
   if (rows.empty()) return {};
   return detail::tape_for_nary(rows.front().empty() ? x : rows.front().values()).record_dots(rows, x, true);
 }
+inline std::vector<Value> dot(std::span<const LeafBlock> rows, std::span<const Value> xs, std::size_t points) {
+  if (rows.empty()) return {};
+  return detail::tape_for_nary(rows.front().empty() ? xs : rows.front().values()).record_dots(rows, xs, points, false);
+}
+inline std::vector<Value> affine(std::span<const LeafBlock> rows, std::span<const Value> xs, std::size_t points) {
+  if (rows.empty()) return {};
+  return detail::tape_for_nary(rows.front().empty() ? xs : rows.front().values()).record_dots(rows, xs, points, true);
+}
 
 // A running sum `z += w * h` records one node per step: the handle z moves from one node of
 // the open segment to the next, so the segment's count does not change (no increment for the
