@@ -50,10 +50,7 @@ struct Engine {
   }
 
   std::vector<Value> scores() const {
-    std::vector<Value> s;
-    s.reserve(data.size());
-    for (const std::vector<double>& x : data.inputs) s.push_back(model.score(x));
-    return s;
+    return model.scores(data.inputs);
   }
 
   /// The demo's loss at the current weights; backward() leaves its gradient in every p->grad.

@@ -244,13 +244,9 @@ std::string describe(const nn::MLP& model) {
 
 // ---- 3. Forward pass and evaluation -------------------------------------------------------------
 
-/// The model's score for every point: > 0 means class +1.
-std::vector<Value> scores_of(const nn::MLP& model, const nn::Dataset& data) {
-  std::vector<Value> scores;
-  scores.reserve(data.size());
-  for (const std::vector<double>& x : data.inputs) scores.push_back(model.score(x));
-  return scores;
-}
+/// The model's score for every point: > 0 means class +1. One batch (micrograd's
+/// `list(map(model, inputs))`): the same graph as a loop of model.score(x), recorded faster.
+std::vector<Value> scores_of(const nn::MLP& model, const nn::Dataset& data) { return model.scores(data.inputs); }
 
 /// The demo's loss: the margin loss plus the L2 penalty.
 Value loss_of(const nn::MLP& model, std::span<const Value> scores, const nn::Dataset& data) {

@@ -19,6 +19,14 @@ void check_inputs(std::string_view who, std::size_t expected, std::size_t got) {
   }
 }
 
+// xs.size() == points * nin, without overflow (nin > 0).
+void check_batch(std::string_view who, std::size_t nin, std::size_t inputs, std::size_t points) {
+  if (points > inputs / nin || inputs != points * nin) {
+    throw Error("scalargrad::nn: " + std::string(who) + "::batch() of " + std::to_string(points) + " points expects " +
+                std::to_string(nin) + " inputs for each, got " + std::to_string(inputs) + " in all");
+  }
+}
+
 // A temporary generator lives until the end of the delegating constructor's initialiser.
 Rng& as_lvalue(Rng&& rng) { return rng; }
 
@@ -168,6 +176,19 @@ std::vector<Value> Layer::operator()(std::span<const double> x) const {
   return (*this)(to_values(x));
 }
 
+std::vector<Value> Layer::batch(std::span<const Value> xs, std::size_t points) const {
+  check_batch("Layer", nin_, xs.size(), points);
+  // As operator(): the affine nodes, point by point, then every activation, so that each
+  // point's outputs are one run of nodes for the next layer.
+  std::vector<Value> out = affine(rows(), xs, points);
+  if (activation_.has_parameter()) {  // each neuron its own slope
+    for (std::size_t k = 0; k < out.size(); ++k) out[k] = neurons_[k % neurons_.size()].activate(out[k]);
+  } else {
+    activation_.apply(out);
+  }
+  return out;
+}
+
 std::vector<Parameter*> Layer::parameters() {
   std::vector<Parameter*> params;
   for (Neuron& n : neurons_) {
@@ -270,6 +291,52 @@ Value MLP::score(std::span<const double> x) const {
   check_has_layers(layers_);
   check_inputs("MLP", nin_, x.size());
   return score(to_values(x));
+}
+
+std::vector<Value> MLP::batch(std::span<const Value> xs, std::size_t points) const {
+  check_has_layers(layers_);
+  check_batch("MLP", nin_, xs.size(), points);
+  std::vector<Value> out = layers_.front().batch(xs, points);
+  for (std::size_t i = 1; i < layers_.size(); ++i) out = layers_[i].batch(out, points);
+  return out;
+}
+
+namespace {
+
+/// The points one after the other, as one span of Values for MLP::batch(); throws Error naming
+/// the first point that does not have `nin` inputs.
+template <typename Number>
+std::vector<Value> one_after_the_other(std::span<const std::vector<Number>> points, std::size_t nin) {
+  std::vector<Value> xs;
+  xs.reserve(points.size() * nin);
+  for (std::size_t p = 0; p < points.size(); ++p) {
+    if (points[p].size() != nin) {
+      throw Error("scalargrad::nn: MLP expects " + std::to_string(nin) + " inputs, got " +
+                  std::to_string(points[p].size()) + " in point " + std::to_string(p));
+    }
+    xs.insert(xs.end(), points[p].begin(), points[p].end());
+  }
+  return xs;
+}
+
+}  // namespace
+
+void MLP::check_one_output() const {
+  check_has_layers(layers_);
+  if (nout() != 1) {
+    throw Error("scalargrad::nn: scores() needs an MLP with one output, this one has " + std::to_string(nout()) +
+                "; use batch() for all outputs");
+  }
+}
+
+std::vector<Value> MLP::scores(std::span<const std::vector<double>> points) const {
+  check_one_output();
+  return batch(one_after_the_other(points, nin_), points.size());
+}
+
+std::vector<Value> MLP::scores(std::span<const std::vector<Value>> points) const {
+  check_one_output();
+  return batch(one_after_the_other(points, nin_), points.size());
 }
 
 std::vector<Parameter*> MLP::parameters() {

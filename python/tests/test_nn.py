@@ -263,6 +263,48 @@ def test_seeded_initialisation():
         MLP(2, [1], init="zeros")
 
 
+def test_scores_give_each_points_score_and_the_same_gradients_as_a_loop():
+    model = MLP(2, [5, 4, 1], seed=3)
+    X, y = nn.make_moons(12, 0.1, seed=2)
+    batch = model.scores(X)
+    loop = [model(x) for x in X]
+    assert [s.data for s in batch] == [s.data for s in loop]  # to the bit
+    assert all(isinstance(s, Value) for s in batch)
+
+    def gradient(scores):
+        model.zero_grad()
+        nn.hinge_loss(scores, y).backward()
+        return [p.grad for p in model.parameters()]
+
+    by_batch = gradient(batch)
+    assert gradient(loop) == by_batch
+    assert sum(g != 0.0 for g in by_batch) > len(by_batch) // 2  # not vacuous
+    # Points as Values (micrograd's `inputs`), or a mix: the same scores, and input gradients.
+    inputs = [list(map(Value, row)) for row in X]
+    mixed = model.scores([inputs[0]] + X[1:])
+    assert [s.data for s in mixed] == [s.data for s in batch]
+    mixed[0].backward()
+    assert inputs[0][0].grad != 0.0 or inputs[0][1].grad != 0.0
+    assert model.scores([]) == []
+
+
+def test_scores_bad_inputs_name_the_point():
+    model = MLP(2, [3, 1])
+    with pytest.raises(sg.Error, match=re.escape("MLP expects 2 inputs, got 3 in point 1")):
+        model.scores([[1.0, 2.0], [1.0, 2.0, 3.0]])
+    with pytest.raises(sg.Error, match=re.escape("MLP expects 2 inputs, got 1 in point 0")):
+        model.scores([[Value(1.0)]])
+    with pytest.raises(TypeError, match=re.escape("MLP.scores(points): points[1][0] is a 'str'")):
+        model.scores([[1.0, 2.0], ["a", 2.0]])
+    with pytest.raises(TypeError, match=re.escape(
+            "MLP.scores(points): points[0] must be a list of numbers or Values, not 'float'")):
+        model.scores([1.0, 2.0])
+    with pytest.raises(TypeError, match=re.escape("MLP.scores(points): points must be a list of points")):
+        model.scores(3)
+    with pytest.raises(sg.Error, match=re.escape("scores() needs an MLP with one output, this one has 2")):
+        MLP(2, [3, 2]).scores([[1.0, 2.0]])
+
+
 def test_bad_inputs():
     model = MLP(2, [3, 1])
     with pytest.raises(sg.Error, match="MLP expects 2 inputs, got 3"):

@@ -80,6 +80,7 @@ NOT_USES = {"__init__", "__new__", "__module__", "__doc__", "__dict__", "__weakr
 # Arguments of the methods that take some (the rest are called without).
 ARGUMENTS = {
     "__call__": ([1.0, 2.0],),
+    "scores": ([[1.0, 2.0]],),
     "__exit__": (None, None, None),
     "save": ("unused.json",),
     "load_weights": ("unused.json",),

@@ -1,6 +1,6 @@
 // The configuration of examples/demo.cpp (micrograd's demo.ipynb), re-stated with the public
-// API: it reaches 100% training accuracy within 100 steps, its loss falls, and two runs with the
-// same seeds are bit-identical. (The demo program itself is run by the examples.demo_* tests.)
+// API: it reaches 100% training accuracy within 100 steps, its loss falls, two runs with the
+// same seeds are bit-identical, and so are its scores as one batch and point by point. (The demo program itself is run by the examples.demo_* tests.)
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -27,13 +27,15 @@ struct TrainingRun {
 
 /// The demo's defaults: 100 two-moons points (noise 0.1, seed 1, labels -1/+1); MLP 2-16-16-1,
 /// ReLU hidden, linear output, micrograd's uniform(-1, 1) init with seed 1; loss = hinge +
-/// 1e-4 * L2; full-batch SGD with micrograd's learning rate 1.0 - 0.9 k / steps.
-TrainingRun train_demo_configuration(std::size_t steps = 100) {
+/// 1e-4 * L2; full-batch SGD with micrograd's learning rate 1.0 - 0.9 k / steps. The scores as
+/// the demo takes them, with MLP::scores() (one batch), or else with a loop of MLP::score().
+TrainingRun train_demo_configuration(std::size_t steps = 100, bool batch = true) {
   const nn::Dataset data = nn::make_moons(100, 0.1, 1);
   nn::MLP model(2, {16, 16, 1}, nn::Activation::relu(), nn::Activation::linear(), nn::Init::Uniform, 1);
   nn::SGD optimizer(model.parameters(), 1.0);
 
   const auto scores_of = [&] {
+    if (batch) return model.scores(data.inputs);
     std::vector<Value> scores;
     for (const std::vector<double>& x : data.inputs) scores.push_back(model.score(x));
     return scores;
@@ -96,6 +98,17 @@ TEST(DemoConfiguration, TrainingIsBitIdenticalAcrossRuns) {
   EXPECT_EQ(bits(a.losses), bits(b.losses));
   EXPECT_EQ(bits(a.weights), bits(b.weights));
   EXPECT_EQ(std::bit_cast<std::uint64_t>(a.final_loss), std::bit_cast<std::uint64_t>(b.final_loss));
+}
+
+TEST(DemoConfiguration, ScoresAsOneBatchTrainExactlyAsALoopOfScore) {
+  // MLP::scores() records the nodes layer by layer for all points: the same values and
+  // gradients, so 100 steps later the same weights, to the bit.
+  const TrainingRun batch = train_demo_configuration(100, true);
+  const TrainingRun loop = train_demo_configuration(100, false);
+  EXPECT_EQ(bits(batch.losses), bits(loop.losses));
+  EXPECT_EQ(bits(batch.accuracies), bits(loop.accuracies));
+  EXPECT_EQ(bits(batch.weights), bits(loop.weights));
+  EXPECT_EQ(batch.weights.size(), 337u);
 }
 
 }  // namespace

@@ -409,6 +409,28 @@ TEST(MLP, ScoreNeedsExactlyOneOutput) {
   EXPECT_EQ(Bits(one.score(x).data()), Bits(one(x).front().data()));
 }
 
+TEST(MLP, BatchesCheckTheirInputsNamingThePointAndTheSizes) {
+  const MLP mlp(3, {2, 1});
+  const Layer& layer = mlp.layers().front();
+  const std::vector<Value> seven(7, Value(0.5));
+  EXPECT_EQ(ErrorOf([&] { (void)layer.batch(seven, 2); }),
+            "scalargrad::nn: Layer::batch() of 2 points expects 3 inputs for each, got 7 in all");
+  EXPECT_EQ(ErrorOf([&] { (void)mlp.batch(seven, 3); }),
+            "scalargrad::nn: MLP::batch() of 3 points expects 3 inputs for each, got 7 in all");
+  // points * nin() overflowing std::size_t must not pass for a small input count.
+  EXPECT_THAT(ErrorOf([&] { (void)layer.batch(seven, std::size_t{1} << 63); }), HasSubstr("got 7 in all"));
+  const std::vector<std::vector<double>> ragged = {{1.0, 2.0, 3.0}, {1.0, 2.0, 3.0}, {1.0, 2.0}};
+  EXPECT_EQ(ErrorOf([&] { (void)mlp.scores(ragged); }), "scalargrad::nn: MLP expects 3 inputs, got 2 in point 2");
+  const std::vector<std::vector<Value>> ragged_values = {{Value(1.0)}};
+  EXPECT_EQ(ErrorOf([&] { (void)mlp.scores(ragged_values); }), "scalargrad::nn: MLP expects 3 inputs, got 1 in point 0");
+  const MLP two(3, {4, 2});
+  EXPECT_EQ(ErrorOf([&] { (void)two.scores(std::vector<std::vector<double>>{{1.0, 2.0, 3.0}}); }),
+            "scalargrad::nn: scores() needs an MLP with one output, this one has 2; use batch() for all outputs");
+  EXPECT_EQ(two.batch(std::vector<Value>(6, Value(1.0)), 2).size(), 4u);  // 2 outputs per point
+  EXPECT_TRUE(mlp.scores(std::vector<std::vector<double>>{}).empty());
+  EXPECT_TRUE(mlp.batch({}, 0).empty());
+}
+
 TEST(MLP, ConstructorRejectsEmptyShapesNamingTheProblem) {
   EXPECT_THROW(MLP(0, {4, 1}), Error);
   EXPECT_THAT(ErrorOf([] { (void)MLP(0, {4, 1}); }), HasSubstr("an MLP needs at least one input"));
@@ -696,6 +718,70 @@ TEST_P(PerActivation, LayerGivesEachNeuronsOutputAndGradientsToTheBit) {
   for (std::size_t i = 0; i < x.size(); ++i) EXPECT_DOUBLE_EQ(x[i].grad(), grads[params.size() + i]) << "input " << i;
 }
 
+TEST_P(PerActivation, BatchesGiveTheOutputsAndGradientsOfALoopOverThePointsToTheBit) {
+  // Layer::batch(), MLP::batch() and MLP::scores() against operator() and score() point by
+  // point: the same values and, after backward(), the same gradients in every parameter and
+  // input, to the bit (each weight gets its points' contributions in the same order).
+  const Activation activation = Activation::parse(GetParam());
+  MLP model(3, {4, 3, 1}, std::vector<Activation>{activation, activation, Activation::linear()}, Init::Uniform, 29);
+  double slope = 0.05;  // distinct PReLU slopes: a slope gradient sent to the wrong neuron shows
+  for (Parameter* p : model.parameters()) {
+    if (p->name.ends_with(".a")) p->data = (slope += 0.02);
+  }
+  EXPECT_EQ(slope > 0.06, activation.has_parameter());
+  const std::vector<std::vector<double>> points = {{0.5, -1.0, 0.25}, {-0.3, 0.8, 1.5}, {1.2, 0.1, -0.7},
+                                                   {-0.9, -0.4, 0.3}, {0.0, 2.0, -2.0}};
+  std::vector<Value> xs;
+  for (const std::vector<double>& p : points) xs.insert(xs.end(), p.begin(), p.end());
+  const std::vector<Parameter*> params = model.parameters();
+  const auto grads = [&](const Value& root) {
+    model.zero_grad();
+    for (Value& x : xs) x.zero_grad();
+    root.backward();
+    std::vector<double> g;
+    for (const Parameter* p : params) g.push_back(p->grad);
+    for (const Value& x : xs) g.push_back(x.grad());
+    return g;
+  };
+  const auto same_bits = [](const std::vector<double>& a, const std::vector<double>& b, const char* what) {
+    ASSERT_EQ(a.size(), b.size()) << what;
+    for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(Bits(a[i]), Bits(b[i])) << what << " " << i;
+  };
+
+  // The first layer alone.
+  const Layer& first = model.layers().front();
+  const std::vector<Value> batch = first.batch(xs, points.size());
+  std::vector<Value> loop;
+  for (std::size_t p = 0; p < points.size(); ++p) {
+    for (const Value& v : first(std::span<const Value>(xs).subspan(3 * p, 3))) loop.push_back(v);
+  }
+  ASSERT_EQ(batch.size(), 4 * points.size());
+  for (std::size_t k = 0; k < batch.size(); ++k) EXPECT_EQ(Bits(batch[k].data()), Bits(loop[k].data())) << k;
+  same_bits(grads(scalargrad::testing_support::WeightedSum(batch)),
+            grads(scalargrad::testing_support::WeightedSum(loop)), "Layer::batch gradient");
+
+  // The whole network: batch() from Values, scores() from doubles, score() point by point.
+  const std::vector<Value> outputs = model.batch(xs, points.size());
+  const std::vector<Value> scores = model.scores(points);
+  std::vector<std::vector<Value>> value_points;
+  for (std::size_t p = 0; p < points.size(); ++p) value_points.emplace_back(xs.begin() + 3 * p, xs.begin() + 3 * p + 3);
+  const std::vector<Value> value_scores = model.scores(value_points);
+  std::vector<Value> one_by_one;
+  for (std::size_t p = 0; p < points.size(); ++p) {
+    one_by_one.push_back(model.score(std::span<const Value>(xs).subspan(3 * p, 3)));
+    EXPECT_EQ(Bits(scores[p].data()), Bits(model.score(points[p]).data())) << "point " << p;
+    EXPECT_EQ(Bits(value_scores[p].data()), Bits(scores[p].data())) << "point " << p;
+  }
+  ASSERT_EQ(outputs.size(), points.size());
+  ASSERT_EQ(scores.size(), points.size());
+  for (std::size_t p = 0; p < points.size(); ++p) EXPECT_EQ(Bits(outputs[p].data()), Bits(one_by_one[p].data())) << p;
+  same_bits(grads(scalargrad::testing_support::WeightedSum(outputs)),
+            grads(scalargrad::testing_support::WeightedSum(one_by_one)), "MLP::batch gradient");
+  int nonzero = 0;
+  for (const Parameter* p : params) nonzero += p->grad != 0.0 ? 1 : 0;
+  EXPECT_GT(nonzero, static_cast<int>(params.size()) / 2) << "the gradient comparison is not vacuous";
+}
+
 TEST_P(PerActivation, NameParsesBackToTheSameActivation) {
   const Activation activation = Activation::parse(GetParam());
   EXPECT_EQ(Activation::parse(activation.name()), activation);
@@ -832,6 +918,8 @@ TEST(MLP, AMovedFromModelSaysSoInsteadOfCrashing) {
   const std::vector<Value> values = {Value(0.5), Value(-0.5)};
   EXPECT_EQ(ErrorOf([&] { (void)model(values); }), moved);
   EXPECT_EQ(ErrorOf([&] { (void)model.score(values); }), moved);
+  EXPECT_EQ(ErrorOf([&] { (void)model.batch(values, 1); }), moved);
+  EXPECT_EQ(ErrorOf([&] { (void)model.scores(std::vector<std::vector<double>>{x}); }), moved);
   model = taken;  // usable again
   EXPECT_EQ(model.score(x).data(), taken.score(x).data());
 }
