@@ -346,6 +346,63 @@ std::vector<Value> Tape::record_dots(std::span<const LeafBlock> rows, std::span<
   return out;
 }
 
+// Note [In place over a span]: `for (Value& x : xs) x = x.relu();` makes a temporary per
+// element, moves it into x and releases x's old handle, and checks the room per node, reloading
+// the segment's fields after each node's stores (which may alias them). A layer's activations
+// are nodes of the open segment, one after the other: for them the room is made once per
+// chunk, the node written, and the handle re-pointed at it, as a compound assignment does (both
+// nodes in the open segment: the count does not change). An op with a constant stores it once
+// per chunk, shared by the chunk's nodes. Anything else (a leaf, a node of an older segment, a
+// moved-from or foreign Value, another mode than the plain one) goes through the op itself.
+template <Op op, bool kConstant>
+void Tape::record_each(std::span<Value> xs, double c) {
+  constexpr std::size_t kChunk = 4096;  // nodes per ensure_room()
+  const auto f = [c](double x) {
+    if constexpr (kConstant) {
+      return Rule<op>::f(x, c);
+    } else {
+      return Rule<op>::f(x);
+    }
+  };
+  std::size_t i = 0;
+  while (i < xs.size()) {
+    Tape* const t = tls_tape;
+    if (xs[i].key() != open_key() || !t->plain) {  // (a key matches only once the tape exists)
+      if constexpr (kConstant) {
+        xs[i] = record_unary<op>(xs[i], c);
+      } else {
+        xs[i] = record_unary<op>(xs[i]);
+      }
+      ++i;
+      continue;
+    }
+    const std::size_t end = i + std::min(xs.size() - i, kChunk);
+    t->ensure_room(static_cast<std::uint32_t>(end - i));
+    const std::uint64_t key = open_key();  // (ensure_room() may have opened a segment)
+    Segment& s = *t->open;
+    const std::uint32_t b = kConstant ? t->add_constant(c) : 0;
+    std::uint32_t n = s.size;
+    double* const values = s.nodes.value;
+    double* const grads = s.nodes.grad;
+    std::uint32_t* const as = s.nodes.a;
+    std::uint32_t* const bs = s.nodes.b;
+    Op* const ops = s.nodes.op;
+    for (; i < end && xs[i].key() == key; ++i) {
+      Value& x = xs[i];
+      const double y = f(x.value_);
+      values[n] = y;
+      grads[n] = 0.0;
+      as[n] = x.ref_;
+      bs[n] = b;
+      ops[n] = op;
+      x.ref_ = n;
+      x.value_ = y;
+      ++n;
+    }
+    s.size = n;
+  }
+}
+
 Graph Tape::graph_of(const Value& root) {
   // Iterative post-order depth-first search: a node is output once all its operands are.
   const auto key = [](const Value& v) { return (std::uint64_t{v.owner()} << 32) | v.ref_; };
@@ -578,6 +635,15 @@ Value sum(std::initializer_list<Value> xs) { return sum(std::span<const Value>(x
 std::vector<Value> topological_order(const Value& root) { return Tape::checked(root).graph_of(root).nodes; }
 
 Graph graph_of(const Value& root) { return Tape::checked(root).graph_of(root); }
+
+void relu_(std::span<Value> xs) { Tape::record_each<detail::Op::Relu, false>(xs, 0.0); }
+void leaky_relu_(std::span<Value> xs, double slope) { Tape::record_each<detail::Op::LeakyRelu, true>(xs, slope); }
+void tanh_(std::span<Value> xs) { Tape::record_each<detail::Op::Tanh, false>(xs, 0.0); }
+void sigmoid_(std::span<Value> xs) { Tape::record_each<detail::Op::Sigmoid, false>(xs, 0.0); }
+void elu_(std::span<Value> xs, double alpha) { Tape::record_each<detail::Op::Elu, true>(xs, alpha); }
+void gelu_(std::span<Value> xs) { Tape::record_each<detail::Op::Gelu, false>(xs, 0.0); }
+void silu_(std::span<Value> xs) { Tape::record_each<detail::Op::Silu, false>(xs, 0.0); }
+void softplus_(std::span<Value> xs) { Tape::record_each<detail::Op::Softplus, false>(xs, 0.0); }
 
 NoGradGuard::NoGradGuard() : previous_(detail::this_thread_tape().grad_enabled) {
   Tape& t = detail::this_thread_tape();

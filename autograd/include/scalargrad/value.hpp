@@ -232,6 +232,29 @@ Value gelu(const Value& x);
 Value silu(const Value& x);
 Value softplus(const Value& x);
 
+// ---- Activations in place over a span (PyTorch's relu_() and the like) ------------------------
+/// x = relu(x) for each x of xs, in order, in place: the nodes that loop records, with the same
+/// values and gradients, made faster (room for them made once, and each handle moved to its new
+/// node without a temporary). For a layer's activations (nn::Activation::apply). Values that are
+/// not nodes of the open segment (leaves, older nodes), and every Value under NoGradGuard or
+/// AnomalyGuard, take the ordinary path. If a Value throws (a moved-from Value, another
+/// thread's), the ones before it have been replaced and the rest are as they were.
+void relu_(std::span<Value> xs);
+/// x = leaky_relu(x, slope) for each x of xs, as relu_().
+void leaky_relu_(std::span<Value> xs, double slope = 0.01);
+/// x = tanh(x) for each x of xs, as relu_().
+void tanh_(std::span<Value> xs);
+/// x = sigmoid(x) for each x of xs, as relu_().
+void sigmoid_(std::span<Value> xs);
+/// x = elu(x, alpha) for each x of xs, as relu_().
+void elu_(std::span<Value> xs, double alpha = 1.0);
+/// x = gelu(x) for each x of xs, as relu_().
+void gelu_(std::span<Value> xs);
+/// x = silu(x) for each x of xs, as relu_().
+void silu_(std::span<Value> xs);
+/// x = softplus(x) for each x of xs, as relu_().
+void softplus_(std::span<Value> xs);
+
 /// x_1 + ... + x_n as one node (n operands); d/dx_i = 1. The empty sum is 0.
 ///
 /// sum(), dot() and affine() record one node of up to 65,536 operands (pairs for dot() and

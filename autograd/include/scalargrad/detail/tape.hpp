@@ -423,6 +423,10 @@ struct Tape {
   inline Value adopt(std::uint32_t n, double value);
   /// The fast path may append a node to the open segment (Tape::limit).
   [[nodiscard]] bool fast_room() const { return open->size < limit; }
+  /// xs[i] = op(xs[i]), or op(xs[i]; c) if kConstant, for each i, in place (relu_() and the
+  /// others): Note [In place over a span] in value.cpp.
+  template <Op op, bool kConstant>
+  static void record_each(std::span<Value> xs, double c);
   /// Appends a node without creating a handle for it.
   std::uint32_t append(Op op, std::uint32_t a, std::uint32_t b, double value) {
     // Read every field first: the stores below may alias them (uint32 and byte stores).
