@@ -128,23 +128,20 @@ Value Activation::operator()(const Value& x, const Value* slope) const {
 }
 
 void Activation::apply(std::span<Value> xs) const {
-  // One switch for the span, then a loop the compiler sees through (a layer's activations
-  // recorded one after the other).
-  const auto each = [xs](auto f) {
-    for (Value& x : xs) x = f(x);
-  };
+  // The engine's in-place forms: a layer's activations recorded one after the other, faster
+  // than a loop of x = f(x) (Note [In place over a span] in the engine's value.cpp).
   const double c = parameter_;
   switch (kind_) {
     case Kind::Linear: return;
-    case Kind::ReLU: return each([](const Value& x) { return x.relu(); });
+    case Kind::ReLU: return relu_(xs);
     case Kind::LeakyReLU:
-    case Kind::PReLU: return each([c](const Value& x) { return x.leaky_relu(c); });
-    case Kind::Tanh: return each([](const Value& x) { return x.tanh(); });
-    case Kind::Sigmoid: return each([](const Value& x) { return x.sigmoid(); });
-    case Kind::ELU: return each([c](const Value& x) { return x.elu(c); });
-    case Kind::GELU: return each([](const Value& x) { return x.gelu(); });
-    case Kind::SiLU: return each([](const Value& x) { return x.silu(); });
-    case Kind::Softplus: return each([](const Value& x) { return x.softplus(); });
+    case Kind::PReLU: return leaky_relu_(xs, c);
+    case Kind::Tanh: return tanh_(xs);
+    case Kind::Sigmoid: return sigmoid_(xs);
+    case Kind::ELU: return elu_(xs, c);
+    case Kind::GELU: return gelu_(xs);
+    case Kind::SiLU: return silu_(xs);
+    case Kind::Softplus: return softplus_(xs);
   }
 }
 
