@@ -124,10 +124,14 @@ Value Neuron::operator()(std::span<const double> x) const {
 std::vector<Parameter*> Neuron::parameters() {
   std::vector<Parameter*> params;
   params.reserve(weights_.size() + 2);
-  for (Parameter& w : weights_) params.push_back(&w);
-  params.push_back(&bias_);
-  if (activation_.has_parameter()) params.push_back(&slope_);
+  append_parameters(params);
   return params;
+}
+
+void Neuron::append_parameters(std::vector<Parameter*>& out) {
+  for (Parameter& w : weights_) out.push_back(&w);
+  out.push_back(&bias_);
+  if (activation_.has_parameter()) out.push_back(&slope_);
 }
 
 std::string Neuron::repr() const {
@@ -191,11 +195,17 @@ std::vector<Value> Layer::batch(std::span<const Value> xs, std::size_t points) c
 
 std::vector<Parameter*> Layer::parameters() {
   std::vector<Parameter*> params;
-  for (Neuron& n : neurons_) {
-    const std::vector<Parameter*> own = n.parameters();
-    params.insert(params.end(), own.begin(), own.end());
-  }
+  params.reserve(parameter_count());
+  append_parameters(params);
   return params;
+}
+
+void Layer::append_parameters(std::vector<Parameter*>& out) {
+  for (Neuron& n : neurons_) n.append_parameters(out);
+}
+
+std::size_t Layer::parameter_count() const {
+  return neurons_.size() * (nin_ + (activation_.has_parameter() ? 2 : 1));
 }
 
 std::string Layer::repr() const { return "Layer of [" + join_reprs(neurons_) + "]"; }
@@ -340,11 +350,12 @@ std::vector<Value> MLP::scores(std::span<const std::vector<Value>> points) const
 }
 
 std::vector<Parameter*> MLP::parameters() {
+  // One vector, not one per layer and neuron: l2_penalty() and zero_grad() call this each step.
+  std::size_t count = 0;
+  for (const Layer& layer : layers_) count += layer.parameter_count();
   std::vector<Parameter*> params;
-  for (Layer& layer : layers_) {
-    const std::vector<Parameter*> own = layer.parameters();
-    params.insert(params.end(), own.begin(), own.end());
-  }
+  params.reserve(count);
+  for (Layer& layer : layers_) layer.append_parameters(params);
   return params;
 }
 

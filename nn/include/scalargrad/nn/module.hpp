@@ -115,6 +115,8 @@ class Neuron : public Module {
   void make_weights_and_bias() const;
   /// Its activation of z, the weighted sum with the bias added.
   Value activate(const Value& z) const;
+  /// Appends parameters() to `out` (Layer and MLP list theirs without a vector per neuron).
+  void append_parameters(std::vector<Parameter*>& out);
   friend class Layer;  // computes its neurons' w . x + b together, then activate()s
 
   std::vector<Parameter> weights_;
@@ -156,6 +158,11 @@ class Layer : public Module {
   // leaves, a cache of its own), for affine(rows, x). Made on first use, and again after a copy
   // or a move.
   const std::vector<LeafBlock>& rows() const;
+  /// Appends parameters() to `out`.
+  void append_parameters(std::vector<Parameter*>& out);
+  /// How many parameters() lists.
+  [[nodiscard]] std::size_t parameter_count() const;
+  friend class MLP;
 
   std::size_t nin_;
   Activation activation_;
