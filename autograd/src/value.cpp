@@ -260,6 +260,19 @@ Value Tape::record_dot(const LeafBlock& w, std::span<const Value> x, bool affine
   return adopt(n, open->nodes.value[n]);
 }
 
+std::size_t batch_inputs(std::size_t inputs, std::size_t points, bool affine) {
+  const char* const who = affine ? "scalargrad: affine() of a batch of " : "scalargrad: dot() of a batch of ";
+  if (points == 0) {
+    if (inputs == 0) return 0;
+    throw Error(who + std::string("0 points takes no inputs, but there are ") + std::to_string(inputs));
+  }
+  if (inputs % points != 0) {
+    throw Error(who + std::to_string(points) + " points needs as many inputs for each, but there are " +
+                std::to_string(inputs) + " inputs in all");
+  }
+  return inputs / points;
+}
+
 void Tape::check_rows(std::span<const LeafBlock> rows, std::size_t n, bool affine) {
   const std::size_t leaves = n + (affine ? 1 : 0);  // of each row
   for (std::size_t j = 0; j < rows.size(); ++j) {
@@ -314,13 +327,8 @@ std::vector<Value> Tape::record_dots(std::span<const LeafBlock> rows, std::span<
 
 std::vector<Value> Tape::record_dots(std::span<const LeafBlock> rows, std::span<const Value> xs, std::size_t points,
                                      bool affine) {
-  const std::size_t n = points == 0 ? 0 : xs.size() / points;
-  if (n * points != xs.size()) {  // (points == 0 and inputs)
-    throw Error(std::string("scalargrad: ") + (affine ? "affine" : "dot") + "() of a batch of " +
-                std::to_string(points) + " points needs as many inputs for each, but there are " +
-                std::to_string(xs.size()) + " inputs in all");
-  }
-  if (points == 0) return {};  // (the rows' lengths say nothing without an input count)
+  const std::size_t n = batch_inputs(xs.size(), points, affine);
+  if (points == 0 || rows.empty()) return {};  // (the rows' lengths say nothing without points)
   check_rows(rows, n, affine);
   std::vector<Value> out;
   out.reserve(rows.size() * points);
@@ -349,11 +357,13 @@ std::vector<Value> Tape::record_dots(std::span<const LeafBlock> rows, std::span<
 // Note [In place over a span]: `for (Value& x : xs) x = x.relu();` makes a temporary per
 // element, moves it into x and releases x's old handle, and checks the room per node, reloading
 // the segment's fields after each node's stores (which may alias them). A layer's activations
-// are nodes of the open segment, one after the other: for them the room is made once per
-// chunk, the node written, and the handle re-pointed at it, as a compound assignment does (both
-// nodes in the open segment: the count does not change). An op with a constant stores it once
-// per chunk, shared by the chunk's nodes. Anything else (a leaf, a node of an older segment, a
-// moved-from or foreign Value, another mode than the plain one) goes through the op itself.
+// are nodes of the open segment, one after the other: for them the room is made once per chunk
+// (never more than a full-sized segment has left, so that where a segment fills up the nodes
+// are still the loop's), each node written, and its handle re-pointed at it, as a compound
+// assignment does (both nodes in the open segment: the count does not change). An op with a
+// constant stores it once per chunk, shared by the chunk's nodes. Anything else (a leaf, a node
+// of an older segment, a moved-from or foreign Value, another mode than the plain one) goes
+// through the op itself.
 template <Op op, bool kConstant>
 void Tape::record_each(std::span<Value> xs, double c) {
   constexpr std::size_t kChunk = 4096;  // nodes per ensure_room()
@@ -376,8 +386,12 @@ void Tape::record_each(std::span<Value> xs, double c) {
       ++i;
       continue;
     }
-    const std::size_t end = i + std::min(xs.size() - i, kChunk);
-    t->ensure_room(static_cast<std::uint32_t>(end - i));
+    std::size_t count = std::min(xs.size() - i, kChunk);
+    // A full-sized segment is filled to its end before the next opens, as the loop fills it.
+    const std::uint32_t left = kMaxSegmentCapacity - t->open->size;
+    if (left != 0) count = std::min<std::size_t>(count, left);
+    const std::size_t end = i + count;
+    t->ensure_room(static_cast<std::uint32_t>(count));
     const std::uint64_t key = open_key();  // (ensure_room() may have opened a segment)
     Segment& s = *t->open;
     const std::uint32_t b = kConstant ? t->add_constant(c) : 0;

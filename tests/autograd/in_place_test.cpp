@@ -123,7 +123,7 @@ TEST(InPlace, ANodeRunStaysARunAndTheHandlesAreCountedOnce) {
   });
 }
 
-TEST(InPlace, MoreThanAChunkAndASegmentBoundaryGiveTheLoopsValues) {
+TEST(InPlace, MoreThanAChunkGivesTheLoopsValues) {
   // 10,000 nodes: several chunks of room.
   std::mt19937_64 rng(7);
   std::uniform_real_distribution<double> uniform(-3.0, 3.0);
@@ -136,35 +136,56 @@ TEST(InPlace, MoreThanAChunkAndASegmentBoundaryGiveTheLoopsValues) {
   ASSERT_EQ(xs[9999].op(), "tanh");
 }
 
-TEST(InPlace, WhenTheRoomNeedsANewSegmentTheValuesComeFromTheOlderOne) {
+TEST(InPlace, WhereASegmentFillsUpItRecordsTheLoopsNodes) {
   // The open segment filled to 3,000 nodes below its largest size, then 1,400 inputs (2,800
-  // nodes: each leaf's import and its product): the 1,400 in-place nodes need a new segment,
-  // which imports each input from the full one.
-  OnFreshTape([] {
-    std::mt19937_64 rng(8);
-    std::uniform_real_distribution<double> uniform(-3.0, 3.0);
-    Value filler = 0.0;
-    while (scalargrad::detail::tls_tape->open->size < scalargrad::detail::kMaxSegmentCapacity - 3000) {
-      filler = filler + 1.0;
-    }
-    std::vector<Value> leaves;
-    std::vector<Value> xs;
-    for (int i = 0; i < 1400; ++i) {
-      leaves.emplace_back(uniform(rng));
-      xs.push_back(leaves.back() * 1.0);
-    }
-    ASSERT_EQ(scalargrad::tape_stats().segments, 1u);
-    std::vector<Value> loop = xs;
-    silu_(xs);
-    EXPECT_EQ(scalargrad::tape_stats().segments, 2u);
-    for (Value& x : loop) x = silu(x);
-    for (std::size_t i = 0; i < xs.size(); ++i) ASSERT_EQ(Bits(xs[i].data()), Bits(loop[i].data())) << i;
-    scalargrad::sum(xs).backward();
-    std::vector<double> g;
-    for (Value& leaf : leaves) g.push_back(leaf.grad()), leaf.zero_grad();
-    scalargrad::sum(loop).backward();
-    for (std::size_t i = 0; i < leaves.size(); ++i) ASSERT_EQ(Bits(leaves[i].grad()), Bits(g[i])) << i;
-  });
+  // nodes: each leaf's import and its product): 200 in-place nodes fit, the other 1,200 go to a
+  // new segment, which imports each of their inputs from the full one. The same on two fresh
+  // tapes, in place and as a loop: the same nodes, values and gradients, to the bit.
+  struct Run {
+    std::size_t nodes = 0;
+    std::size_t segments = 0;
+    std::vector<double> values;
+    std::vector<double> grads;
+  };
+  const auto run = [](bool in_place) {
+    Run r;
+    OnFreshTape([&] {
+      std::mt19937_64 rng(8);
+      std::uniform_real_distribution<double> uniform(-3.0, 3.0);
+      Value filler = 0.0;
+      while (scalargrad::detail::tls_tape->open->size < scalargrad::detail::kMaxSegmentCapacity - 3000) {
+        filler = filler + 1.0;
+      }
+      std::vector<Value> leaves;
+      std::vector<Value> xs;
+      for (int i = 0; i < 1400; ++i) {
+        leaves.emplace_back(uniform(rng));
+        xs.push_back(leaves.back() * 1.0);
+      }
+      const std::size_t before = scalargrad::tape_stats().nodes;
+      if (in_place) {
+        silu_(xs);
+      } else {
+        for (Value& x : xs) x = silu(x);
+      }
+      r.nodes = scalargrad::tape_stats().nodes - before;
+      r.segments = scalargrad::tape_stats().segments;
+      for (const Value& x : xs) r.values.push_back(x.data());
+      scalargrad::sum(xs).backward();
+      for (const Value& leaf : leaves) r.grads.push_back(leaf.grad());
+    });
+    return r;
+  };
+  const Run in_place = run(true);
+  const Run loop = run(false);
+  EXPECT_EQ(in_place.segments, 2u);
+  EXPECT_EQ(in_place.nodes, loop.nodes) << "200 in the full segment, then 1,200 imports and 1,200 silu";
+  EXPECT_EQ(loop.nodes, 200u + 2 * 1200u);
+  ASSERT_EQ(in_place.values.size(), loop.values.size());
+  for (std::size_t i = 0; i < loop.values.size(); ++i) {
+    ASSERT_EQ(Bits(in_place.values[i]), Bits(loop.values[i])) << i;
+    ASSERT_EQ(Bits(in_place.grads[i]), Bits(loop.grads[i])) << i;
+  }
 }
 
 TEST(InPlace, UnderNoGradGuardGivesConstantsAndUnderAnomalyGuardNamesTheOp) {

@@ -876,8 +876,9 @@ TEST(LeafBlockBatch, ABatchThatFillsASegmentGoesOnInTheNextWithTheRowsFoundAgain
     }
     ASSERT_EQ(batch.size(), loop.size());
     for (std::size_t k = 0; k < batch.size(); ++k) ASSERT_EQ(Bits(batch[k].data()), Bits(loop[k].data())) << k;
-    // The weights' gradients reach them through an Import node per segment: sums grouped by
-    // segment, and the two forms change segments at other points, so equal to rounding.
+    // The batch's weights get their gradient through two Import nodes (one per segment), each
+    // summing its part; the loop, recorded after it in the new segment, through one: equal to
+    // rounding.
     WeightedSum(batch).backward();
     const std::vector<double> from_batch = TakeGrads(leaves);
     WeightedSum(loop).backward();
@@ -904,10 +905,12 @@ TEST(LeafBlockBatch, AnInputCountThatIsNotAMultipleOfThePointsThrowsAndRecordsNo
     (void)scalargrad::dot(rows, xs, 0);
     FAIL() << "5 inputs for 0 points did not throw";
   } catch (const Error& e) {
-    EXPECT_STREQ(e.what(),
-                 "scalargrad: dot() of a batch of 0 points needs as many inputs for each, but there are 5 inputs "
-                 "in all");
+    EXPECT_STREQ(e.what(), "scalargrad: dot() of a batch of 0 points takes no inputs, but there are 5");
   }
+  // With no rows too: the inputs are checked all the same.
+  EXPECT_THAT(scalargrad::testing_support::ErrorMessage(
+                  [&] { (void)scalargrad::affine(std::span<const LeafBlock>{}, xs, 2); }),
+              HasSubstr("affine() of a batch of 2 points needs as many inputs for each, but there are 5"));
   EXPECT_EQ(scalargrad::tape_stats().nodes, nodes);
 }
 

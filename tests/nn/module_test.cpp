@@ -23,6 +23,8 @@
 
 #include "scalargrad/dot.hpp"
 #include "scalargrad/nn/activation.hpp"
+#include "scalargrad/nn/data.hpp"
+#include "scalargrad/nn/loss.hpp"
 #include "scalargrad/nn/module.hpp"
 #include "scalargrad/nn/parameter.hpp"
 #include "scalargrad/nn/random.hpp"
@@ -429,6 +431,50 @@ TEST(MLP, BatchesCheckTheirInputsNamingThePointAndTheSizes) {
   EXPECT_EQ(two.batch(std::vector<Value>(6, Value(1.0)), 2).size(), 4u);  // 2 outputs per point
   EXPECT_TRUE(mlp.scores(std::vector<std::vector<double>>{}).empty());
   EXPECT_TRUE(mlp.batch({}, 0).empty());
+}
+
+TEST(MLP, ABatchLargerThanASegmentRecordsAboutTheLoopsNodes) {
+  // Regression (review of the batch): 20,000 points through 2-16-16-1 take ~1.3 M nodes, more
+  // than one segment holds. Recorded as one batch, every point's outputs left behind in the
+  // full segment were imported one by one into the next: 24% more nodes than the loop, and 3x
+  // its time at 60,000 points. In chunks (Note [Batch chunks] in nn/src/module.cpp) they are
+  // about the loop's. The scores are the loop's to the bit; the gradients to rounding (each
+  // segment's Import node of a weight sums that segment's part, and the two split the points
+  // at other places).
+  const scalargrad::nn::Dataset data = scalargrad::nn::make_moons(20000, 0.1, 4);
+  struct Run {
+    std::size_t nodes = 0;
+    std::vector<double> scores;
+    std::vector<double> grads;
+  };
+  const auto run = [&](bool batch) {
+    Run r;
+    scalargrad::testing_support::OnFreshTape([&] {  // a model per thread: its leaves are that thread's
+      MLP model(2, {16, 16, 1}, Activation::relu(), Activation::linear(), Init::Uniform, 3);
+      std::vector<Value> scores;
+      if (batch) {
+        scores = model.scores(data.inputs);
+      } else {
+        for (const std::vector<double>& x : data.inputs) scores.push_back(model.score(x));
+      }
+      r.nodes = scalargrad::tape_stats().nodes;
+      for (const Value& s : scores) r.scores.push_back(s.data());
+      model.zero_grad();
+      scalargrad::nn::hinge_loss(scores, data.labels).backward();
+      for (const Parameter* p : model.parameters()) r.grads.push_back(p->grad);
+    });
+    return r;
+  };
+  const Run batch = run(true);
+  const Run loop = run(false);
+  EXPECT_GT(loop.nodes, std::size_t{1} << 20) << "the test needs more than one segment";
+  EXPECT_LT(static_cast<double>(batch.nodes), 1.01 * static_cast<double>(loop.nodes))
+      << "batch " << batch.nodes << " nodes, loop " << loop.nodes;
+  ASSERT_EQ(batch.scores.size(), loop.scores.size());
+  for (std::size_t i = 0; i < loop.scores.size(); ++i) ASSERT_EQ(Bits(batch.scores[i]), Bits(loop.scores[i])) << i;
+  for (std::size_t i = 0; i < loop.grads.size(); ++i) {
+    EXPECT_NEAR(batch.grads[i], loop.grads[i], 1e-12 * (1.0 + std::abs(loop.grads[i]))) << "parameter " << i;
+  }
 }
 
 TEST(MLP, ConstructorRejectsEmptyShapesNamingTheProblem) {

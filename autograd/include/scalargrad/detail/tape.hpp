@@ -541,6 +541,10 @@ struct Tape {
   Graph graph_of(const Value& root);
 };
 
+/// A batch's inputs per point: inputs / points; throws Error unless inputs is a multiple of
+/// points (none for 0 points). `affine` names the caller in the message.
+std::size_t batch_inputs(std::size_t inputs, std::size_t points, bool affine);
+
 /// This thread's tape, or nullptr before first use and after the thread's tape is destroyed.
 /// A trivially destructible, constant-initialised pointer, so that reaching it costs one load
 /// with the initial-exec TLS model (no __tls_get_addr, no guard).

@@ -355,11 +355,17 @@ inline std::vector<Value> affine(std::span<const LeafBlock> rows, std::span<cons
   return detail::tape_for_nary(rows.front().empty() ? x : rows.front().values()).record_dots(rows, x, true);
 }
 inline std::vector<Value> dot(std::span<const LeafBlock> rows, std::span<const Value> xs, std::size_t points) {
-  if (rows.empty()) return {};
+  if (rows.empty()) {
+    (void)detail::batch_inputs(xs.size(), points, false);  // the same errors as with rows
+    return {};
+  }
   return detail::tape_for_nary(rows.front().empty() ? xs : rows.front().values()).record_dots(rows, xs, points, false);
 }
 inline std::vector<Value> affine(std::span<const LeafBlock> rows, std::span<const Value> xs, std::size_t points) {
-  if (rows.empty()) return {};
+  if (rows.empty()) {
+    (void)detail::batch_inputs(xs.size(), points, true);  // the same errors as with rows
+    return {};
+  }
   return detail::tape_for_nary(rows.front().empty() ? xs : rows.front().values()).record_dots(rows, xs, points, true);
 }
 

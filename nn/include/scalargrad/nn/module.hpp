@@ -190,16 +190,18 @@ class MLP : public Module {
   Value score(std::span<const Value> x) const;
   Value score(std::span<const double> x) const;
   /// operator()(x) for each of `points` inputs x, stored one after the other in xs: the outputs
-  /// one point after the other, nout() per point, with the values, and after backward() the
-  /// gradients, of a loop of operator(), to the bit. Each layer records its nodes for every
-  /// point (Layer::batch()) before the next layer starts, so that the weights are checked once
-  /// per layer, not once per point: the demo's training runs ~15% faster. Throws Error if
-  /// xs.size() != points * nin(), or if this MLP was moved from.
+  /// one point after the other, nout() per point, with the values of a loop of operator() and,
+  /// after backward(), its gradients: to the bit while the graph fits in one tape segment
+  /// (2^20 nodes), else to rounding (each segment sums its part of a weight's gradient, and the
+  /// two split the points at other places). Each layer records its nodes for a chunk of points
+  /// (Layer::batch()) before the next layer starts, so that the weights are checked once per
+  /// layer and chunk, not once per point (docs/performance.md: the demo's training). Throws
+  /// Error if xs.size() != points * nin(), or if this MLP was moved from.
   std::vector<Value> batch(std::span<const Value> xs, std::size_t points) const;
   /// score(x) for each point, in order (micrograd's `list(map(model, inputs))`), as one batch:
-  /// the values, and after backward() the gradients, of a loop of score(), to the bit, recorded
-  /// faster (layer by layer for all points: see batch()). Throws Error, naming the point, if one
-  /// does not have nin() inputs, and as score() does for networks with other than one output.
+  /// the values, and after backward() the gradients, of a loop of score(), recorded faster, as
+  /// batch() says. Throws Error, naming the point, if one does not have nin() inputs, and as
+  /// score() does for networks with other than one output.
   std::vector<Value> scores(std::span<const std::vector<double>> points) const;
   std::vector<Value> scores(std::span<const std::vector<Value>> points) const;
 
