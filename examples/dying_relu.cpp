@@ -110,8 +110,7 @@ Run train(const nn::Activation& hidden, double learning_rate, std::uint64_t seed
 
   std::vector<Value> scores;
   const auto forward = [&] {
-    scores.clear();
-    for (const auto& x : data.inputs) scores.push_back(model.score(x));
+    scores = model.scores(data.inputs);  // model.score(x) for every point, as one batch
     return nn::hinge_loss(scores, data.labels) + nn::l2_penalty(model, 1e-4);
   };
 

@@ -71,10 +71,7 @@ nn::MLP make_network(std::size_t depth, const nn::Activation& hidden, nn::Init i
 }
 
 std::vector<Value> scores(const nn::MLP& model, const nn::Dataset& data) {
-  std::vector<Value> out;
-  out.reserve(data.size());
-  for (const auto& x : data.inputs) out.push_back(model.score(x));
-  return out;
+  return model.scores(data.inputs);  // model.score(x) for every point, as one batch
 }
 
 // ---- 1. Gradient norm per layer, one backward pass -------------------------------------------
