@@ -388,11 +388,13 @@ void Tape::record_each(std::span<Value> xs, double c) {
     }
     std::size_t count = std::min(xs.size() - i, kChunk);
     // A full-sized segment is filled to its end before the next opens, as the loop fills it.
-    const std::uint32_t left = kMaxSegmentCapacity - t->open->size;
+    const std::uint32_t size = t->open->size;
+    const std::uint32_t left = size < kMaxSegmentCapacity ? kMaxSegmentCapacity - size : 0;
     if (left != 0) count = std::min<std::size_t>(count, left);
     const std::size_t end = i + count;
     t->ensure_room(static_cast<std::uint32_t>(count));
-    const std::uint64_t key = open_key();  // (ensure_room() may have opened a segment)
+    const std::uint64_t key = open_key();
+    if (xs[i].key() != key) continue;  // ensure_room() opened a segment: the slow path imports
     Segment& s = *t->open;
     const std::uint32_t b = kConstant ? t->add_constant(c) : 0;
     std::uint32_t n = s.size;

@@ -23,6 +23,10 @@ void check_inputs(std::string_view who, std::size_t expected, std::size_t got) {
 
 // xs.size() == points * nin, without overflow (nin > 0).
 void check_batch(std::string_view who, std::size_t nin, std::size_t inputs, std::size_t points) {
+  if (points == 0 && inputs != 0) {
+    throw Error("scalargrad::nn: " + std::string(who) + "::batch() of 0 points takes no inputs, got " +
+                std::to_string(inputs));
+  }
   if (points > inputs / nin || inputs != points * nin) {
     throw Error("scalargrad::nn: " + std::string(who) + "::batch() of " + std::to_string(points) + " points expects " +
                 std::to_string(nin) + " inputs for each, got " + std::to_string(inputs) + " in all");
@@ -35,7 +39,9 @@ void check_batch(std::string_view who, std::size_t nin, std::size_t inputs, std:
 // where a loop of calls imports one point's. So a batch goes through in chunks of points worth
 // at most kBatchNodes nodes (a 64th of a segment): the demo's 100 points are one chunk. 60,000
 // points through 2-16-16-1 took 7.9 M nodes as one batch (a reviewer's probe, 3.5-7x the loop's
-// time); in chunks 4.03 M against the loop's 4.02 M, and 137-156 ms against 198-215 ms.
+// time); in chunks 4.03 M against the loop's 4.02 M, and 137-156 ms against 198-215 ms. A
+// segment filling up inside a chunk still imports that chunk's outputs: at most a chunk's worth
+// (a few thousand nodes), where a loop imports one point's.
 constexpr std::size_t kBatchNodes = std::size_t{1} << 14;
 
 /// f(xs of m points, m) for chunks of at most kBatchNodes / nodes_per_point points (at least

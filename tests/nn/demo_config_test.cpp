@@ -101,8 +101,8 @@ TEST(DemoConfiguration, TrainingIsBitIdenticalAcrossRuns) {
 }
 
 TEST(DemoConfiguration, ScoresAsOneBatchTrainExactlyAsALoopOfScore) {
-  // MLP::scores() records the nodes layer by layer for all points: the same values and
-  // gradients, so 100 steps later the same weights, to the bit.
+  // MLP::scores() records the nodes layer by layer for all 100 points (one chunk, one segment):
+  // the same values and gradients, so 100 steps later the same weights, to the bit.
   const TrainingRun batch = train_demo_configuration(100, true);
   const TrainingRun loop = train_demo_configuration(100, false);
   EXPECT_EQ(bits(batch.losses), bits(loop.losses));

@@ -431,6 +431,7 @@ TEST(MLP, BatchesCheckTheirInputsNamingThePointAndTheSizes) {
   EXPECT_EQ(two.batch(std::vector<Value>(6, Value(1.0)), 2).size(), 4u);  // 2 outputs per point
   EXPECT_TRUE(mlp.scores(std::vector<std::vector<double>>{}).empty());
   EXPECT_TRUE(mlp.batch({}, 0).empty());
+  EXPECT_EQ(ErrorOf([&] { (void)mlp.batch(seven, 0); }), "scalargrad::nn: MLP::batch() of 0 points takes no inputs, got 7");
 }
 
 TEST(MLP, ABatchLargerThanASegmentRecordsAboutTheLoopsNodes) {
