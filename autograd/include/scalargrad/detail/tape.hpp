@@ -109,15 +109,15 @@ class UninitBuffer {
   [[nodiscard]] const T& operator[](std::size_t i) const noexcept { return data_[i]; }
   void clear() noexcept { size_ = 0; }
   /// Appends `count` uninitialised elements and returns the first; the caller writes them all.
-  T* extend(std::size_t count) {
-    if (count > capacity_ - size_) grow(size_ + count);
+  SCALARGRAD_ALWAYS_INLINE T* extend(std::size_t count) {
+    if (count > capacity_ - size_) [[unlikely]] grow(size_ + count);
     T* const first = data_.get() + size_;
     size_ += count;
     return first;
   }
 
  private:
-  void grow(std::size_t needed) {
+  SCALARGRAD_NOINLINE void grow(std::size_t needed) {
     const std::size_t capacity = std::max({needed, 2 * capacity_, std::size_t{64}});
     auto fresh = std::make_unique_for_overwrite<T[]>(capacity);
     std::copy_n(data_.get(), size_, fresh.get());
@@ -428,7 +428,7 @@ struct Tape {
   template <Op op, bool kConstant>
   static void record_each(std::span<Value> xs, double c);
   /// Appends a node without creating a handle for it.
-  std::uint32_t append(Op op, std::uint32_t a, std::uint32_t b, double value) {
+  SCALARGRAD_ALWAYS_INLINE std::uint32_t append(Op op, std::uint32_t a, std::uint32_t b, double value) {
     // Read every field first: the stores below may alias them (uint32 and byte stores).
     Segment& s = *open;
     const std::uint32_t n = s.size;
