@@ -18,7 +18,6 @@
 
 #include "support/test_support.hpp"
 
-using scalargrad::Error;
 using scalargrad::Value;
 using scalargrad::testing_support::Bits;
 using scalargrad::testing_support::ErrorMessage;
