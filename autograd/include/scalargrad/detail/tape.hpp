@@ -521,6 +521,9 @@ struct Tape {
                                  bool affine);
   /// Throws Error naming the first of `rows` that is not n leaves long (n + 1 if `affine`).
   static void check_rows(std::span<const LeafBlock> rows, std::size_t n, bool affine);
+  /// The range nodes of `rows` (each one a run of n + affine leaves, all checked in this segment)
+  /// and the inputs resolve_inputs() left (a run of n): Note [Rows of ranges] in value.cpp.
+  void append_range_rows(std::span<const LeafBlock> rows, std::size_t n, bool affine, std::uint32_t* nodes);
   /// The nodes of record_dots(rows, x, affine) (room ensured), their handles appended to `out`;
   /// the rows' caches taken as they are if `checked_rows` (checked in this segment).
   void append_rows(std::span<const LeafBlock> rows, std::span<const Value> x, const OperandResolver& resolve,
