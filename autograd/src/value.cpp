@@ -273,6 +273,10 @@ std::size_t batch_inputs(std::size_t inputs, std::size_t points, bool affine) {
   return inputs / points;
 }
 
+std::size_t Tape::rows_room(std::size_t rows, std::size_t n, bool affine) {
+  return rows * (n + (affine ? 2 : 1)) + n;
+}
+
 void Tape::check_rows(std::span<const LeafBlock> rows, std::size_t n, bool affine) {
   const std::size_t leaves = n + (affine ? 1 : 0);  // of each row
   for (std::size_t j = 0; j < rows.size(); ++j) {
@@ -299,13 +303,7 @@ SCALARGRAD_ALWAYS_INLINE void Tape::append_range_rows(std::span<const LeafBlock>
   UninitBuffer<std::uint32_t>& list = open->operand_list;
   const auto start = static_cast<std::uint32_t>(list.size());
   std::uint32_t* const firsts = list.extend(2 * rows.size());
-  Segment& s = *open;
-  std::uint32_t node = s.size;
-  double* const values = s.nodes.value;
-  double* const grads = s.nodes.grad;
-  std::uint32_t* const as = s.nodes.a;
-  std::uint32_t* const bs = s.nodes.b;
-  Op* const ops = s.nodes.op;
+  NodeWriter writer(*open);
   const Op op = affine ? Op::AffineRange : Op::DotRange;
   const std::uint32_t first_input = inputs_first;
   for (std::size_t j = 0; j < rows.size(); ++j) {
@@ -315,14 +313,9 @@ SCALARGRAD_ALWAYS_INLINE void Tape::append_range_rows(std::span<const LeafBlock>
     if (affine) total += seen[n];  // the bias, node first_ + n
     firsts[2 * j] = rows[j].first_;
     firsts[2 * j + 1] = first_input;
-    values[node] = total;
-    grads[node] = 0.0;
-    as[node] = start + static_cast<std::uint32_t>(2 * j);
-    bs[node] = static_cast<std::uint32_t>(n);
-    ops[node] = op;
-    nodes[j] = node++;
+    nodes[j] = writer.put(op, start + static_cast<std::uint32_t>(2 * j), static_cast<std::uint32_t>(n), total);
   }
-  s.size = node;
+  writer.done();
 }
 
 SCALARGRAD_ALWAYS_INLINE void Tape::append_rows(std::span<const LeafBlock> rows, std::span<const Value> x,
@@ -356,10 +349,9 @@ std::vector<Value> Tape::record_dots(std::span<const LeafBlock> rows, std::span<
   std::vector<Value> out;
   out.reserve(rows.size());
   const std::size_t n = x.size();
-  // Room for the worst case, every leaf and input imported, reserved at once; beyond
-  // kMaxLayerRoom, one row at a time instead, so that a large layer does not grow a segment
-  // far beyond what it uses.
-  const std::size_t room = rows.size() * (n + (affine ? 2 : 1)) + n;
+  // Beyond kMaxLayerRoom, one row at a time, so that a large layer does not grow a segment far
+  // beyond what it uses.
+  const std::size_t room = rows_room(rows.size(), n, affine);
   if (!plain || n == 0 || room > kMaxLayerRoom) {
     for (const LeafBlock& w : rows) out.push_back(record_dot(w, x, affine));  // equivalent nodes, one at a time
     return out;
@@ -376,24 +368,22 @@ std::vector<Value> Tape::record_dots(std::span<const LeafBlock> rows, std::span<
   check_rows(rows, n, affine);
   std::vector<Value> out;
   out.reserve(rows.size() * points);
-  const std::size_t room = rows.size() * (n + (affine ? 2 : 1)) + n;
+  const std::size_t room = rows_room(rows.size(), n, affine);
   if (!plain || n == 0 || room > kMaxLayerRoom) {
     for (std::size_t p = 0; p < points; ++p) {
       for (Value& v : record_dots(rows, xs.subspan(p * n, n), affine)) out.push_back(std::move(v));
     }
     return out;
   }
-  // Note [Batch]: nothing but this loop runs between two points, so no leaf or Parameter can
-  // change: the rows' caches are checked once per segment, not once per point.
+  // Nothing but this loop runs between two points, so no leaf or Parameter can change: the
+  // rows' caches are checked once per segment (append_rows() checks them when told), not once
+  // per point.
   std::uint64_t checked_in = 0;  // the serial of the segment in which they were checked
   for (std::size_t p = 0; p < points; ++p) {
     ensure_room(static_cast<std::uint32_t>(room));
     const OperandResolver resolve(*this);
-    if (resolve.serial != checked_in) {
-      for (const LeafBlock& w : rows) block_nodes(w, resolve);
-      checked_in = resolve.serial;
-    }
-    append_rows(rows, xs.subspan(p * n, n), resolve, affine, true, out);
+    append_rows(rows, xs.subspan(p * n, n), resolve, affine, resolve.serial == checked_in, out);
+    checked_in = resolve.serial;
   }
   return out;
 }
@@ -439,27 +429,15 @@ void Tape::record_each(std::span<Value> xs, double c) {
     t->ensure_room(static_cast<std::uint32_t>(count));
     const std::uint64_t key = open_key();
     if (xs[i].key() != key) continue;  // ensure_room() opened a segment: the slow path imports
-    Segment& s = *t->open;
     const std::uint32_t b = kConstant ? t->add_constant(c) : 0;
-    std::uint32_t n = s.size;
-    double* const values = s.nodes.value;
-    double* const grads = s.nodes.grad;
-    std::uint32_t* const as = s.nodes.a;
-    std::uint32_t* const bs = s.nodes.b;
-    Op* const ops = s.nodes.op;
+    NodeWriter writer(*t->open);
     for (; i < end && xs[i].key() == key; ++i) {
       Value& x = xs[i];
       const double y = f(x.value_);
-      values[n] = y;
-      grads[n] = 0.0;
-      as[n] = x.ref_;
-      bs[n] = b;
-      ops[n] = op;
-      x.ref_ = n;
+      x.ref_ = writer.put(op, x.ref_, b, y);
       x.value_ = y;
-      ++n;
     }
-    s.size = n;
+    writer.done();
   }
 }
 

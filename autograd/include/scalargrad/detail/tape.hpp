@@ -254,6 +254,37 @@ struct Segment {
 
 struct Tape;
 
+/// Appends nodes to a segment whose room is ensured, with its size and five arrays read once:
+/// a node's stores (uint32 and byte stores) may alias those fields, so code that went through
+/// the segment at each node would reload them all after every node. Tape::append() writes one
+/// node with it; loops that append many (a layer's range nodes, relu_() and the like) keep one
+/// for the loop. done() stores the new size.
+class NodeWriter {
+ public:
+  explicit NodeWriter(Segment& s) noexcept
+      : segment_(s), next_(s.size), value_(s.nodes.value), grad_(s.nodes.grad), a_(s.nodes.a), b_(s.nodes.b),
+        op_(s.nodes.op) {}
+  /// Writes the next node (gradient 0) and returns its offset.
+  SCALARGRAD_ALWAYS_INLINE std::uint32_t put(Op op, std::uint32_t a, std::uint32_t b, double value) noexcept {
+    value_[next_] = value;
+    grad_[next_] = 0.0;
+    a_[next_] = a;
+    b_[next_] = b;
+    op_[next_] = op;
+    return next_++;
+  }
+  void done() noexcept { segment_.size = next_; }
+
+ private:
+  Segment& segment_;
+  std::uint32_t next_;
+  double* const value_;
+  double* const grad_;
+  std::uint32_t* const a_;
+  std::uint32_t* const b_;
+  Op* const op_;
+};
+
 /// Resolves Values to operand offsets in the open segment, with the segment's fields held in
 /// locals: the loops of sum() and dot() resolve thousands of operands per node. Valid until the
 /// next ensure_room() (which may open another segment).
@@ -429,20 +460,9 @@ struct Tape {
   static void record_each(std::span<Value> xs, double c);
   /// Appends a node without creating a handle for it.
   SCALARGRAD_ALWAYS_INLINE std::uint32_t append(Op op, std::uint32_t a, std::uint32_t b, double value) {
-    // Read every field first: the stores below may alias them (uint32 and byte stores).
-    Segment& s = *open;
-    const std::uint32_t n = s.size;
-    double* const values = s.nodes.value;
-    double* const grads = s.nodes.grad;
-    std::uint32_t* const as = s.nodes.a;
-    std::uint32_t* const bs = s.nodes.b;
-    Op* const ops = s.nodes.op;
-    s.size = n + 1;
-    values[n] = value;
-    grads[n] = 0.0;
-    as[n] = a;
-    bs[n] = b;
-    ops[n] = op;
+    NodeWriter nodes(*open);
+    const std::uint32_t n = nodes.put(op, a, b, value);
+    nodes.done();
     return n;
   }
   [[nodiscard]] double value_at(std::uint32_t offset) const { return open->nodes.value[offset]; }
@@ -519,6 +539,9 @@ struct Tape {
   /// record_dots(rows, x, affine) for each of `points` inputs x, stored one after the other in xs.
   std::vector<Value> record_dots(std::span<const LeafBlock> rows, std::span<const Value> xs, std::size_t points,
                                  bool affine);
+  /// The room record_dots() reserves for `rows` rows of n inputs: the worst case, every leaf and
+  /// input imported, then a node per row.
+  static std::size_t rows_room(std::size_t rows, std::size_t n, bool affine);
   /// Throws Error naming the first of `rows` that is not n leaves long (n + 1 if `affine`).
   static void check_rows(std::span<const LeafBlock> rows, std::size_t n, bool affine);
   /// The range nodes of `rows` (each one a run of n + affine leaves, all checked in this segment)
