@@ -325,11 +325,7 @@ std::vector<Value> MLP::operator()(std::span<const double> x) const {
 }
 
 Value MLP::score(std::span<const Value> x) const {
-  check_has_layers(layers_);
-  if (nout() != 1) {
-    throw Error("scalargrad::nn: score() needs an MLP with one output, this one has " + std::to_string(nout()) +
-                "; use operator() for all outputs");
-  }
+  check_one_output("score", "operator()");
   return (*this)(x).front();
 }
 
@@ -373,21 +369,21 @@ std::vector<Value> one_after_the_other(std::span<const std::vector<Number>> poin
 
 }  // namespace
 
-void MLP::check_one_output() const {
+void MLP::check_one_output(std::string_view who, std::string_view instead) const {
   check_has_layers(layers_);
   if (nout() != 1) {
-    throw Error("scalargrad::nn: scores() needs an MLP with one output, this one has " + std::to_string(nout()) +
-                "; use batch() for all outputs");
+    throw Error("scalargrad::nn: " + std::string(who) + "() needs an MLP with one output, this one has " +
+                std::to_string(nout()) + "; use " + std::string(instead) + " for all outputs");
   }
 }
 
 std::vector<Value> MLP::scores(std::span<const std::vector<double>> points) const {
-  check_one_output();
+  check_one_output("scores", "batch()");
   return batch(one_after_the_other(points, nin_), points.size());
 }
 
 std::vector<Value> MLP::scores(std::span<const std::vector<Value>> points) const {
-  check_one_output();
+  check_one_output("scores", "batch()");
   return batch(one_after_the_other(points, nin_), points.size());
 }
 

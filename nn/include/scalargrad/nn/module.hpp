@@ -215,7 +215,9 @@ class MLP : public Module {
   [[nodiscard]] const std::vector<Layer>& layers() const { return layers_; }
 
  private:
-  void check_one_output() const;  // for scores(): throws Error unless nout() == 1
+  // For score() and scores(): throws Error, naming `who` and the call to use `instead`, unless
+  // nout() == 1 (or if this MLP was moved from).
+  void check_one_output(std::string_view who, std::string_view instead) const;
 
   std::size_t nin_;
   std::vector<Layer> layers_;
