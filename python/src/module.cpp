@@ -681,13 +681,18 @@ Inputs read_inputs(py::handle x, const char* who, const char* param = "x", const
 }
 
 /// micrograd's convention: a layer or network with one output returns it, else a list.
-py::object outputs(std::vector<sg::Value>&& out) {
-  if (out.size() == 1) return box(std::move(out.front()));
-  py::list list(out.size());
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    PyList_SET_ITEM(list.ptr(), static_cast<Py_ssize_t>(i), box(std::move(out[i])).release().ptr());
+/// The Values as a Python list.
+py::list boxed_list(std::vector<sg::Value>&& values) {
+  py::list list(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    PyList_SET_ITEM(list.ptr(), static_cast<Py_ssize_t>(i), box(std::move(values[i])).release().ptr());
   }
   return list;
+}
+
+py::object outputs(std::vector<sg::Value>&& out) {
+  if (out.size() == 1) return box(std::move(out.front()));
+  return boxed_list(std::move(out));
 }
 
 /// MLP.scores(points): one batch (nn::MLP::scores), with numbers only or with Values.
@@ -726,11 +731,7 @@ py::list model_scores(const nn::MLP& model, py::handle points) {
     }
     scores = model.scores(values);
   }
-  py::list list(scores.size());
-  for (std::size_t i = 0; i < scores.size(); ++i) {
-    PyList_SET_ITEM(list.ptr(), static_cast<Py_ssize_t>(i), box(std::move(scores[i])).release().ptr());
-  }
-  return list;
+  return boxed_list(std::move(scores));
 }
 
 template <typename Model>
