@@ -201,12 +201,16 @@ std::vector<Value> Layer::operator()(std::span<const Value> x) const {
   // the next layer's affine nodes read them as one run of nodes (Note [Range dot] in the
   // engine's tape.hpp).
   std::vector<Value> out = affine(rows(), x);
-  if (activation_.has_parameter()) {  // each neuron its own slope
-    for (std::size_t j = 0; j < out.size(); ++j) out[j] = neurons_[j].activate(out[j]);
-  } else {
-    activation_.apply(out);
-  }
+  activate(out);
   return out;
+}
+
+void Layer::activate(std::span<Value> zs) const {
+  if (activation_.has_parameter()) {  // each neuron its own slope
+    for (std::size_t k = 0; k < zs.size(); ++k) zs[k] = neurons_[k % neurons_.size()].activate(zs[k]);
+  } else {
+    activation_.apply(zs);
+  }
 }
 
 std::vector<Value> Layer::operator()(std::span<const double> x) const {
@@ -220,11 +224,7 @@ std::vector<Value> Layer::batch(std::span<const Value> xs, std::size_t points) c
   // point's outputs are one run of nodes for the next layer; in chunks (Note [Batch chunks]).
   return in_chunks(xs, points, nin_, nout(), nin_ + 2 * nout(), [this](std::span<const Value> part, std::size_t m) {
     std::vector<Value> out = affine(rows(), part, m);
-    if (activation_.has_parameter()) {  // each neuron its own slope
-      for (std::size_t k = 0; k < out.size(); ++k) out[k] = neurons_[k % neurons_.size()].activate(out[k]);
-    } else {
-      activation_.apply(out);
-    }
+    activate(out);
     return out;
   });
 }

@@ -158,6 +158,9 @@ class Layer : public Module {
   // leaves, a cache of its own), for affine(rows, x). Made on first use, and again after a copy
   // or a move.
   const std::vector<LeafBlock>& rows() const;
+  /// Each neuron's activation of its affine nodes zs, in place: one point's, or several points'
+  /// one after the other (nout() per point), recorded one after the other.
+  void activate(std::span<Value> zs) const;
   /// Appends parameters() to `out`.
   void append_parameters(std::vector<Parameter*>& out);
   /// How many parameters() lists.
