@@ -1,6 +1,7 @@
 // The tape's slow paths: opening and recycling segments, imports, and the backward sweep.
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -545,6 +546,27 @@ SCALARGRAD_NOINLINE void add_range_dot_gradients(double* SCALARGRAD_RESTRICT gw,
   }
 }
 
+// Note [Zero runs]: most of a sweep's nodes can have a zero adjoint: a hinge loss is 0 for
+// every point beyond its margin, and then so is every node of that point's forward pass, and a
+// dead ReLU cuts off everything below it. The sweep skips such a node after loading, adding and
+// storing its adjoint; a run of them cost about ten instructions a node (the demo's backward:
+// 750,000 nodes swept in 100 steps, 16,000 of its 336,000 affine nodes with an adjoint). Below
+// a node with a zero adjoint nothing is carried (`carry` is -0.0), so the nodes under it whose
+// stored adjoints are zero too would each store back what they hold and skip: they are jumped
+// over, four at a time, with one test of their bits (+0.0 and -0.0 both count as zero, as
+// `g == 0.0` counts them). The nodes swept and the bits stored are those of the plain loop.
+/// The smallest i' <= i, going down four at a time, such that gr[i', i) are all +0.0 or -0.0:
+/// the sweep goes on at node i' - 1.
+SCALARGRAD_ALWAYS_INLINE std::uint32_t zero_run_below(const double* gr, std::uint32_t i) {
+  while (i >= 4) {
+    const std::uint64_t bits = std::bit_cast<std::uint64_t>(gr[i - 1]) | std::bit_cast<std::uint64_t>(gr[i - 2]) |
+                               std::bit_cast<std::uint64_t>(gr[i - 3]) | std::bit_cast<std::uint64_t>(gr[i - 4]);
+    if ((bits << 1) != 0) break;  // one of them is neither +0.0 nor -0.0
+    i -= 4;
+  }
+  return i;
+}
+
 }  // namespace
 
 // kCheck (anomaly mode): after each node, the gradient of each of its operands must still be
@@ -587,7 +609,10 @@ void Tape::sweep(std::uint32_t slot, std::uint32_t last, const std::uint8_t* mas
     const double g = gr[i] + carry;
     gr[i] = g;
     carry = -0.0;
-    if (g == 0.0) continue;  // nothing flows from a zero adjoint: skipping it is a large speed-up
+    if (g == 0.0) {  // nothing flows from a zero adjoint: skipping it is a large speed-up
+      i = zero_run_below(gr, i);  // and so is skipping the zeros below it (Note [Zero runs])
+      continue;
+    }
     if (kMasked && mask[i] == 0) continue;  // another graph's node (see backward())
     const std::uint32_t a = A[i];
     const std::uint32_t b = B[i];

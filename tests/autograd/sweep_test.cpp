@@ -262,6 +262,89 @@ TEST(CarriedAdjoint, ASecondGraphInASweptSegmentGetsTheMemorySweepsGradients) {
   EXPECT_NE(first_leaves[0].grad(), 0.0);
 }
 
+// Note [Zero runs] (tape.cpp): the sweep jumps over runs of nodes whose adjoints are zero, four
+// at a time. Group k below is a chain of L nodes t = t * 1.5 from the leaf x, then t * m: with
+// m = 0 (or -0) the chain's L nodes get a zero adjoint, a run of every length from 0 to 12 with
+// the previous group's last node, which has an adjoint, just below it. Every value here is a
+// small multiple of a power of 1.5 or 2, so the expected gradients are exact.
+struct ChainGroup {
+  std::vector<Value> chain;  // t * 1.5, (t * 1.5) * 1.5, ...
+  double m = 0.0;
+};
+
+std::vector<ChainGroup> RecordZeroRunGroups(const Value& x, std::vector<Value>& outs) {
+  std::vector<ChainGroup> groups;
+  for (int length = 0; length <= 12; ++length) {
+    for (const double m : {0.0, 2.0, -0.0, -0.5}) {
+      ChainGroup group{{}, m};
+      Value t = x;
+      for (int j = 0; j < length; ++j) {
+        t = t * 1.5;
+        group.chain.push_back(t);
+      }
+      outs.push_back(t * m);
+      groups.push_back(std::move(group));
+    }
+  }
+  return groups;
+}
+
+// The gradients of each group's chain nodes, and the one x must have: node j of a chain of L
+// has d(root)/d(node) = m * 1.5^(L - 1 - j), and x gets m * 1.5^L from each group.
+void ExpectZeroRunGradients(const std::vector<ChainGroup>& groups, double x_grad) {
+  double expected_x = 0.0;
+  for (std::size_t k = 0; k < groups.size(); ++k) {
+    const ChainGroup& group = groups[k];
+    const std::size_t length = group.chain.size();
+    for (std::size_t j = 0; j < length; ++j) {
+      const double expected = group.m * std::pow(1.5, static_cast<double>(length - 1 - j));
+      ASSERT_EQ(group.chain[j].grad(), expected) << "group " << k << " (m = " << group.m << ", chain of " << length
+                                                 << "), node " << j;
+    }
+    expected_x += group.m * std::pow(1.5, static_cast<double>(length));
+  }
+  EXPECT_EQ(x_grad, expected_x);
+}
+
+TEST(ZeroRuns, RunsOfZeroAdjointsOfEveryLengthLeaveEveryOtherNodeItsGradient) {
+  Value x(1.0);
+  std::vector<Value> outs;
+  const std::vector<ChainGroup> groups = RecordZeroRunGroups(x, outs);
+  const Value root = scalargrad::sum(outs);
+  root.backward();
+  ExpectZeroRunGradients(groups, x.grad());
+  for (const Value& out : outs) EXPECT_EQ(out.grad(), 1.0);
+}
+
+// In a segment swept before (a mask: only the second graph's nodes are swept), runs of zeros
+// sit between the first graph's nodes, whose gradients are not zero and must stay as they were.
+TEST(ZeroRuns, ASecondGraphInASweptSegmentSkipsOnlyZerosAndKeepsTheFirstGraphs) {
+  Value x(1.0);
+  Value y(0.75);
+  std::vector<Value> first;
+  std::vector<Value> outs;
+  std::vector<ChainGroup> groups;
+  for (int k = 0; k < 6; ++k) {  // the first graph's nodes between the second's groups
+    first.push_back((first.empty() ? y : first.back()) * 1.25);
+    std::vector<Value> some_outs;
+    for (ChainGroup& group : RecordZeroRunGroups(x, some_outs)) groups.push_back(std::move(group));
+    for (Value& out : some_outs) outs.push_back(std::move(out));
+  }
+  first.back().backward();
+  std::vector<double> first_grads;
+  for (const Value& v : first) first_grads.push_back(v.grad());
+  const double y_grad = y.grad();
+  EXPECT_NE(y_grad, 0.0);
+
+  const Value root = scalargrad::sum(outs);
+  root.backward();
+  ExpectZeroRunGradients(groups, x.grad());
+  for (std::size_t k = 0; k < first.size(); ++k) {
+    EXPECT_EQ(Bits(first[k].grad()), Bits(first_grads[k])) << "node " << k << " of the first graph";
+  }
+  EXPECT_EQ(y.grad(), y_grad);
+}
+
 // A node's handle carries its value: copies and moves of it, and ops on them, see that value.
 TEST(CarriedValue, CopiesAndMovesOfANodeHandleComputeWithItsValue) {
   Value x = 1.5;
