@@ -320,16 +320,20 @@ SCALARGRAD_ALWAYS_INLINE void Tape::append_range_rows(std::span<const LeafBlock>
 
 SCALARGRAD_ALWAYS_INLINE void Tape::append_rows(std::span<const LeafBlock> rows, std::span<const Value> x,
                                                 const OperandResolver& resolve, bool affine,
-                                                bool checked_rows, std::vector<Value>& out) {
+                                                RowsChecked& checked, std::vector<Value>& out) {
   row_nodes.clear();  // (left full by a call that threw)
   resolve_inputs(x, resolve);  // once for all rows
-  if (!checked_rows) {
-    for (const LeafBlock& w : rows) (void)block_nodes(w, resolve);  // each row's cache, found again if need be
+  if (checked.serial != resolve.serial) {
+    checked.serial = 0;  // until all are checked (finding a row's nodes again may throw)
+    bool runs = true;
+    for (const LeafBlock& w : rows) {
+      (void)block_nodes(w, resolve);  // each row's cache, found again if need be
+      runs = runs && w.first_ != kNoRun;
+    }
+    checked = {resolve.serial, runs};
   }
   std::uint32_t* const nodes = row_nodes.extend(rows.size());
-  bool ranges = inputs_first != kNoRun;
-  for (std::size_t j = 0; ranges && j < rows.size(); ++j) ranges = rows[j].first_ != kNoRun;
-  if (ranges) {
+  if (checked.runs && inputs_first != kNoRun) {
     append_range_rows(rows, x.size(), affine, nodes);
   } else {
     for (std::size_t j = 0; j < rows.size(); ++j) nodes[j] = append_block_dot(rows[j], rows[j].seen_.data(), affine);
@@ -357,7 +361,8 @@ std::vector<Value> Tape::record_dots(std::span<const LeafBlock> rows, std::span<
     return out;
   }
   ensure_room(static_cast<std::uint32_t>(room));
-  append_rows(rows, x, OperandResolver(*this), affine, false, out);
+  RowsChecked checked;
+  append_rows(rows, x, OperandResolver(*this), affine, checked, out);
   return out;
 }
 
@@ -376,14 +381,12 @@ std::vector<Value> Tape::record_dots(std::span<const LeafBlock> rows, std::span<
     return out;
   }
   // Nothing but this loop runs between two points, so no leaf or Parameter can change: the
-  // rows' caches are checked once per segment (append_rows() checks them when told), not once
-  // per point.
-  std::uint64_t checked_in = 0;  // the serial of the segment in which they were checked
+  // rows' caches are checked once per segment (append_rows() checks them again when the points
+  // reach a new one), not once per point.
+  RowsChecked checked;
   for (std::size_t p = 0; p < points; ++p) {
     ensure_room(static_cast<std::uint32_t>(room));
-    const OperandResolver resolve(*this);
-    append_rows(rows, xs.subspan(p * n, n), resolve, affine, resolve.serial == checked_in, out);
-    checked_in = resolve.serial;
+    append_rows(rows, xs.subspan(p * n, n), OperandResolver(*this), affine, checked, out);
   }
   return out;
 }

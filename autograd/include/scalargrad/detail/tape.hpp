@@ -544,13 +544,19 @@ struct Tape {
   static std::size_t rows_room(std::size_t rows, std::size_t n, bool affine);
   /// Throws Error naming the first of `rows` that is not n leaves long (n + 1 if `affine`).
   static void check_rows(std::span<const LeafBlock> rows, std::size_t n, bool affine);
+  /// Where a batch's rows had their caches checked (append_rows()), and what it found.
+  struct RowsChecked {
+    std::uint64_t serial = 0;  // the segment they were checked in (0: not yet)
+    bool runs = false;         // every row's leaves are a run of nodes there (LeafBlock::first_)
+  };
   /// The range nodes of `rows` (each one a run of n + affine leaves, all checked in this segment)
   /// and the inputs resolve_inputs() left (a run of n): Note [Rows of ranges] in value.cpp.
   void append_range_rows(std::span<const LeafBlock> rows, std::size_t n, bool affine, std::uint32_t* nodes);
   /// The nodes of record_dots(rows, x, affine) (room ensured), their handles appended to `out`;
-  /// the rows' caches taken as they are if `checked_rows` (checked in this segment).
+  /// the rows' caches checked unless `checked` says they were in this segment (a batch: no user
+  /// code runs between its points), and `checked` updated.
   void append_rows(std::span<const LeafBlock> rows, std::span<const Value> x, const OperandResolver& resolve,
-                   bool affine, bool checked_rows, std::vector<Value>& out);
+                   bool affine, RowsChecked& checked, std::vector<Value>& out);
   /// The nodes of w's leaves in the open segment (room for w.size() imports ensured; w not
   /// empty): checks w's cache (LeafBlock) and finds them again if it no longer holds. Returns
   /// the values those nodes hold; their offsets are then in w.offsets_.
