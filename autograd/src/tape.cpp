@@ -197,22 +197,7 @@ std::uint32_t Tape::operand_slow(const Value& v) {
   Segment& s = segments[current];
 
   if (v.owner() == kLeafOwner) {
-    // A leaf enters each segment once, through an Import node that holds a reference on it.
-    const std::uint32_t leaf = v.ref_;
-    // An external leaf enters again whenever its owner's data changed since it last did (a
-    // gradient check perturbs Parameter::data between forward passes in one segment).
-    LeafImport& cached = leaf_import[leaf];
-    if (cached.valid_in(s.serial)) return cached.offset;
-    const double data = leaf_data(leaf);
-    const std::uint32_t external = leaf_external[leaf];
-    const std::uint32_t n = external == kNoExternal ? append(Op::Import, leaf, 0, data)
-                                                    : append(Op::ImportExternal, external, 0, data);
-    ++leaf_refs[leaf];
-    s.imported_leaves.push_back(leaf);
-    cached.serial = s.serial;
-    cached.imported = data;
-    cached.offset = n;
-    return n;
+    return import_leaf(s, v.ref_);
   }
 
   // A node of an older segment: imported once per segment; the older segment then stays alive

@@ -187,9 +187,13 @@ void Tape::refill_block(const LeafBlock& w, const OperandResolver& resolve) {
   w.seen_.resize(n);
   w.sources_.resize(n);
   w.external_ = false;
+  Segment& s = *open;
   for (std::uint32_t k = 0; k < n; ++k) {
-    const std::uint32_t offset = resolve.leaf_first(weights[k]);  // imports it if needed
-    const double* const owner = leaf_import[weights[k].ref_].data;  // nullptr: plain leaf
+    // A leaf of this thread's tape, as all are: the constructor checked that they are its
+    // thread's, block_nodes() that this is that thread and tape.
+    const std::uint32_t leaf = weights[k].ref_;
+    const std::uint32_t offset = import_leaf(s, leaf);  // imports it if needed
+    const double* const owner = leaf_import[leaf].data;  // nullptr: plain leaf
     w.offsets_[k] = offset;
     w.seen_[k] = resolve.values[offset];
     w.sources_[k] = owner != nullptr ? owner : &w.seen_[k];

@@ -475,6 +475,9 @@ struct Tape {
   // ---- Slow paths (tape.cpp) ----
   SCALARGRAD_NOINLINE void make_room(std::uint32_t count);
   SCALARGRAD_NOINLINE std::uint32_t operand_slow(const Value& v);
+  /// The node of leaf slot `leaf` in `s`, the open segment (room for one node ensured): its
+  /// Import node, made now unless the leaf's LeafImport entry says it is there and still valid.
+  inline std::uint32_t import_leaf(Segment& s, std::uint32_t leaf);
   SCALARGRAD_NOINLINE void segment_unreferenced(std::uint32_t slot);
   SCALARGRAD_NOINLINE void leaf_unreferenced(std::uint32_t slot);
   std::uint32_t new_leaf(double value);

@@ -86,6 +86,24 @@ inline std::uint32_t OperandResolver::leaf_first(const Value& v) const {
   return (*this)(v);  // a node, a leaf to import, or an error
 }
 
+SCALARGRAD_ALWAYS_INLINE std::uint32_t Tape::import_leaf(Segment& s, std::uint32_t leaf) {
+  // A leaf enters each segment once, through an Import node that holds a reference on it. An
+  // external leaf enters again whenever its owner's data changed since it last did (a gradient
+  // check perturbs Parameter::data between forward passes in one segment).
+  LeafImport& cached = leaf_import[leaf];
+  if (cached.valid_in(s.serial)) return cached.offset;
+  const double data = cached.data != nullptr ? *cached.data : leaf_value[leaf];
+  const std::uint32_t external = leaf_external[leaf];
+  const std::uint32_t n = external == kNoExternal ? append(Op::Import, leaf, 0, data)
+                                                  : append(Op::ImportExternal, external, 0, data);
+  ++leaf_refs[leaf];
+  s.imported_leaves.push_back(leaf);
+  cached.serial = s.serial;
+  cached.imported = data;
+  cached.offset = n;
+  return n;
+}
+
 SCALARGRAD_ALWAYS_INLINE Value Tape::adopt(std::uint32_t n, double value) {
   if constexpr (!SCALARGRAD_UNCOUNTED_HANDLES) ++tls_handles.open_count;
   return Value(Value::Adopt{}, n, open_key(), value);
