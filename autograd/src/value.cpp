@@ -209,11 +209,22 @@ SCALARGRAD_ALWAYS_INLINE void Tape::resolve_inputs(std::span<const Value> x, con
   input_values.clear();
   std::uint32_t* const inputs = input_offsets.extend(x.size());
   double* const xv = input_values.extend(x.size());
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    inputs[i] = resolve(x[i]);
-    xv[i] = resolve.values[inputs[i]];
+  if (x.empty()) {
+    inputs_first = kNoRun;
+    return;
   }
-  inputs_first = first_of_run(inputs, x.size());
+  // first_of_run(inputs, n), found in the same loop.
+  const std::uint32_t first = resolve(x[0]);
+  inputs[0] = first;
+  xv[0] = resolve.values[first];
+  std::uint32_t mismatch = 0;
+  for (std::size_t i = 1; i < x.size(); ++i) {
+    const std::uint32_t k = resolve(x[i]);
+    inputs[i] = k;
+    xv[i] = resolve.values[k];
+    mismatch |= k ^ (first + static_cast<std::uint32_t>(i));
+  }
+  inputs_first = mismatch == 0 ? first : kNoRun;
 }
 
 SCALARGRAD_ALWAYS_INLINE std::uint32_t Tape::append_block_dot(const LeafBlock& w, const double* seen, bool affine) {
