@@ -81,9 +81,15 @@ Value l2_penalty(const Module& model, double alpha) {
   if (!(alpha >= 0.0) || !std::isfinite(alpha)) {
     throw Error("scalargrad::nn: l2_penalty: alpha must be >= 0 and finite, got " + format_number(alpha));
   }
+  // One dot node of every parameter with itself, in parameters() order: d/dp = 2 alpha p (dot
+  // adds both partials). Through the module's LeafBlock when it keeps one: the same node, with
+  // the same value to the bit (Module::parameter_block()).
+  if (const LeafBlock* block = model.parameter_block()) return alpha * dot(*block, block->values());
+  const std::vector<const Parameter*> params = model.parameters();
   std::vector<Value> weights;
-  for (const Parameter* p : model.parameters()) weights.push_back(p->value());
-  return alpha * dot(weights, weights);  // one node; d/dp = 2 alpha p (dot adds both partials)
+  weights.reserve(params.size());
+  for (const Parameter* p : params) weights.push_back(p->value());
+  return alpha * dot(weights, weights);
 }
 
 double accuracy(std::span<const Value> scores, std::span<const double> labels) {

@@ -116,6 +116,17 @@ void Module::zero_grad() {
 
 std::size_t Module::num_parameters() const { return parameters().size(); }
 
+const LeafBlock* Module::parameter_block_in(detail::ResetOnCopyOrMove<LeafBlock>& cache) const {
+  if (cache.value.empty()) {  // first use, or after a copy or a move (or no parameters at all)
+    const std::vector<const Parameter*> params = parameters();
+    std::vector<Value> leaves;
+    leaves.reserve(params.size());
+    for (const Parameter* p : params) leaves.push_back(p->value());
+    cache.value = LeafBlock(std::move(leaves));
+  }
+  return &cache.value;
+}
+
 std::ostream& operator<<(std::ostream& out, const Module& module) { return out << module.repr(); }
 
 // ---- Neuron ---------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 #include <limits>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <scalargrad/error.hpp>
@@ -21,6 +22,7 @@
 
 namespace {
 
+using scalargrad::testing_support::Bits;
 using scalargrad::testing_support::ErrorMessage;
 
 using scalargrad::Value;
@@ -203,6 +205,101 @@ TEST(L2Penalty, MatchesSumOverEveryParameterOfAnMlp) {
   double expected = 0.0;
   for (const scalargrad::nn::Parameter* p : std::as_const(model).parameters()) expected += p->data * p->data;
   EXPECT_NEAR(l2_penalty(model, 0.5).data(), 0.5 * expected, 1e-12);
+}
+
+// alpha * dot(ps, ps) over `params`, recorded from handles to their leaves (l2_penalty's form for
+// a module that keeps no LeafBlock).
+Value DotOfEveryParameter(const std::vector<const scalargrad::nn::Parameter*>& params, double alpha) {
+  std::vector<Value> leaves;
+  for (const scalargrad::nn::Parameter* p : params) leaves.push_back(p->value());
+  return alpha * scalargrad::dot(leaves, leaves);
+}
+
+// After penalty.backward() from zeroed grads, each parameter's grad is 2 alpha p exactly: the
+// dot adds alpha p twice, and 2 fl(alpha p) = fl(2 alpha p).
+void ExpectTwoAlphaP(const scalargrad::nn::Module& model, double alpha) {
+  std::size_t k = 0;
+  for (const scalargrad::nn::Parameter* p : model.parameters()) {
+    EXPECT_EQ(p->grad, 2.0 * alpha * p->data) << "parameter " << k;
+    ++k;
+  }
+}
+
+// Neuron, Layer and MLP keep a LeafBlock of their parameters for l2_penalty(): the node it
+// records has the value of the dot over handles to the bit, and the same gradients.
+TEST(L2Penalty, ThroughAModulesBlockGivesTheDotOfEveryParameterToTheBit) {
+  using scalargrad::nn::Activation;
+  const double alpha = 3e-4;
+  scalargrad::nn::MLP mlp(3, {5, 4, 1}, Activation::prelu(), Activation::linear(), scalargrad::nn::Init::Uniform, 7);
+  scalargrad::nn::Layer layer(4, 3, Activation::tanh(), scalargrad::nn::Init::Xavier, 8);
+  scalargrad::nn::Neuron neuron(6, Activation::prelu(0.2), 9);
+  for (scalargrad::nn::Module* model : std::vector<scalargrad::nn::Module*>{&mlp, &layer, &neuron}) {
+    SCOPED_TRACE(model->repr());
+    const Value expected = DotOfEveryParameter(std::as_const(*model).parameters(), alpha);
+    model->zero_grad();
+    for (int call = 0; call < 2; ++call) {  // the block made, then reused in the same graph
+      const Value penalty = l2_penalty(*model, alpha);
+      EXPECT_EQ(Bits(penalty.data()), Bits(expected.data()));
+      EXPECT_EQ(penalty.op(), "*");
+      model->zero_grad();
+      penalty.backward();
+      ExpectTwoAlphaP(*model, alpha);
+    }
+  }
+}
+
+// The block is the module's own: a copy, a moved-to module and one assigned another model
+// penalise their own parameters, and the original's gradients stay untouched.
+TEST(L2Penalty, CopiesMovesAndAssignmentsPenaliseTheirOwnParameters) {
+  const double alpha = 0.5;
+  scalargrad::nn::MLP original(2, {3, 1});
+  (void)l2_penalty(original, alpha);  // makes its block
+  original.zero_grad();
+
+  scalargrad::nn::MLP copy = original;
+  for (scalargrad::nn::Parameter* p : copy.parameters()) p->data *= 2.0;
+  const Value copied = l2_penalty(copy, alpha);
+  EXPECT_EQ(Bits(copied.data()), Bits(DotOfEveryParameter(std::as_const(copy).parameters(), alpha).data()));
+  copied.backward();
+  ExpectTwoAlphaP(copy, alpha);
+  for (const scalargrad::nn::Parameter* p : std::as_const(original).parameters()) EXPECT_EQ(p->grad, 0.0);
+
+  scalargrad::nn::MLP moved = std::move(copy);
+  moved.zero_grad();
+  const Value of_moved = l2_penalty(moved, alpha);
+  EXPECT_EQ(Bits(of_moved.data()), Bits(DotOfEveryParameter(std::as_const(moved).parameters(), alpha).data()));
+  of_moved.backward();
+  ExpectTwoAlphaP(moved, alpha);
+
+  scalargrad::nn::MLP assigned(2, {3, 1});
+  (void)l2_penalty(assigned, alpha);  // makes its block, then gets other parameters
+  assigned = scalargrad::nn::MLP(2, {4, 4, 1}, scalargrad::nn::Activation::relu(), scalargrad::nn::Activation::linear(),
+                                 scalargrad::nn::Init::He, 3);
+  assigned.zero_grad();
+  const Value of_assigned = l2_penalty(assigned, alpha);
+  EXPECT_EQ(Bits(of_assigned.data()), Bits(DotOfEveryParameter(std::as_const(assigned).parameters(), alpha).data()));
+  of_assigned.backward();
+  ExpectTwoAlphaP(assigned, alpha);
+  for (const scalargrad::nn::Parameter* p : std::as_const(original).parameters()) EXPECT_EQ(p->grad, 0.0);
+}
+
+// A module of the user's own keeps no block: l2_penalty() copies a handle to each parameter.
+class TwoParameters : public scalargrad::nn::Module {
+ public:
+  scalargrad::nn::Parameter a{1.5};
+  scalargrad::nn::Parameter b{-0.25};
+  std::vector<scalargrad::nn::Parameter*> parameters() override { return {&a, &b}; }
+  using Module::parameters;
+  std::string repr() const override { return "TwoParameters"; }
+};
+
+TEST(L2Penalty, AModuleThatKeepsNoBlockGetsTheSameNode) {
+  TwoParameters model;
+  const Value penalty = l2_penalty(model, 0.25);
+  EXPECT_EQ(penalty.data(), 0.25 * (1.5 * 1.5 + 0.25 * 0.25));
+  penalty.backward();
+  EXPECT_EQ(model.a.grad, 0.75);
+  EXPECT_EQ(model.b.grad, -0.125);
 }
 
 TEST(L2Penalty, RejectsNegativeOrNonFiniteAlpha) {

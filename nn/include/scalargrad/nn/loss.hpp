@@ -18,8 +18,10 @@ Value mse_loss(std::span<const Value> predictions, std::span<const double> targe
 /// Binary cross-entropy on logits z_i with labels y_i in {0, 1}: mean of
 /// softplus(z) - y z = -[y log s(z) + (1 - y) log(1 - s(z))], stable for any |z|.
 Value bce_with_logits_loss(std::span<const Value> logits, std::span<const double> labels);
-/// alpha * sum of p^2 over the model's parameters (micrograd's "reg_loss" with alpha = 1e-4).
-/// Throws Error unless alpha >= 0 and finite.
+/// alpha * sum of p^2 over the model's parameters (micrograd's "reg_loss" with alpha = 1e-4):
+/// alpha times one dot node of the parameters with themselves, in parameters() order (through
+/// the module's LeafBlock if it keeps one: Module::parameter_block()). Throws Error unless
+/// alpha >= 0 and finite.
 Value l2_penalty(const Module& model, double alpha);
 /// Fraction of i with (s_i > 0) == (y_i > 0): for ±1 labels with scores, and for 0/1 labels
 /// with logits.

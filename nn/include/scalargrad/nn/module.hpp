@@ -75,6 +75,17 @@ class Module {
   Module() = default;
   Module(const Module&) = default;
   Module& operator=(const Module&) = default;
+
+  /// Every parameter's leaf, in parameters() order, as one LeafBlock, or nullptr (the default)
+  /// for a module that keeps none. l2_penalty() records its dot through it, so that the leaves'
+  /// nodes are found once per tape segment (the forward pass has usually found them already)
+  /// instead of a handle being copied to each. Only a module whose parameters stay the same
+  /// objects for its lifetime may keep one: Neuron, Layer and MLP do, in a cache that a copy or
+  /// a move of the module leaves empty (parameter_block_in()).
+  [[nodiscard]] virtual const LeafBlock* parameter_block() const { return nullptr; }
+  /// parameter_block() kept in `cache`: made from parameters() when empty.
+  const LeafBlock* parameter_block_in(detail::ResetOnCopyOrMove<LeafBlock>& cache) const;
+  friend Value l2_penalty(const Module& model, double alpha);
 };
 
 /// Prints module.repr().
@@ -104,6 +115,9 @@ class Neuron : public Module {
   /// The learnable slope of a PReLU neuron (its initial value otherwise, unused).
   [[nodiscard]] const Parameter& slope() const { return slope_; }
 
+ protected:
+  [[nodiscard]] const LeafBlock* parameter_block() const override { return parameter_block_in(parameter_block_); }
+
  private:
   // The leaves of the weights then the bias, as one LeafBlock: affine() through it finds their
   // nodes once per tape segment instead of once per call. Made on first use, and again after a
@@ -124,6 +138,7 @@ class Neuron : public Module {
   Parameter slope_;  // PReLU's slope
   Activation activation_;
   mutable detail::ResetOnCopyOrMove<LeafBlock> weights_and_bias_;
+  mutable detail::ResetOnCopyOrMove<LeafBlock> parameter_block_;  // parameter_block()
 };
 
 /// nout neurons reading the same nin inputs.
@@ -153,6 +168,9 @@ class Layer : public Module {
   [[nodiscard]] const std::vector<Neuron>& neurons() const { return neurons_; }
   [[nodiscard]] const Activation& activation() const { return activation_; }
 
+ protected:
+  [[nodiscard]] const LeafBlock* parameter_block() const override { return parameter_block_in(parameter_block_); }
+
  private:
   // Its neurons' weights and biases, one LeafBlock per neuron (copies of theirs: the same
   // leaves, a cache of its own), for affine(rows, x). Made on first use, and again after a copy
@@ -171,6 +189,7 @@ class Layer : public Module {
   Activation activation_;
   std::vector<Neuron> neurons_;
   mutable detail::ResetOnCopyOrMove<std::vector<LeafBlock>> rows_;
+  mutable detail::ResetOnCopyOrMove<LeafBlock> parameter_block_;  // parameter_block()
 };
 
 /// A multi-layer perceptron: layers of the given sizes, one activation for the hidden layers
@@ -217,6 +236,9 @@ class MLP : public Module {
   [[nodiscard]] std::size_t nout() const { return layers_.empty() ? 0 : layers_.back().nout(); }
   [[nodiscard]] const std::vector<Layer>& layers() const { return layers_; }
 
+ protected:
+  [[nodiscard]] const LeafBlock* parameter_block() const override { return parameter_block_in(parameter_block_); }
+
  private:
   // For score() and scores(): throws Error, naming `who` and the call to use `instead`, unless
   // nout() == 1 (or if this MLP was moved from).
@@ -224,6 +246,7 @@ class MLP : public Module {
 
   std::size_t nin_;
   std::vector<Layer> layers_;
+  mutable detail::ResetOnCopyOrMove<LeafBlock> parameter_block_;  // parameter_block()
 };
 
 }  // namespace scalargrad::nn
