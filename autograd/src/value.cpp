@@ -156,7 +156,7 @@ Value Tape::record_dot(std::span<const Value> x, std::span<const Value> y, const
   return emit(op, start, n, total);
 }
 
-SCALARGRAD_ALWAYS_INLINE const double* Tape::block_nodes(const LeafBlock& w, const OperandResolver& resolve) {
+SCALARGRAD_ALWAYS_INLINE bool Tape::block_valid(const LeafBlock& w, const OperandResolver& resolve) const {
   // The cache holds if it was made in this segment of this thread's tape (the first leaf is
   // this thread's, checked below: all are, the constructor checked), no leaf got new data
   // since but through an external leaf's owner, and no owner's data changed: one load and
@@ -175,7 +175,11 @@ SCALARGRAD_ALWAYS_INLINE const double* Tape::block_nodes(const LeafBlock& w, con
     }
     valid = changed == 0;
   }
-  if (!valid) [[unlikely]] refill_block(w, resolve);
+  return valid;
+}
+
+SCALARGRAD_ALWAYS_INLINE const double* Tape::block_nodes(const LeafBlock& w, const OperandResolver& resolve) {
+  if (!block_valid(w, resolve)) [[unlikely]] refill_block(w, resolve);
   return w.seen_.data();
 }
 
@@ -337,13 +341,28 @@ SCALARGRAD_ALWAYS_INLINE void Tape::append_rows(std::span<const LeafBlock> rows,
                                                 const OperandResolver& resolve, bool affine,
                                                 RowsChecked& checked, std::vector<Value>& out) {
   row_nodes.clear();  // (left full by a call that threw)
-  resolve_inputs(x, resolve);  // once for all rows
-  if (checked.serial != resolve.serial) {
+  if (checked.serial == resolve.serial) {
+    resolve_inputs(x, resolve);  // once for all rows
+  } else {
+    // Before anything is recorded, in one pass: each row's length (check_rows() names a wrong
+    // one) and whether its cache holds. Then the inputs, then the rows' nodes found again where
+    // a cache no longer holds (in that order: the import nodes of a loop of record_dot()).
     checked.serial = 0;  // until all are checked (finding a row's nodes again may throw)
+    const std::size_t leaves = x.size() + (affine ? 1 : 0);
+    bool valid = true;
     bool runs = true;
     for (const LeafBlock& w : rows) {
-      (void)block_nodes(w, resolve);  // each row's cache, found again if need be
+      if (w.size() != leaves) [[unlikely]] check_rows(rows, x.size(), affine);  // throws
+      valid = block_valid(w, resolve) && valid;
       runs = runs && w.first_ != kNoRun;
+    }
+    resolve_inputs(x, resolve);
+    if (!valid) [[unlikely]] {
+      runs = true;
+      for (const LeafBlock& w : rows) {
+        (void)block_nodes(w, resolve);
+        runs = runs && w.first_ != kNoRun;
+      }
     }
     checked = {resolve.serial, runs};
   }
@@ -364,7 +383,6 @@ SCALARGRAD_ALWAYS_INLINE void Tape::append_rows(std::span<const LeafBlock> rows,
 }
 
 std::vector<Value> Tape::record_dots(std::span<const LeafBlock> rows, std::span<const Value> x, bool affine) {
-  check_rows(rows, x.size(), affine);
   std::vector<Value> out;
   out.reserve(rows.size());
   const std::size_t n = x.size();
@@ -372,12 +390,13 @@ std::vector<Value> Tape::record_dots(std::span<const LeafBlock> rows, std::span<
   // beyond what it uses.
   const std::size_t room = rows_room(rows.size(), n, affine);
   if (!plain || n == 0 || room > kMaxLayerRoom) {
+    check_rows(rows, n, affine);  // before the first row's node
     for (const LeafBlock& w : rows) out.push_back(record_dot(w, x, affine));  // equivalent nodes, one at a time
     return out;
   }
   ensure_room(static_cast<std::uint32_t>(room));
   RowsChecked checked;
-  append_rows(rows, x, OperandResolver(*this), affine, checked, out);
+  append_rows(rows, x, OperandResolver(*this), affine, checked, out);  // checks the rows' lengths
   return out;
 }
 

@@ -556,14 +556,17 @@ struct Tape {
   /// and the inputs resolve_inputs() left (a run of n): Note [Rows of ranges] in value.cpp.
   void append_range_rows(std::span<const LeafBlock> rows, std::size_t n, bool affine, std::uint32_t* nodes);
   /// The nodes of record_dots(rows, x, affine) (room ensured), their handles appended to `out`;
-  /// the rows' caches checked unless `checked` says they were in this segment (a batch: no user
-  /// code runs between its points), and `checked` updated.
+  /// the rows' lengths and caches checked unless `checked` says they were in this segment (a
+  /// batch: no user code runs between its points), and `checked` updated. A row of the wrong
+  /// length or of another thread throws before anything is recorded.
   void append_rows(std::span<const LeafBlock> rows, std::span<const Value> x, const OperandResolver& resolve,
                    bool affine, RowsChecked& checked, std::vector<Value>& out);
   /// The nodes of w's leaves in the open segment (room for w.size() imports ensured; w not
   /// empty): checks w's cache (LeafBlock) and finds them again if it no longer holds. Returns
   /// the values those nodes hold; their offsets are then in w.offsets_.
   const double* block_nodes(const LeafBlock& w, const OperandResolver& resolve);
+  /// w's cache holds in the open segment (w not empty); throws Error if w is another thread's.
+  bool block_valid(const LeafBlock& w, const OperandResolver& resolve) const;
   /// block_nodes()'s rare path: finds w's nodes again (importing its leaves as needed).
   SCALARGRAD_NOINLINE void refill_block(const LeafBlock& w, const OperandResolver& resolve);
   /// Resolves x's operands (room ensured) into input_offsets and their values into input_values.
