@@ -13,8 +13,8 @@ with learning rate 1.0 - 0.9 k / 100. Three variants, each timed over all the st
   scalargrad  the same loop, text unchanged, on scalargrad (from scalargrad.engine import Value,
               from scalargrad.nn import MLP): inputs as lists of Values, loss terms in Python
               operators, p.data -= lr * p.grad over model.parameters()
-  scalargrad-nn  the loop written with scalargrad.nn: model(x) on lists of floats (the whole
-              forward pass in C++), hinge_loss + l2_penalty, SGD (every op in C++)
+  scalargrad-nn  the loop written with scalargrad.nn: model.scores(X), the points as one batch
+              (the whole forward pass in C++), hinge_loss + l2_penalty, SGD (every op in C++)
 
 micrograd runs twice: as a user runs it (Python's cyclic garbage collector on: each op's closure
 and its result form a cycle, so every step's graph is garbage for the collector, which then
@@ -206,7 +206,7 @@ def scalargrad_nn_loop(model, X, y, steps):
     optimizer = sgnn.SGD(model.parameters(), lr=1.0)
     history = []
     for k in range(steps):
-        scores = [model(x) for x in X]
+        scores = model.scores(X)
         loss = sgnn.hinge_loss(scores, y) + sgnn.l2_penalty(model, 1e-4)
         history.append((loss.data, sgnn.accuracy(scores, y)))
         optimizer.zero_grad()
