@@ -442,6 +442,7 @@ void Tape::record_each(std::span<Value> xs, double c) {
     if constexpr (kConstant) {
       return Rule<op>::f(x, c);
     } else {
+      (void)c;  // (clang warns of an unused capture)
       return Rule<op>::f(x);
     }
   };
