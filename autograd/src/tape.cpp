@@ -539,7 +539,9 @@ SCALARGRAD_NOINLINE void add_range_dot_gradients(double* SCALARGRAD_RESTRICT gw,
 // a node with a zero adjoint nothing is carried (`carry` is -0.0), so the nodes under it whose
 // stored adjoints are zero too would each store back what they hold and skip: they are jumped
 // over, four at a time, with one test of their bits (+0.0 and -0.0 both count as zero, as
-// `g == 0.0` counts them). The nodes swept and the bits stored are those of the plain loop.
+// `g == 0.0` counts them). The nodes swept and the bits stored are those of the plain loop, in
+// the default rounding mode as Note [Carried adjoint] says (rounding downward, the plain loop
+// would store -0.0 = +0.0 + -0.0 into a +0.0 adjoint that the jump leaves as it is).
 /// The smallest i' <= i, going down four at a time, such that gr[i', i) are all +0.0 or -0.0:
 /// the sweep goes on at node i' - 1. Out of line, and the sweep's loop a `while` that counts i
 /// down itself: with this loop inlined into a `for (i = last + 1; i-- > 0;)`, GCC laid out the

@@ -344,15 +344,14 @@ SCALARGRAD_ALWAYS_INLINE void Tape::append_rows(std::span<const LeafBlock> rows,
   if (checked.serial == resolve.serial) {
     resolve_inputs(x, resolve);  // once for all rows
   } else {
-    // Before anything is recorded, in one pass: each row's length (check_rows() names a wrong
-    // one) and whether its cache holds. Then the inputs, then the rows' nodes found again where
-    // a cache no longer holds (in that order: the import nodes of a loop of record_dot()).
+    // Before anything is recorded, in one pass, whether each row's cache holds (a row of another
+    // thread throws here; the callers checked the rows' lengths before making room). Then the
+    // inputs, then the rows' nodes found again where a cache no longer holds (in that order:
+    // the import nodes of a loop of record_dot()).
     checked.serial = 0;  // until all are checked (finding a row's nodes again may throw)
-    const std::size_t leaves = x.size() + (affine ? 1 : 0);
     bool valid = true;
     bool runs = true;
     for (const LeafBlock& w : rows) {
-      if (w.size() != leaves) [[unlikely]] check_rows(rows, x.size(), affine);  // throws
       valid = block_valid(w, resolve) && valid;
       runs = runs && w.first_ != kNoRun;
     }
@@ -383,6 +382,8 @@ SCALARGRAD_ALWAYS_INLINE void Tape::append_rows(std::span<const LeafBlock> rows,
 }
 
 std::vector<Value> Tape::record_dots(std::span<const LeafBlock> rows, std::span<const Value> x, bool affine) {
+  // Before anything changes: not even room is made (which may open a segment) for a wrong row.
+  check_rows(rows, x.size(), affine);
   std::vector<Value> out;
   out.reserve(rows.size());
   const std::size_t n = x.size();
@@ -390,13 +391,12 @@ std::vector<Value> Tape::record_dots(std::span<const LeafBlock> rows, std::span<
   // beyond what it uses.
   const std::size_t room = rows_room(rows.size(), n, affine);
   if (!plain || n == 0 || room > kMaxLayerRoom) {
-    check_rows(rows, n, affine);  // before the first row's node
     for (const LeafBlock& w : rows) out.push_back(record_dot(w, x, affine));  // equivalent nodes, one at a time
     return out;
   }
   ensure_room(static_cast<std::uint32_t>(room));
   RowsChecked checked;
-  append_rows(rows, x, OperandResolver(*this), affine, checked, out);  // checks the rows' lengths
+  append_rows(rows, x, OperandResolver(*this), affine, checked, out);
   return out;
 }
 

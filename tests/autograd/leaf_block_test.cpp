@@ -29,6 +29,7 @@ using scalargrad::testing_support::Owner;
 
 using scalargrad::testing_support::Bits;
 using scalargrad::testing_support::ConsecutiveNodes;
+using scalargrad::testing_support::ErrorMessage;
 using scalargrad::testing_support::LastOp;
 using scalargrad::testing_support::ListSize;
 using scalargrad::testing_support::OnFreshTape;
@@ -470,6 +471,22 @@ TEST(LeafBlockRows, ARowOfAnotherLengthThrowsNamingItAndRecordsNothing) {
                  "1 leaves and there are 2 inputs");
   }
   EXPECT_EQ(scalargrad::tape_stats().nodes, nodes);
+}
+
+// A wrong row throws before dot(rows, x) makes room: with the open segment two nodes short of
+// full, the call must not close it and open another (the next op would then land there).
+TEST(LeafBlockRows, ARowOfAnotherLengthThrowsBeforeMakingRoom) {
+  OnFreshTape([] {
+    Value t = Value(1.0) * 1.0;
+    while (scalargrad::tape_stats().nodes < (std::size_t{1} << 20) - 3) t = t * 1.0;
+    const std::vector<Value> x = {t, t * 1.0};  // two nodes short of a full segment
+    const std::vector<LeafBlock> rows = {LeafBlock({Value(1.0), Value(2.0)}), LeafBlock({Value(3.0)})};
+    const scalargrad::TapeStats before = scalargrad::tape_stats();
+    EXPECT_THAT(ErrorMessage([&] { (void)scalargrad::dot(rows, x); }), HasSubstr("but block 1 has 1 leaves"));
+    const scalargrad::TapeStats after = scalargrad::tape_stats();
+    EXPECT_EQ(after.segments, before.segments);
+    EXPECT_EQ(after.nodes, before.nodes);
+  });
 }
 
 TEST(LeafBlockRows, NoRowsGiveNoValuesAndEmptyRowsGiveZeros) {

@@ -555,10 +555,10 @@ struct Tape {
   /// The range nodes of `rows` (each one a run of n + affine leaves, all checked in this segment)
   /// and the inputs resolve_inputs() left (a run of n): Note [Rows of ranges] in value.cpp.
   void append_range_rows(std::span<const LeafBlock> rows, std::size_t n, bool affine, std::uint32_t* nodes);
-  /// The nodes of record_dots(rows, x, affine) (room ensured), their handles appended to `out`;
-  /// the rows' lengths and caches checked unless `checked` says they were in this segment (a
-  /// batch: no user code runs between its points), and `checked` updated. A row of the wrong
-  /// length or of another thread throws before anything is recorded.
+  /// The nodes of record_dots(rows, x, affine) (room ensured, the rows' lengths checked), their
+  /// handles appended to `out`; the rows' caches checked unless `checked` says they were in this
+  /// segment (a batch: no user code runs between its points), and `checked` updated. A row of
+  /// another thread throws before anything is recorded.
   void append_rows(std::span<const LeafBlock> rows, std::span<const Value> x, const OperandResolver& resolve,
                    bool affine, RowsChecked& checked, std::vector<Value>& out);
   /// The nodes of w's leaves in the open segment (room for w.size() imports ensured; w not
