@@ -5,6 +5,7 @@
 #include <iterator>
 #include <ostream>
 #include <string>
+#include <typeinfo>
 
 #include <scalargrad/error.hpp>
 
@@ -116,7 +117,11 @@ void Module::zero_grad() {
 
 std::size_t Module::num_parameters() const { return parameters().size(); }
 
-const LeafBlock* Module::parameter_block_in(detail::ResetOnCopyOrMove<LeafBlock>& cache) const {
+const LeafBlock* Module::parameter_block_in(detail::ResetOnCopyOrMove<LeafBlock>& cache,
+                                           const std::type_info& kept_by) const {
+  // A derived class may override parameters() to give other objects over time (a frozen
+  // layer left out): the block made on first use would then go stale.
+  if (typeid(*this) != kept_by) return nullptr;
   if (cache.value.empty()) {  // first use, or after a copy or a move (or no parameters at all)
     const std::vector<const Parameter*> params = parameters();
     std::vector<Value> leaves;
@@ -128,6 +133,10 @@ const LeafBlock* Module::parameter_block_in(detail::ResetOnCopyOrMove<LeafBlock>
 }
 
 std::ostream& operator<<(std::ostream& out, const Module& module) { return out << module.repr(); }
+
+const LeafBlock* Neuron::parameter_block() const { return parameter_block_in(parameter_block_, typeid(Neuron)); }
+const LeafBlock* Layer::parameter_block() const { return parameter_block_in(parameter_block_, typeid(Layer)); }
+const LeafBlock* MLP::parameter_block() const { return parameter_block_in(parameter_block_, typeid(MLP)); }
 
 // ---- Neuron ---------------------------------------------------------------------------------------
 Neuron::Neuron(std::size_t nin, Activation activation, Rng& rng, double bound)

@@ -283,6 +283,37 @@ TEST(L2Penalty, CopiesMovesAndAssignmentsPenaliseTheirOwnParameters) {
   for (const scalargrad::nn::Parameter* p : std::as_const(original).parameters()) EXPECT_EQ(p->grad, 0.0);
 }
 
+// A class derived from MLP may give other parameters over time (here: the first layer frozen,
+// left out of parameters() after a first penalty): l2_penalty() follows its parameters(), as it
+// does for any Module, and no block made on first use goes stale.
+class FreezableMlp : public scalargrad::nn::MLP {
+ public:
+  using MLP::MLP;
+  bool freeze_first = false;
+  std::vector<scalargrad::nn::Parameter*> parameters() override {
+    std::vector<scalargrad::nn::Parameter*> all = MLP::parameters();
+    if (freeze_first) all.erase(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(layers().front().num_parameters()));
+    return all;
+  }
+  using MLP::parameters;
+};
+
+TEST(L2Penalty, ADerivedModuleWhoseParametersChangeIsPenalisedOverItsCurrentOnes) {
+  const double alpha = 0.5;
+  FreezableMlp model(2, {3, 1});
+  EXPECT_EQ(Bits(l2_penalty(model, alpha).data()),
+            Bits(DotOfEveryParameter(std::as_const(model).parameters(), alpha).data()));
+  model.freeze_first = true;
+  for (scalargrad::nn::Parameter* p : model.MLP::parameters()) p->grad = 0.0;
+  const Value penalty = l2_penalty(model, alpha);
+  EXPECT_EQ(Bits(penalty.data()), Bits(DotOfEveryParameter(std::as_const(model).parameters(), alpha).data()));
+  penalty.backward();
+  ExpectTwoAlphaP(model, alpha);
+  for (const scalargrad::nn::Neuron& n : model.layers().front().neurons()) {
+    for (const scalargrad::nn::Parameter& w : n.weights()) EXPECT_EQ(w.grad, 0.0) << "a frozen weight";
+  }
+}
+
 // A module of the user's own keeps no block: l2_penalty() copies a handle to each parameter.
 class TwoParameters : public scalargrad::nn::Module {
  public:

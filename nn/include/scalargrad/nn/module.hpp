@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <typeinfo>
 #include <vector>
 
 #include <scalargrad/nn/activation.hpp>
@@ -79,12 +80,14 @@ class Module {
   /// Every parameter's leaf, in parameters() order, as one LeafBlock, or nullptr (the default)
   /// for a module that keeps none. l2_penalty() records its dot through it, so that the leaves'
   /// nodes are found once per tape segment (the forward pass has usually found them already)
-  /// instead of a handle being copied to each. Only a module whose parameters stay the same
+  /// instead of a handle being copied to each. Only a module whose parameters() gives the same
   /// objects for its lifetime may keep one: Neuron, Layer and MLP do, in a cache that a copy or
-  /// a move of the module leaves empty (parameter_block_in()).
+  /// a move of the module leaves empty (parameter_block_in()); a class derived from them keeps
+  /// none (it may override parameters() to give others) unless it overrides this too.
   [[nodiscard]] virtual const LeafBlock* parameter_block() const { return nullptr; }
-  /// parameter_block() kept in `cache`: made from parameters() when empty.
-  const LeafBlock* parameter_block_in(detail::ResetOnCopyOrMove<LeafBlock>& cache) const;
+  /// parameter_block() kept in `cache`, made from parameters() when empty, if this module is
+  /// exactly of type `kept_by` (not a class derived from it); else nullptr.
+  const LeafBlock* parameter_block_in(detail::ResetOnCopyOrMove<LeafBlock>& cache, const std::type_info& kept_by) const;
   friend Value l2_penalty(const Module& model, double alpha);
 };
 
@@ -116,7 +119,7 @@ class Neuron : public Module {
   [[nodiscard]] const Parameter& slope() const { return slope_; }
 
  protected:
-  [[nodiscard]] const LeafBlock* parameter_block() const override { return parameter_block_in(parameter_block_); }
+  [[nodiscard]] const LeafBlock* parameter_block() const override;
 
  private:
   // The leaves of the weights then the bias, as one LeafBlock: affine() through it finds their
@@ -169,7 +172,7 @@ class Layer : public Module {
   [[nodiscard]] const Activation& activation() const { return activation_; }
 
  protected:
-  [[nodiscard]] const LeafBlock* parameter_block() const override { return parameter_block_in(parameter_block_); }
+  [[nodiscard]] const LeafBlock* parameter_block() const override;
 
  private:
   // Its neurons' weights and biases, one LeafBlock per neuron (copies of theirs: the same
@@ -237,7 +240,7 @@ class MLP : public Module {
   [[nodiscard]] const std::vector<Layer>& layers() const { return layers_; }
 
  protected:
-  [[nodiscard]] const LeafBlock* parameter_block() const override { return parameter_block_in(parameter_block_); }
+  [[nodiscard]] const LeafBlock* parameter_block() const override;
 
  private:
   // For score() and scores(): throws Error, naming `who` and the call to use `instead`, unless
