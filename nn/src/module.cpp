@@ -407,6 +407,10 @@ std::vector<Value> MLP::scores(std::span<const std::vector<Value>> points) const
   return batch(one_after_the_other(points, nin_), points.size());
 }
 
+std::vector<Value> MLP::scores(std::initializer_list<std::vector<double>> points) const {
+  return scores(std::span<const std::vector<double>>(points.begin(), points.size()));
+}
+
 std::vector<Parameter*> MLP::parameters() {
   // One vector, not one per layer and neuron: l2_penalty() and zero_grad() call this each step.
   std::size_t count = 0;

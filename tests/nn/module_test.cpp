@@ -434,6 +434,20 @@ TEST(MLP, BatchesCheckTheirInputsNamingThePointAndTheSizes) {
   EXPECT_EQ(ErrorOf([&] { (void)mlp.batch(seven, 0); }), "scalargrad::nn: MLP::batch() of 0 points takes no inputs, got 7");
 }
 
+// Points written out in the call: a braced list of points, and {} for none, which both span
+// forms would take (an ambiguous call before the initializer_list form).
+TEST(MLP, ScoresOfPointsWrittenInTheCallAreThoseOfEachPoint) {
+  const MLP model(2, {4, 1}, Activation::tanh(), Activation::linear(), Init::Uniform, 5);
+  const std::vector<Value> scores = model.scores({{0.5, 1.0}, {-1.0, 0.25}, {0, 2}});
+  ASSERT_EQ(scores.size(), 3u);
+  EXPECT_EQ(Bits(scores[0].data()), Bits(model.score(std::vector<double>{0.5, 1.0}).data()));
+  EXPECT_EQ(Bits(scores[1].data()), Bits(model.score(std::vector<double>{-1.0, 0.25}).data()));
+  EXPECT_EQ(Bits(scores[2].data()), Bits(model.score(std::vector<double>{0.0, 2.0}).data()));
+  EXPECT_TRUE(model.scores({}).empty());
+  EXPECT_EQ(ErrorOf([&] { (void)model.scores({{0.5, 1.0}, {1.0}}); }),
+            "scalargrad::nn: MLP expects 2 inputs, got 1 in point 1");
+}
+
 TEST(MLP, ABatchLargerThanASegmentRecordsAboutTheLoopsNodes) {
   // Regression (review of the batch): 20,000 points through 2-16-16-1 take ~1.3 M nodes, more
   // than one segment holds. Recorded as one batch, every point's outputs left behind in the

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <iosfwd>
 #include <span>
 #include <string>
@@ -229,6 +230,9 @@ class MLP : public Module {
   /// score() does for networks with other than one output.
   std::vector<Value> scores(std::span<const std::vector<double>> points) const;
   std::vector<Value> scores(std::span<const std::vector<Value>> points) const;
+  /// scores(points) for points written out in the call, `model.scores({{0.5, 1.0}, {-1.0, 0.2}})`,
+  /// and for none, `model.scores({})` (which the two span forms would both take).
+  std::vector<Value> scores(std::initializer_list<std::vector<double>> points) const;
 
   [[nodiscard]] std::vector<Parameter*> parameters() override;
   using Module::parameters;
