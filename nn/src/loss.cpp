@@ -85,11 +85,8 @@ Value l2_penalty(const Module& model, double alpha) {
   // adds both partials). Through the module's LeafBlock when it keeps one: the same node, with
   // the same value to the bit (Module::parameter_block()).
   if (const LeafBlock* block = model.parameter_block()) return alpha * dot(*block, block->values());
-  const std::vector<const Parameter*> params = model.parameters();
-  std::vector<Value> weights;
-  weights.reserve(params.size());
-  for (const Parameter* p : params) weights.push_back(p->value());
-  return alpha * dot(weights, weights);
+  const std::vector<Value> leaves = model.parameter_leaves();
+  return alpha * dot(leaves, leaves);
 }
 
 double accuracy(std::span<const Value> scores, std::span<const double> labels) {

@@ -117,17 +117,21 @@ void Module::zero_grad() {
 
 std::size_t Module::num_parameters() const { return parameters().size(); }
 
+std::vector<Value> Module::parameter_leaves() const {
+  const std::vector<const Parameter*> params = parameters();
+  std::vector<Value> leaves;
+  leaves.reserve(params.size());
+  for (const Parameter* p : params) leaves.push_back(p->value());
+  return leaves;
+}
+
 const LeafBlock* Module::parameter_block_in(detail::ResetOnCopyOrMove<LeafBlock>& cache,
                                            const std::type_info& kept_by) const {
   // A derived class may override parameters() to give other objects over time (a frozen
   // layer left out): the block made on first use would then go stale.
   if (typeid(*this) != kept_by) return nullptr;
   if (cache.value.empty()) {  // first use, or after a copy or a move (or no parameters at all)
-    const std::vector<const Parameter*> params = parameters();
-    std::vector<Value> leaves;
-    leaves.reserve(params.size());
-    for (const Parameter* p : params) leaves.push_back(p->value());
-    cache.value = LeafBlock(std::move(leaves));
+    cache.value = LeafBlock(parameter_leaves());
   }
   return &cache.value;
 }

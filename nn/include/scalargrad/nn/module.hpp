@@ -86,6 +86,9 @@ class Module {
   /// a move of the module leaves empty (parameter_block_in()); a class derived from them keeps
   /// none (it may override parameters() to give others) unless it overrides this too.
   [[nodiscard]] virtual const LeafBlock* parameter_block() const { return nullptr; }
+  /// Each parameter's leaf, in parameters() order (what parameter_block() holds, and the
+  /// operands of l2_penalty()'s dot for a module that keeps no block).
+  [[nodiscard]] std::vector<Value> parameter_leaves() const;
   /// parameter_block() kept in `cache`, made from parameters() when empty, if this module is
   /// exactly of type `kept_by` (not a class derived from it); else nullptr.
   const LeafBlock* parameter_block_in(detail::ResetOnCopyOrMove<LeafBlock>& cache, const std::type_info& kept_by) const;
