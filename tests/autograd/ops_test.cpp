@@ -36,7 +36,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cfloat>
+#include <cstdint>
 #include <cmath>
 #include <cstddef>
 #include <functional>
@@ -600,6 +602,49 @@ TEST(ReluOp, DerivativeIsZeroAtZeroAndOneJustAbove) {
   EXPECT_EQ(EvalUnary([](const Value& x) { return x.relu(); }, -kTiny).grad, 0.0);
   EXPECT_EQ(EvalUnary([](const Value& x) { return x.relu(); }, kTiny).value, kTiny);
   EXPECT_EQ(EvalUnary([](const Value& x) { return x.relu(); }, 0.0).value, 0.0);
+}
+
+// Note [Branchless kinks] (ops.hpp): relu and leaky_relu pick their value and derivative with a
+// mask made from x > 0, not a jump. They must give the bits of the plain ternaries (written
+// here) at every special input: both zeros, denormals, infinities, NaNs of both signs; through
+// the op and through relu_() / leaky_relu_(), whose fast loop takes nodes of the open segment
+// (x * 1.0 keeps every input's bits, -0.0 and NaN included).
+TEST(ReluOp, ValueAndDerivativeAreTheBitsOfTheTernaryAtEverySpecialInput) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inputs[] = {0.0,     -0.0,     kTiny, -kTiny, 1e-300, -1e-300, 1.5, -1.5,
+                           DBL_MAX, -DBL_MAX, kInf,  -kInf,  nan,    -nan};
+  const auto bits = [](double d) { return std::bit_cast<std::uint64_t>(d); };
+  for (const double x : inputs) {
+    for (const bool in_place : {false, true}) {
+      SCOPED_TRACE(::testing::Message() << "x = " << x << " (bits " << std::hex << bits(x) << std::dec << ")"
+                                        << (in_place ? ", in place" : ", op"));
+      Value leaf = x;
+      std::vector<Value> y{leaf * 1.0};
+      ASSERT_EQ(bits(y[0].data()), bits(x));
+      if (in_place) {
+        scalargrad::relu_(y);
+      } else {
+        y[0] = y[0].relu();
+      }
+      EXPECT_EQ(bits(y[0].data()), bits(x > 0.0 ? x : 0.0));
+      y[0].backward();
+      EXPECT_EQ(bits(leaf.grad()), bits(x > 0.0 ? 1.0 : 0.0));
+
+      for (const double slope : {0.01, 0.2, -0.5}) {
+        SCOPED_TRACE(::testing::Message() << "leaky_relu, slope " << slope);
+        Value leaky_leaf = x;
+        std::vector<Value> z{leaky_leaf * 1.0};
+        if (in_place) {
+          scalargrad::leaky_relu_(z, slope);
+        } else {
+          z[0] = z[0].leaky_relu(slope);
+        }
+        EXPECT_EQ(bits(z[0].data()), bits(x > 0.0 ? x : slope * x));
+        z[0].backward();
+        EXPECT_EQ(bits(leaky_leaf.grad()), bits(0.0 + (x > 0.0 ? 1.0 : slope)));
+      }
+    }
+  }
 }
 
 TEST(AbsOp, DerivativeIsZeroAtZeroAndTheSignElsewhere) {
