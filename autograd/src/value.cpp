@@ -337,12 +337,14 @@ SCALARGRAD_ALWAYS_INLINE void Tape::append_range_rows(std::span<const LeafBlock>
   writer.done();
 }
 
-SCALARGRAD_ALWAYS_INLINE void Tape::append_rows(std::span<const LeafBlock> rows, std::span<const Value> x,
-                                                const OperandResolver& resolve, bool affine,
-                                                RowsChecked& checked, std::vector<Value>& out) {
+template <typename ResolveInputs>
+SCALARGRAD_ALWAYS_INLINE std::uint32_t* Tape::append_row_nodes(std::span<const LeafBlock> rows, std::size_t n,
+                                                              ResolveInputs resolve_inputs_fn,
+                                                              const OperandResolver& resolve, bool affine,
+                                                              RowsChecked& checked) {
   row_nodes.clear();  // (left full by a call that threw)
   if (checked.serial == resolve.serial) {
-    resolve_inputs(x, resolve);  // once for all rows
+    resolve_inputs_fn();  // once for all rows
   } else {
     // Before anything is recorded, in one pass, whether each row's cache holds (a row of another
     // thread throws here; the callers checked the rows' lengths before making room). Then the
@@ -355,7 +357,7 @@ SCALARGRAD_ALWAYS_INLINE void Tape::append_rows(std::span<const LeafBlock> rows,
       valid = block_valid(w, resolve) && valid;
       runs = runs && w.first_ != kNoRun;
     }
-    resolve_inputs(x, resolve);
+    resolve_inputs_fn();
     if (!valid) [[unlikely]] {
       runs = true;
       for (const LeafBlock& w : rows) {
@@ -367,10 +369,18 @@ SCALARGRAD_ALWAYS_INLINE void Tape::append_rows(std::span<const LeafBlock> rows,
   }
   std::uint32_t* const nodes = row_nodes.extend(rows.size());
   if (checked.runs && inputs_first != kNoRun) {
-    append_range_rows(rows, x.size(), affine, nodes);
+    append_range_rows(rows, n, affine, nodes);
   } else {
     for (std::size_t j = 0; j < rows.size(); ++j) nodes[j] = append_block_dot(rows[j], rows[j].seen_.data(), affine);
   }
+  return nodes;
+}
+
+SCALARGRAD_ALWAYS_INLINE void Tape::append_rows(std::span<const LeafBlock> rows, std::span<const Value> x,
+                                                const OperandResolver& resolve, bool affine,
+                                                RowsChecked& checked, std::vector<Value>& out) {
+  const std::uint32_t* const nodes =
+      append_row_nodes(rows, x.size(), [&] { resolve_inputs(x, resolve); }, resolve, affine, checked);
   // The handles, counted at once: one read-modify-write of the count instead of one per row
   // (a chain through memory that bounded W1's fused step). Made after every node is appended,
   // so that nothing can throw between counting them and making them.
@@ -435,9 +445,11 @@ std::vector<Value> Tape::record_dots(std::span<const LeafBlock> rows, std::span<
 // constant stores it once per chunk, shared by the chunk's nodes. Anything else (a leaf, a node
 // of an older segment, a moved-from or foreign Value, another mode than the plain one) goes
 // through the op itself.
+constexpr std::size_t kInPlaceChunk = 4096;  // record_each(): nodes per ensure_room() and constant
+
 template <Op op, bool kConstant>
 void Tape::record_each(std::span<Value> xs, double c) {
-  constexpr std::size_t kChunk = 4096;  // nodes per ensure_room()
+  constexpr std::size_t kChunk = kInPlaceChunk;
   const auto f = [c](double x) {
     if constexpr (kConstant) {
       return Rule<op>::f(x, c);
@@ -477,6 +489,182 @@ void Tape::record_each(std::span<Value> xs, double c) {
     }
     writer.done();
   }
+}
+
+// Note [Dense layers]: a stack of layers over a batch, as nn::MLP::batch() records it through
+// affine(rows, xs, points) and relu_() and the like, but with no handle for the outputs of
+// every layer but the last. Through those calls each hidden value gets a handle: made by its
+// layer, re-pointed by its activation, looked up by the next layer, destroyed with its vector
+// (the demo's Engine::train(): 78.4 M instructions through the calls, 71.2 M with this). Here a
+// layer's outputs are the offsets of its nodes in the open segment (layer_nodes), which the
+// activation replaces by its own nodes' and the next layer reads as its inputs. That needs
+// every node of the stack in one segment: room for all of them is made first (at most
+// kMaxLayerRoom; a larger stack, another mode than the plain one, or a layer without rows or
+// inputs goes through the calls themselves). Then the nodes are those of the calls, in their
+// order: for each point, its imports and the layer's row nodes (append_row_nodes(), as
+// append_rows()); then the activation's nodes, one per output, with a constant per
+// kInPlaceChunk of them (as record_each()).
+void Tape::inputs_from_nodes(const std::uint32_t* nodes, std::size_t n, const double* values) {
+  input_offsets.clear();
+  input_values.clear();
+  std::uint32_t* const inputs = input_offsets.extend(n);
+  double* const xv = input_values.extend(n);
+  std::uint32_t mismatch = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    inputs[i] = nodes[i];
+    xv[i] = values[nodes[i]];
+    mismatch |= nodes[i] ^ (nodes[0] + static_cast<std::uint32_t>(i));
+  }
+  inputs_first = n != 0 && mismatch == 0 ? nodes[0] : kNoRun;
+}
+
+template <Op op, bool kConstant>
+void Tape::activate_nodes(std::uint32_t* nodes, std::size_t count, double c) {
+  for (std::size_t first = 0; first < count; first += kInPlaceChunk) {
+    const std::size_t end = std::min(count, first + kInPlaceChunk);
+    const std::uint32_t b = kConstant ? add_constant(c) : 0;
+    const double* const v = open->nodes.value;  // (add_constant() does not move the nodes)
+    NodeWriter writer(*open);
+    for (std::size_t k = first; k < end; ++k) {
+      double y;
+      if constexpr (kConstant) {
+        y = Rule<op>::f(v[nodes[k]], c);
+      } else {
+        y = Rule<op>::f(v[nodes[k]]);
+      }
+      nodes[k] = writer.put(op, nodes[k], b, y);
+    }
+    writer.done();
+  }
+}
+
+namespace {
+
+[[noreturn]] void throw_bad_activation(std::size_t layer, LayerActivation activation) {
+  throw Error("scalargrad: dense() got activation " + std::to_string(static_cast<int>(activation)) + " for layer " +
+              std::to_string(layer) + ", which is none of LayerActivation's");
+}
+
+/// relu_(xs) and the like, for `activation` (checked).
+void activate_in_place(std::span<Value> xs, LayerActivation activation, double c) {
+  switch (activation) {
+    case LayerActivation::Linear: return;
+    case LayerActivation::Relu: return relu_(xs);
+    case LayerActivation::LeakyRelu: return leaky_relu_(xs, c);
+    case LayerActivation::Tanh: return tanh_(xs);
+    case LayerActivation::Sigmoid: return sigmoid_(xs);
+    case LayerActivation::Elu: return elu_(xs, c);
+    case LayerActivation::Gelu: return gelu_(xs);
+    case LayerActivation::Silu: return silu_(xs);
+    case LayerActivation::Softplus: return softplus_(xs);
+  }
+}
+
+}  // namespace
+
+std::vector<Value> Tape::record_dense(std::span<const DenseLayer> layers, std::span<const Value> xs,
+                                     std::size_t points) {
+  // 1. What the calls would reject, before anything is recorded.
+  if (points == 0 && !xs.empty()) {
+    throw Error("scalargrad: dense() of a batch of 0 points takes no inputs, but there are " +
+                std::to_string(xs.size()));
+  }
+  if (points != 0 && xs.size() % points != 0) {
+    throw Error("scalargrad: dense() of a batch of " + std::to_string(points) +
+                " points needs as many inputs for each, but there are " + std::to_string(xs.size()) +
+                " inputs in all");
+  }
+  if (points == 0) return {};  // (as the calls: the rows' lengths say nothing without points)
+  const std::size_t n = xs.size() / points;
+  std::size_t width = n;  // the inputs of each point at layer l
+  // Every node of the stack, at most: each leaf of the rows imported once into the segment
+  // (LeafBlock's cache and import_leaf() reuse its node), each input once, then the row nodes
+  // and the activations' nodes of each point.
+  std::size_t room = points * n;
+  bool fast = plain && n != 0;
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    const DenseLayer& layer = layers[l];
+    if (static_cast<std::uint8_t>(layer.activation) > static_cast<std::uint8_t>(LayerActivation::Softplus)) {
+      throw_bad_activation(l, layer.activation);
+    }
+    for (std::size_t j = 0; j < layer.rows.size(); ++j) {
+      if (layer.rows[j].size() != width + 1) {
+        throw Error("scalargrad: dense() needs each row of layer " + std::to_string(l) +
+                    " one leaf longer than the layer's inputs (the weights then the bias), but row " +
+                    std::to_string(j) + " has " + std::to_string(layer.rows[j].size()) + " leaves and there are " +
+                    std::to_string(width) + " inputs");
+      }
+      // Another thread's row throws here too (as append_rows() would, but before any layer).
+      const Value& first = layer.rows[j].values().front();
+      if (first.key() != tls_handles.leaf_key) (void)checked(first);
+    }
+    fast = fast && !layer.rows.empty() && width <= kMaxNaryOperands;
+    const std::size_t activations = layer.activation == LayerActivation::Linear ? 0 : layer.rows.size();
+    room += layer.rows.size() * (width + 1) + points * (layer.rows.size() + activations);
+    width = layer.rows.size();
+  }
+  if (layers.empty()) return std::vector<Value>(xs.begin(), xs.end());
+
+  // 2. Through the calls themselves.
+  if (!fast || room > kMaxLayerRoom) {
+    std::vector<Value> out(xs.begin(), xs.end());
+    for (const DenseLayer& layer : layers) {
+      out = record_dots(layer.rows, out, points, true);
+      activate_in_place(out, layer.activation, layer.constant);
+    }
+    return out;
+  }
+
+  // 3. In one segment, the hidden layers' outputs as offsets (Note [Dense layers]).
+  ensure_room(static_cast<std::uint32_t>(room));
+  const OperandResolver resolve(*this);
+  UninitBuffer<std::uint32_t>* in = &layer_nodes[0];
+  UninitBuffer<std::uint32_t>* out = &layer_nodes[1];
+  in->clear();  // (left full by a call that threw)
+  width = n;
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    const DenseLayer& layer = layers[l];
+    const std::size_t nout = layer.rows.size();
+    out->clear();
+    std::uint32_t* const outputs = out->extend(nout * points);
+    RowsChecked checked;
+    for (std::size_t p = 0; p < points; ++p) {
+      const std::uint32_t* nodes;
+      if (l == 0) {
+        nodes = append_row_nodes(
+            layer.rows, width, [&] { resolve_inputs(xs.subspan(p * width, width), resolve); }, resolve, true, checked);
+      } else {
+        const std::uint32_t* const x = in->data() + p * width;
+        nodes = append_row_nodes(
+            layer.rows, width, [&] { inputs_from_nodes(x, width, resolve.values); }, resolve, true, checked);
+      }
+      std::copy_n(nodes, nout, outputs + p * nout);
+      row_nodes.clear();
+    }
+    switch (layer.activation) {
+      case LayerActivation::Linear: break;
+      case LayerActivation::Relu: activate_nodes<Op::Relu, false>(outputs, nout * points, 0.0); break;
+      case LayerActivation::LeakyRelu: activate_nodes<Op::LeakyRelu, true>(outputs, nout * points, layer.constant); break;
+      case LayerActivation::Tanh: activate_nodes<Op::Tanh, false>(outputs, nout * points, 0.0); break;
+      case LayerActivation::Sigmoid: activate_nodes<Op::Sigmoid, false>(outputs, nout * points, 0.0); break;
+      case LayerActivation::Elu: activate_nodes<Op::Elu, true>(outputs, nout * points, layer.constant); break;
+      case LayerActivation::Gelu: activate_nodes<Op::Gelu, false>(outputs, nout * points, 0.0); break;
+      case LayerActivation::Silu: activate_nodes<Op::Silu, false>(outputs, nout * points, 0.0); break;
+      case LayerActivation::Softplus: activate_nodes<Op::Softplus, false>(outputs, nout * points, 0.0); break;
+    }
+    std::swap(in, out);
+    width = nout;
+  }
+  // The last layer's outputs, counted at once as append_rows() counts a layer's.
+  const std::size_t count = in->size();
+  std::vector<Value> result;
+  result.reserve(count);
+  if constexpr (!SCALARGRAD_UNCOUNTED_HANDLES) tls_handles.open_count += static_cast<std::uint32_t>(count);
+  const std::uint64_t key = open_key();
+  const double* const values = open->nodes.value;
+  const std::uint32_t* const nodes = in->data();
+  for (std::size_t k = 0; k < count; ++k) result.emplace_back(Value::Adopt{}, nodes[k], key, values[nodes[k]]);
+  return result;
 }
 
 Graph Tape::graph_of(const Value& root) {
@@ -711,6 +899,10 @@ Value sum(std::initializer_list<Value> xs) { return sum(std::span<const Value>(x
 std::vector<Value> topological_order(const Value& root) { return Tape::checked(root).graph_of(root).nodes; }
 
 Graph graph_of(const Value& root) { return Tape::checked(root).graph_of(root); }
+
+std::vector<Value> dense(std::span<const DenseLayer> layers, std::span<const Value> xs, std::size_t points) {
+  return detail::this_thread_tape().record_dense(layers, xs, points);
+}
 
 void relu_(std::span<Value> xs) { Tape::record_each<detail::Op::Relu, false>(xs, 0.0); }
 void leaky_relu_(std::span<Value> xs, double slope) { Tape::record_each<detail::Op::LeakyRelu, true>(xs, slope); }

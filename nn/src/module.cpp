@@ -67,6 +67,23 @@ Rng& as_lvalue(Rng&& rng) { return rng; }
 
 std::vector<Value> to_values(std::span<const double> x) { return std::vector<Value>(x.begin(), x.end()); }
 
+/// The engine's LayerActivation for an activation without a learnable parameter (not PReLU).
+LayerActivation layer_activation(const Activation& a) {
+  switch (a.kind()) {
+    case Activation::Kind::Linear: return LayerActivation::Linear;
+    case Activation::Kind::ReLU: return LayerActivation::Relu;
+    case Activation::Kind::LeakyReLU: return LayerActivation::LeakyRelu;
+    case Activation::Kind::Tanh: return LayerActivation::Tanh;
+    case Activation::Kind::Sigmoid: return LayerActivation::Sigmoid;
+    case Activation::Kind::ELU: return LayerActivation::Elu;
+    case Activation::Kind::GELU: return LayerActivation::Gelu;
+    case Activation::Kind::SiLU: return LayerActivation::Silu;
+    case Activation::Kind::Softplus: return LayerActivation::Softplus;
+    case Activation::Kind::PReLU: break;
+  }
+  throw Error("scalargrad::nn: " + a.name() + " has a learnable parameter: no LayerActivation for it");
+}
+
 template <typename Items>
 std::string join_reprs(const Items& items) {
   std::string text;
@@ -366,7 +383,18 @@ std::vector<Value> MLP::batch(std::span<const Value> xs, std::size_t points) con
   // chunks are never smaller, so it takes each of these whole.
   std::size_t nodes_per_point = nin_;
   for (const Layer& layer : layers_) nodes_per_point += 2 * layer.nout();
-  return in_chunks(xs, points, nin_, nout(), nodes_per_point, [this](std::span<const Value> part, std::size_t m) {
+  // Without a learnable slope (PReLU: each neuron's own), the engine's dense() records the nodes
+  // of the layers' batch() calls for the whole stack at once, with no Value for the hidden
+  // layers' outputs (Note [Dense layers] in the engine's value.cpp).
+  std::vector<DenseLayer> stack;
+  if (std::none_of(layers_.begin(), layers_.end(), [](const Layer& l) { return l.activation().has_parameter(); })) {
+    stack.reserve(layers_.size());
+    for (const Layer& layer : layers_) {
+      stack.push_back({layer.rows(), layer_activation(layer.activation()), layer.activation().parameter()});
+    }
+  }
+  return in_chunks(xs, points, nin_, nout(), nodes_per_point, [&](std::span<const Value> part, std::size_t m) {
+    if (!stack.empty()) return dense(stack, part, m);
     std::vector<Value> out = layers_.front().batch(part, m);
     for (std::size_t i = 1; i < layers_.size(); ++i) out = layers_[i].batch(out, m);
     return out;

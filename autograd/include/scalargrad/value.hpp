@@ -349,6 +349,41 @@ std::vector<Value> dot(std::span<const LeafBlock> rows, std::span<const Value> x
 /// leaves long).
 std::vector<Value> affine(std::span<const LeafBlock> rows, std::span<const Value> xs, std::size_t points);
 
+// ---- Layers of neurons over a batch -----------------------------------------------------------
+/// The activation dense() applies to a layer's outputs, in place: the op of relu_() and the like,
+/// or none.
+enum class LayerActivation : std::uint8_t { Linear, Relu, LeakyRelu, Tanh, Sigmoid, Elu, Gelu, Silu, Softplus };
+
+/// One layer for dense(): a neuron per row (a LeafBlock of its n weights then its bias, as for
+/// affine(rows, x)), then its activation over the layer's outputs, with its constant
+/// (LeakyRelu's slope, Elu's alpha; unused by the others).
+struct DenseLayer {
+  std::span<const LeafBlock> rows;
+  LayerActivation activation = LayerActivation::Linear;
+  double constant = 0.0;
+};
+
+/// A stack of layers over a batch of `points` inputs, stored one after the other in xs as for
+/// affine(rows, xs, points): for each layer in order, `out = affine(layer.rows, in, points)`,
+/// then the activation in place over out (`relu_(out)`, `leaky_relu_(out, constant)`, ...), and
+/// out is the next layer's input. Returns the last layer's outputs, its rows.size() for each
+/// point, point by point: nn::MLP::batch() for activations without a learnable parameter.
+///
+/// Records the nodes those calls record, in the same order, with the same values and gradients
+/// to the bit, and is faster: the outputs of every layer but the last get no Value each (no
+/// handle made, re-pointed by the activation, looked up by the next layer and destroyed). Where
+/// the open segment has no room for all of them, they go to a new segment together, where the
+/// calls would have filled the old one first (then the leaves' gradients can differ in the last
+/// bit: the sum of their imports' adjoints is added in another order). Under NoGradGuard or
+/// AnomalyGuard, and for a stack that could need more than 65,536 nodes, it makes the calls
+/// themselves. No layers give xs back; 0 points (xs empty) give no Values. Throws
+/// Error, before anything is recorded, if xs.size() is not a multiple of `points`, naming the
+/// first row of a layer that is not one leaf longer than the layer's inputs (xs.size() / points
+/// for the first layer, the previous layer's rows.size() for the others) or a row of another
+/// thread, or for an activation that is none of LayerActivation's; a Value of xs that cannot be
+/// used here throws as in affine().
+std::vector<Value> dense(std::span<const DenseLayer> layers, std::span<const Value> xs, std::size_t points);
+
 // ---- Graph ------------------------------------------------------------------------------------
 /// Every Value `root` depends on, root last, each after all of its operands (iterative: safe
 /// on graphs of any depth). Leaves appear as the user's leaf Values.

@@ -32,6 +32,7 @@
 namespace scalargrad {
 class Value;
 class LeafBlock;
+struct DenseLayer;
 }
 
 namespace scalargrad::detail {
@@ -427,6 +428,7 @@ struct Tape {
   UninitBuffer<double> input_values;          // ... and their values
   std::uint32_t inputs_first = kNoRun;        // input_offsets[0] if they count up by one
   UninitBuffer<std::uint32_t> row_nodes;      // record_dots(): the node of each row
+  UninitBuffer<std::uint32_t> layer_nodes[2];  // record_dense(): a layer's inputs and outputs
 
   // ---- 5. Statistics ----
   std::size_t closed_nodes = 0;  // nodes in live segments other than the open one
@@ -561,6 +563,20 @@ struct Tape {
   /// another thread throws before anything is recorded.
   void append_rows(std::span<const LeafBlock> rows, std::span<const Value> x, const OperandResolver& resolve,
                    bool affine, RowsChecked& checked, std::vector<Value>& out);
+  /// The row nodes of append_rows() without their handles (left in row_nodes), the inputs
+  /// found by resolve_inputs_fn() (which fills input_offsets, input_values, inputs_first).
+  template <typename ResolveInputs>
+  std::uint32_t* append_row_nodes(std::span<const LeafBlock> rows, std::size_t n, ResolveInputs resolve_inputs_fn,
+                                  const OperandResolver& resolve, bool affine, RowsChecked& checked);
+  /// dense(layers, xs, points) (value.hpp): Note [Dense layers] in value.cpp.
+  std::vector<Value> record_dense(std::span<const DenseLayer> layers, std::span<const Value> xs, std::size_t points);
+  /// resolve_inputs() for inputs that are nodes of the open segment, given by their offsets.
+  void inputs_from_nodes(const std::uint32_t* nodes, std::size_t n, const double* values);
+  /// f(node) appended for each of `count` nodes of the open segment (room ensured), each
+  /// offset replaced by its new node's: what record_each<op, kConstant>() records for their
+  /// handles.
+  template <Op op, bool kConstant>
+  void activate_nodes(std::uint32_t* nodes, std::size_t count, double c);
   /// The nodes of w's leaves in the open segment (room for w.size() imports ensured; w not
   /// empty): checks w's cache (LeafBlock) and finds them again if it no longer holds. Returns
   /// the values those nodes hold; their offsets are then in w.offsets_.

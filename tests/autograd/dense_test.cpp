@@ -1,0 +1,338 @@
+// dense(layers, xs, points): a stack of layers over a batch, checked against the calls it stands
+// for (affine(rows, xs, points), then relu_() and the like, layer after layer): the same nodes
+// in the same order, the same values and gradients to the bit; its fallbacks, its errors, and a
+// stack that does not fit in the open segment (Note [Dense layers] in autograd/src/value.cpp).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <scalargrad/value.hpp>
+
+#include "support/test_support.hpp"
+
+using scalargrad::DenseLayer;
+using scalargrad::Error;
+using scalargrad::LayerActivation;
+using scalargrad::LeafBlock;
+using scalargrad::Value;
+using scalargrad::testing_support::Bits;
+using scalargrad::testing_support::ErrorMessage;
+using scalargrad::testing_support::OnFreshTape;
+using scalargrad::testing_support::RandomLeaves;
+using scalargrad::testing_support::WeightedSum;
+using testing::HasSubstr;
+
+namespace {
+
+/// The layers' rows and every leaf they hold, made from a seed (Values belong to the thread
+/// that makes them: each run makes its own).
+struct Stack {
+  std::vector<std::vector<LeafBlock>> rows;  // per layer
+  std::vector<Value> leaves;                 // every weight and bias, in order
+  std::vector<DenseLayer> layers;
+
+  /// widths = {inputs, layer 1's outputs, ...}; activations[l] with constants[l] for layer l.
+  /// With `shared`, layer 0's second row reuses a leaf of its first (its leaves are then not
+  /// a run of nodes: the rows take the operand-list path).
+  Stack(const std::vector<std::size_t>& widths, const std::vector<LayerActivation>& activations,
+        const std::vector<double>& constants, std::uint64_t seed, bool shared = false) {
+    std::mt19937_64 rng(seed);
+    for (std::size_t l = 0; l + 1 < widths.size(); ++l) {
+      std::vector<LeafBlock>& layer = rows.emplace_back();
+      for (std::size_t j = 0; j < widths[l + 1]; ++j) {
+        std::vector<Value> row = RandomLeaves(widths[l] + 1, rng);
+        if (shared && l == 0 && j == 1) row[0] = layer[0].values()[1];
+        leaves.insert(leaves.end(), row.begin(), row.end());
+        layer.emplace_back(std::move(row));
+      }
+    }
+    for (std::size_t l = 0; l < rows.size(); ++l) layers.push_back({rows[l], activations[l], constants[l]});
+  }
+};
+
+/// relu_(xs) and the like, as dense() applies `activation`.
+void Activate(std::span<Value> xs, LayerActivation activation, double c) {
+  switch (activation) {
+    case LayerActivation::Linear: return;
+    case LayerActivation::Relu: return scalargrad::relu_(xs);
+    case LayerActivation::LeakyRelu: return scalargrad::leaky_relu_(xs, c);
+    case LayerActivation::Tanh: return scalargrad::tanh_(xs);
+    case LayerActivation::Sigmoid: return scalargrad::sigmoid_(xs);
+    case LayerActivation::Elu: return scalargrad::elu_(xs, c);
+    case LayerActivation::Gelu: return scalargrad::gelu_(xs);
+    case LayerActivation::Silu: return scalargrad::silu_(xs);
+    case LayerActivation::Softplus: return scalargrad::softplus_(xs);
+  }
+}
+
+/// What dense() stands for: the calls, layer after layer.
+std::vector<Value> ByCalls(std::span<const DenseLayer> layers, std::span<const Value> xs, std::size_t points) {
+  std::vector<Value> out(xs.begin(), xs.end());
+  for (const DenseLayer& layer : layers) {
+    out = scalargrad::affine(layer.rows, out, points);
+    Activate(out, layer.activation, layer.constant);
+  }
+  return out;
+}
+
+/// Everything a run shows: the outputs' values, the graph of their weighted sum (each node's op
+/// and operand positions), the nodes on the tape, and every leaf's gradient.
+struct Seen {
+  std::vector<std::uint64_t> values;
+  std::vector<std::string> graph;
+  std::size_t nodes = 0;
+  std::vector<std::uint64_t> grads;
+  bool operator==(const Seen&) const = default;
+};
+
+enum class Inputs { Leaves, Nodes, LeavesWithARepeat };
+
+/// One run on a fresh tape: the stack of Stack(widths, activations, constants, seed, shared)
+/// over `points` inputs through dense() or through the calls.
+Seen Record(bool use_dense, const std::vector<std::size_t>& widths, const std::vector<LayerActivation>& activations,
+         const std::vector<double>& constants, std::size_t points, Inputs inputs, bool shared = false) {
+  Seen seen;
+  OnFreshTape([&] {
+    const Stack stack(widths, activations, constants, 11, shared);
+    std::mt19937_64 rng(12);
+    std::vector<Value> leaves = RandomLeaves(widths[0] * points, rng);
+    std::vector<Value> xs = leaves;
+    if (inputs == Inputs::Nodes) {
+      for (Value& x : xs) x = x * 0.5;  // a run of nodes of the open segment
+    } else if (inputs == Inputs::LeavesWithARepeat && xs.size() > 1) {
+      xs[1] = xs[0];  // point 0's inputs are not a run
+    }
+    const std::vector<Value> out =
+        use_dense ? scalargrad::dense(stack.layers, xs, points) : ByCalls(stack.layers, xs, points);
+    seen.nodes = scalargrad::tape_stats().nodes;
+    for (const Value& y : out) seen.values.push_back(Bits(y.data()));
+    const Value root = WeightedSum(out);
+    const scalargrad::Graph graph = scalargrad::graph_of(root);
+    for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
+      std::string text(graph.nodes[i].op());
+      for (const std::size_t k : graph.operands[i]) {
+        text += ' ';
+        text += std::to_string(k);
+      }
+      seen.graph.push_back(text);
+    }
+    root.backward();
+    for (const Value& v : stack.leaves) seen.grads.push_back(Bits(v.grad()));
+    for (const Value& v : leaves) seen.grads.push_back(Bits(v.grad()));
+  });
+  return seen;
+}
+
+constexpr LayerActivation kEvery[] = {LayerActivation::Linear, LayerActivation::Relu,  LayerActivation::LeakyRelu,
+                                      LayerActivation::Tanh,   LayerActivation::Sigmoid, LayerActivation::Elu,
+                                      LayerActivation::Gelu,   LayerActivation::Silu,  LayerActivation::Softplus};
+
+}  // namespace
+
+// ---- 1. The nodes of the calls ------------------------------------------------------------------
+
+TEST(Dense, TheDemosStackRecordsTheNodesOfTheCallsWithTheSameValuesAndGradients) {
+  // MLP 2-16-16-1, ReLU, ReLU, linear, over 100 points: nn::MLP::batch() of the demo.
+  const std::vector<std::size_t> widths = {2, 16, 16, 1};
+  const std::vector<LayerActivation> acts = {LayerActivation::Relu, LayerActivation::Relu, LayerActivation::Linear};
+  const std::vector<double> constants = {0.0, 0.0, 0.0};
+  const Seen calls = Record(false, widths, acts, constants, 100, Inputs::Leaves);
+  const Seen dense = Record(true, widths, acts, constants, 100, Inputs::Leaves);
+  EXPECT_EQ(dense.values, calls.values);
+  EXPECT_EQ(dense.graph, calls.graph);
+  EXPECT_EQ(dense.nodes, calls.nodes);
+  EXPECT_EQ(dense.grads, calls.grads);
+  EXPECT_EQ(calls.values.size(), 100u);
+  EXPECT_EQ(calls.grads.size(), 337u + 200u);
+}
+
+TEST(Dense, EveryActivationRecordsTheNodesOfTheCalls) {
+  for (const LayerActivation act : kEvery) {
+    for (const Inputs inputs : {Inputs::Leaves, Inputs::Nodes, Inputs::LeavesWithARepeat}) {
+      for (const bool shared : {false, true}) {
+        SCOPED_TRACE(::testing::Message() << "activation " << static_cast<int>(act) << ", inputs "
+                                          << static_cast<int>(inputs) << (shared ? ", a shared weight" : ""));
+        // Hidden layers with the activation, the output layer with it too, constants 0.1 and 0.7.
+        const std::vector<std::size_t> widths = {3, 5, 4, 2};
+        const std::vector<LayerActivation> acts = {act, act, act};
+        const std::vector<double> constants = {0.1, 0.7, 0.1};
+        for (const std::size_t points : {1u, 7u}) {
+          const Seen calls = Record(false, widths, acts, constants, points, inputs, shared);
+          const Seen dense = Record(true, widths, acts, constants, points, inputs, shared);
+          EXPECT_EQ(dense, calls) << points << " points";
+          EXPECT_EQ(dense.values.size(), 2 * points);
+        }
+      }
+    }
+  }
+}
+
+TEST(Dense, GradientsAreThoseOfAnIndependentReference) {
+  // One layer of two ReLU neurons, then a linear one, at one point, by hand: h_j = relu(w_j . x +
+  // b_j), y = v . h + c; dy/dv_j = h_j, dy/dc = 1, dy/dw_jk = v_j [z_j > 0] x_k.
+  const std::vector<LeafBlock> first = {LeafBlock({Value(1.0), Value(-2.0), Value(0.5)}),
+                                        LeafBlock({Value(-1.0), Value(1.0), Value(-3.0)})};
+  const std::vector<LeafBlock> second = {LeafBlock({Value(2.0), Value(-4.0), Value(0.25)})};
+  const std::vector<DenseLayer> layers = {{first, LayerActivation::Relu}, {second, LayerActivation::Linear}};
+  const std::vector<Value> x = {3.0, 1.0};
+  const std::vector<Value> y = scalargrad::dense(layers, x, 1);
+  ASSERT_EQ(y.size(), 1u);
+  // z_1 = 3 - 2 + 0.5 = 1.5 (h 1.5), z_2 = -3 + 1 - 3 = -5 (h 0): y = 2 * 1.5 + 0.25 = 3.25.
+  EXPECT_EQ(y[0].data(), 3.25);
+  EXPECT_EQ(y[0].op(), "affine");
+  y[0].backward();
+  const std::span<const Value> w1 = first[0].values();
+  const std::span<const Value> w2 = first[1].values();
+  const std::span<const Value> v = second[0].values();
+  EXPECT_EQ(w1[0].grad(), 2.0 * 3.0);
+  EXPECT_EQ(w1[1].grad(), 2.0 * 1.0);
+  EXPECT_EQ(w1[2].grad(), 2.0);
+  for (const Value& w : w2) EXPECT_EQ(w.grad(), 0.0);  // a dead ReLU
+  EXPECT_EQ(v[0].grad(), 1.5);
+  EXPECT_EQ(v[1].grad(), 0.0);
+  EXPECT_EQ(v[2].grad(), 1.0);
+  EXPECT_EQ(x[0].grad(), 2.0 * 1.0);
+  EXPECT_EQ(x[1].grad(), 2.0 * -2.0);
+}
+
+TEST(Dense, NoLayersGiveTheInputsAndNoPointsGiveNothing) {
+  const std::vector<Value> x = {1.0, 2.0};
+  const std::vector<Value> same = scalargrad::dense({}, x, 2);
+  ASSERT_EQ(same.size(), 2u);
+  EXPECT_TRUE(same[1].is_leaf());
+  EXPECT_EQ(same[1].data(), 2.0);
+  const std::vector<LeafBlock> rows = {LeafBlock({Value(1.0), Value(0.0)})};
+  const std::vector<DenseLayer> layers = {{rows, LayerActivation::Relu}};
+  EXPECT_TRUE(scalargrad::dense(layers, {}, 0).empty());
+}
+
+// ---- 2. The other paths: the calls themselves -------------------------------------------------
+
+TEST(Dense, UnderNoGradGuardGivesConstantsOfTheSameValues) {
+  const Stack stack({2, 3, 1}, {LayerActivation::Tanh, LayerActivation::Linear}, {0.0, 0.0}, 5);
+  std::mt19937_64 rng(6);
+  const std::vector<Value> xs = RandomLeaves(8, rng);
+  const std::vector<Value> recorded = scalargrad::dense(stack.layers, xs, 4);
+  scalargrad::NoGradGuard no_grad;
+  const std::vector<Value> constants = scalargrad::dense(stack.layers, xs, 4);
+  ASSERT_EQ(constants.size(), 4u);
+  for (std::size_t p = 0; p < 4; ++p) {
+    EXPECT_TRUE(constants[p].is_leaf());
+    EXPECT_EQ(Bits(constants[p].data()), Bits(recorded[p].data())) << p;
+  }
+}
+
+TEST(Dense, UnderAnomalyGuardNamesTheNodeThatOverflows) {
+  const std::vector<LeafBlock> rows = {LeafBlock({Value(1e308), Value(1e308)})};
+  const std::vector<DenseLayer> layers = {{rows, LayerActivation::Relu}};
+  const std::vector<Value> x = {10.0};
+  scalargrad::AnomalyGuard anomaly;
+  EXPECT_THAT(ErrorMessage([&] { (void)scalargrad::dense(layers, x, 1); }), HasSubstr("anomaly: affine returned inf"));
+}
+
+TEST(Dense, AStackLargerThanOneCallRecordsGivesTheCallsNodes) {
+  // 300 x 300 weights: more room than kMaxLayerRoom, so through the calls (row by row there).
+  const std::vector<std::size_t> widths = {300, 300, 1};
+  const std::vector<LayerActivation> acts = {LayerActivation::Relu, LayerActivation::Linear};
+  const Seen calls = Record(false, widths, acts, {0.0, 0.0}, 1, Inputs::Leaves);
+  const Seen dense = Record(true, widths, acts, {0.0, 0.0}, 1, Inputs::Leaves);
+  EXPECT_EQ(dense, calls);
+}
+
+TEST(Dense, AStackThatDoesNotFitInTheOpenSegmentGoesToANewOneWithTheSameValues) {
+  // The open segment nearly full: the stack's nodes go to the next segment together, where the
+  // calls fill this one first. Same values; the gradients within rounding (the leaves' imports
+  // are summed in another order), here exactly, with one import per leaf in either case.
+  std::vector<double> by_calls;
+  std::vector<double> by_dense;
+  std::vector<double> grads_calls;
+  std::vector<double> grads_dense;
+  for (const bool use_dense : {false, true}) {
+    OnFreshTape([&] {
+      const Stack stack({2, 16, 16, 1}, {LayerActivation::Relu, LayerActivation::Relu, LayerActivation::Linear},
+                        {0.0, 0.0, 0.0}, 21);
+      std::mt19937_64 rng(22);
+      const std::vector<Value> xs = RandomLeaves(200, rng);
+      Value filler = 1.0;
+      while (scalargrad::tape_stats().nodes < (std::size_t{1} << 20) - 3000) filler = filler * 1.0;
+      const std::size_t segments = scalargrad::tape_stats().segments;
+      const std::vector<Value> out =
+          use_dense ? scalargrad::dense(stack.layers, xs, 100) : ByCalls(stack.layers, xs, 100);
+      EXPECT_EQ(scalargrad::tape_stats().segments, segments + 1);
+      for (const Value& y : out) (use_dense ? by_dense : by_calls).push_back(y.data());
+      WeightedSum(out).backward();
+      for (const Value& v : stack.leaves) (use_dense ? grads_dense : grads_calls).push_back(v.grad());
+    });
+  }
+  ASSERT_EQ(by_dense.size(), 100u);
+  for (std::size_t p = 0; p < by_dense.size(); ++p) EXPECT_EQ(Bits(by_dense[p]), Bits(by_calls[p])) << p;
+  ASSERT_EQ(grads_dense.size(), grads_calls.size());
+  for (std::size_t k = 0; k < grads_dense.size(); ++k) {
+    EXPECT_NEAR(grads_dense[k], grads_calls[k], 1e-12 * (1.0 + std::fabs(grads_calls[k]))) << k;
+  }
+}
+
+// ---- 3. Errors, before anything is recorded ---------------------------------------------------
+
+TEST(Dense, InputsThatAreNotAMultipleOfThePointsThrowSayingSo) {
+  const std::vector<LeafBlock> rows = {LeafBlock({Value(1.0), Value(0.0)})};
+  const std::vector<DenseLayer> layers = {{rows, LayerActivation::Relu}};
+  const std::vector<Value> x = {1.0, 2.0, 3.0};
+  EXPECT_EQ(ErrorMessage([&] { (void)scalargrad::dense(layers, x, 2); }),
+            "scalargrad: dense() of a batch of 2 points needs as many inputs for each, but there are 3 inputs in "
+            "all");
+  EXPECT_EQ(ErrorMessage([&] { (void)scalargrad::dense(layers, x, 0); }),
+            "scalargrad: dense() of a batch of 0 points takes no inputs, but there are 3");
+}
+
+TEST(Dense, ARowOfALaterLayerOfAnotherLengthThrowsNamingItAndRecordsNothing) {
+  const std::vector<LeafBlock> first = {LeafBlock({Value(1.0), Value(2.0), Value(0.0)}),
+                                        LeafBlock({Value(3.0), Value(4.0), Value(0.0)})};
+  const std::vector<LeafBlock> second = {LeafBlock({Value(1.0), Value(1.0), Value(0.0)}),
+                                         LeafBlock({Value(1.0), Value(0.0)})};
+  const std::vector<DenseLayer> layers = {{first, LayerActivation::Relu}, {second, LayerActivation::Linear}};
+  const std::vector<Value> x = {1.0, 1.0, 2.0, 2.0};
+  const std::size_t nodes = scalargrad::tape_stats().nodes;
+  EXPECT_EQ(ErrorMessage([&] { (void)scalargrad::dense(layers, x, 2); }),
+            "scalargrad: dense() needs each row of layer 1 one leaf longer than the layer's inputs (the weights "
+            "then the bias), but row 1 has 2 leaves and there are 2 inputs");
+  EXPECT_EQ(scalargrad::tape_stats().nodes, nodes);
+}
+
+TEST(Dense, AnActivationOutsideTheEnumThrowsNamingTheLayerAndRecordsNothing) {
+  const std::vector<LeafBlock> rows = {LeafBlock({Value(1.0), Value(0.0)})};
+  const std::vector<DenseLayer> layers = {{rows, LayerActivation::Relu},
+                                          {rows, static_cast<LayerActivation>(42)}};
+  const std::vector<Value> x = {1.0};
+  const std::size_t nodes = scalargrad::tape_stats().nodes;
+  EXPECT_EQ(ErrorMessage([&] { (void)scalargrad::dense(layers, x, 1); }),
+            "scalargrad: dense() got activation 42 for layer 1, which is none of LayerActivation's");
+  EXPECT_EQ(scalargrad::tape_stats().nodes, nodes);
+}
+
+TEST(Dense, ARowOfAnotherThreadInALaterLayerThrowsBeforeAnythingIsRecorded) {
+  OnFreshTape([] {
+    const std::vector<LeafBlock> first = {LeafBlock({Value(1.0), Value(0.0)})};
+    std::vector<LeafBlock> second;
+    std::thread other([&] { second.emplace_back(std::vector<Value>{Value(3.0), Value(4.0)}); });
+    other.join();
+    {
+      const std::vector<DenseLayer> layers = {{first, LayerActivation::Relu}, {second, LayerActivation::Linear}};
+      const std::vector<Value> x = {2.0};
+      const std::size_t nodes = scalargrad::tape_stats().nodes;
+      EXPECT_THAT(ErrorMessage([&] { (void)scalargrad::dense(layers, x, 1); }),
+                  HasSubstr("used on a thread other than the one that recorded it"));
+      EXPECT_EQ(scalargrad::tape_stats().nodes, nodes);
+      const std::vector<DenseLayer> good(layers.begin(), layers.begin() + 1);
+      EXPECT_EQ(scalargrad::dense(good, x, 1).front().data(), 2.0);
+    }
+    EXPECT_EQ(scalargrad::tape_stats().nodes, 0u);  // every Value gone: the graph is freed
+  });
+}
