@@ -213,6 +213,7 @@ SCALARGRAD_ALWAYS_INLINE void Tape::resolve_inputs(std::span<const Value> x, con
   input_values.clear();
   std::uint32_t* const inputs = input_offsets.extend(x.size());
   double* const xv = input_values.extend(x.size());
+  inputs_values_at = xv;
   if (x.empty()) {
     inputs_first = kNoRun;
     return;
@@ -234,7 +235,7 @@ SCALARGRAD_ALWAYS_INLINE void Tape::resolve_inputs(std::span<const Value> x, con
 SCALARGRAD_ALWAYS_INLINE std::uint32_t Tape::append_block_dot(const LeafBlock& w, const double* seen, bool affine) {
   const std::size_t n = input_offsets.size();
   const std::uint32_t* const inputs = input_offsets.data();
-  const double* const xv = input_values.data();
+  const double* const xv = inputs_values_at;
   UninitBuffer<std::uint32_t>& list = open->operand_list;
   const auto start = static_cast<std::uint32_t>(list.size());
   double total = 0.0;  // in the order of record_dot(w.values(), x): the same bits
@@ -318,7 +319,7 @@ void Tape::check_rows(std::span<const LeafBlock> rows, std::size_t n, bool affin
 // 100.1 M -> 90.8 M instructions (callgrind).
 SCALARGRAD_ALWAYS_INLINE void Tape::append_range_rows(std::span<const LeafBlock> rows, std::size_t n, bool affine,
                                                       std::uint32_t* nodes) {
-  const double* const xv = input_values.data();
+  const double* const xv = inputs_values_at;
   UninitBuffer<std::uint32_t>& list = open->operand_list;
   const auto start = static_cast<std::uint32_t>(list.size());
   std::uint32_t* const firsts = list.extend(2 * rows.size());
@@ -338,11 +339,9 @@ SCALARGRAD_ALWAYS_INLINE void Tape::append_range_rows(std::span<const LeafBlock>
 }
 
 template <typename ResolveInputs>
-SCALARGRAD_ALWAYS_INLINE std::uint32_t* Tape::append_row_nodes(std::span<const LeafBlock> rows, std::size_t n,
-                                                              ResolveInputs resolve_inputs_fn,
-                                                              const OperandResolver& resolve, bool affine,
-                                                              RowsChecked& checked) {
-  row_nodes.clear();  // (left full by a call that threw)
+SCALARGRAD_ALWAYS_INLINE void Tape::append_row_nodes(std::span<const LeafBlock> rows, std::size_t n,
+                                                    ResolveInputs resolve_inputs_fn, const OperandResolver& resolve,
+                                                    bool affine, RowsChecked& checked, std::uint32_t* nodes) {
   if (checked.serial == resolve.serial) {
     resolve_inputs_fn();  // once for all rows
   } else {
@@ -367,20 +366,19 @@ SCALARGRAD_ALWAYS_INLINE std::uint32_t* Tape::append_row_nodes(std::span<const L
     }
     checked = {resolve.serial, runs};
   }
-  std::uint32_t* const nodes = row_nodes.extend(rows.size());
   if (checked.runs && inputs_first != kNoRun) {
     append_range_rows(rows, n, affine, nodes);
   } else {
     for (std::size_t j = 0; j < rows.size(); ++j) nodes[j] = append_block_dot(rows[j], rows[j].seen_.data(), affine);
   }
-  return nodes;
 }
 
 SCALARGRAD_ALWAYS_INLINE void Tape::append_rows(std::span<const LeafBlock> rows, std::span<const Value> x,
                                                 const OperandResolver& resolve, bool affine,
                                                 RowsChecked& checked, std::vector<Value>& out) {
-  const std::uint32_t* const nodes =
-      append_row_nodes(rows, x.size(), [&] { resolve_inputs(x, resolve); }, resolve, affine, checked);
+  row_nodes.clear();  // (left full by a call that threw)
+  std::uint32_t* const nodes = row_nodes.extend(rows.size());
+  append_row_nodes(rows, x.size(), [&] { resolve_inputs(x, resolve); }, resolve, affine, checked, nodes);
   // The handles, counted at once: one read-modify-write of the count instead of one per row
   // (a chain through memory that bounded W1's fused step). Made after every node is appended,
   // so that nothing can throw between counting them and making them.
@@ -509,6 +507,7 @@ void Tape::inputs_from_nodes(const std::uint32_t* nodes, std::size_t n, const do
   input_values.clear();
   std::uint32_t* const inputs = input_offsets.extend(n);
   double* const xv = input_values.extend(n);
+  inputs_values_at = xv;
   std::uint32_t mismatch = 0;
   for (std::size_t i = 0; i < n; ++i) {
     inputs[i] = nodes[i];
@@ -628,18 +627,33 @@ std::vector<Value> Tape::record_dense(std::span<const DenseLayer> layers, std::s
     out->clear();
     std::uint32_t* const outputs = out->extend(nout * points);
     RowsChecked checked;
+    // The inputs of a later layer are usually one run of nodes (its activation's, appended one
+    // after the other): then each point's are the run's next `width`, read where they are, and
+    // their offsets are written only where the rows are not runs (append_block_dot()).
+    const std::uint32_t run = l == 0 ? kNoRun : first_of_run(in->data(), in->size());
     for (std::size_t p = 0; p < points; ++p) {
-      const std::uint32_t* nodes;
+      std::uint32_t* const nodes = outputs + p * nout;
       if (l == 0) {
-        nodes = append_row_nodes(
-            layer.rows, width, [&] { resolve_inputs(xs.subspan(p * width, width), resolve); }, resolve, true, checked);
+        append_row_nodes(
+            layer.rows, width, [&] { resolve_inputs(xs.subspan(p * width, width), resolve); }, resolve, true,
+            checked, nodes);
+      } else if (run != kNoRun) {
+        const auto first = run + static_cast<std::uint32_t>(p * width);
+        const auto from_run = [&] {
+          inputs_first = first;
+          inputs_values_at = resolve.values + first;
+          input_offsets.clear();
+          if (checked.serial != resolve.serial || !checked.runs) {  // (not yet known at the first point)
+            std::uint32_t* const inputs = input_offsets.extend(width);
+            for (std::size_t i = 0; i < width; ++i) inputs[i] = first + static_cast<std::uint32_t>(i);
+          }
+        };
+        append_row_nodes(layer.rows, width, from_run, resolve, true, checked, nodes);
       } else {
         const std::uint32_t* const x = in->data() + p * width;
-        nodes = append_row_nodes(
-            layer.rows, width, [&] { inputs_from_nodes(x, width, resolve.values); }, resolve, true, checked);
+        append_row_nodes(
+            layer.rows, width, [&] { inputs_from_nodes(x, width, resolve.values); }, resolve, true, checked, nodes);
       }
-      std::copy_n(nodes, nout, outputs + p * nout);
-      row_nodes.clear();
     }
     switch (layer.activation) {
       case LayerActivation::Linear: break;

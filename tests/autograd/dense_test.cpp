@@ -39,8 +39,8 @@ struct Stack {
   std::vector<DenseLayer> layers;
 
   /// widths = {inputs, layer 1's outputs, ...}; activations[l] with constants[l] for layer l.
-  /// With `shared`, layer 0's second row reuses a leaf of its first (its leaves are then not
-  /// a run of nodes: the rows take the operand-list path).
+  /// With `shared`, each layer's second row reuses a leaf of its first (its leaves are then
+  /// not a run of nodes: the rows take the operand-list path).
   Stack(const std::vector<std::size_t>& widths, const std::vector<LayerActivation>& activations,
         const std::vector<double>& constants, std::uint64_t seed, bool shared = false) {
     std::mt19937_64 rng(seed);
@@ -48,7 +48,7 @@ struct Stack {
       std::vector<LeafBlock>& layer = rows.emplace_back();
       for (std::size_t j = 0; j < widths[l + 1]; ++j) {
         std::vector<Value> row = RandomLeaves(widths[l] + 1, rng);
-        if (shared && l == 0 && j == 1) row[0] = layer[0].values()[1];
+        if (shared && j == 1) row[0] = layer[0].values()[1];
         leaves.insert(leaves.end(), row.begin(), row.end());
         layer.emplace_back(std::move(row));
       }

@@ -427,6 +427,7 @@ struct Tape {
   UninitBuffer<std::uint32_t> input_offsets;  // the inputs' offsets in the open segment
   UninitBuffer<double> input_values;          // ... and their values
   std::uint32_t inputs_first = kNoRun;        // input_offsets[0] if they count up by one
+  const double* inputs_values_at = nullptr;   // their values: input_values, or a run's in the segment
   UninitBuffer<std::uint32_t> row_nodes;      // record_dots(): the node of each row
   UninitBuffer<std::uint32_t> layer_nodes[2];  // record_dense(): a layer's inputs and outputs
 
@@ -563,11 +564,12 @@ struct Tape {
   /// another thread throws before anything is recorded.
   void append_rows(std::span<const LeafBlock> rows, std::span<const Value> x, const OperandResolver& resolve,
                    bool affine, RowsChecked& checked, std::vector<Value>& out);
-  /// The row nodes of append_rows() without their handles (left in row_nodes), the inputs
-  /// found by resolve_inputs_fn() (which fills input_offsets, input_values, inputs_first).
+  /// The row nodes of append_rows() without their handles, their offsets written to `nodes`
+  /// (rows.size() of them), the inputs found by resolve_inputs_fn() (which sets inputs_first
+  /// and inputs_values_at, and fills input_offsets unless they are a run and the rows too).
   template <typename ResolveInputs>
-  std::uint32_t* append_row_nodes(std::span<const LeafBlock> rows, std::size_t n, ResolveInputs resolve_inputs_fn,
-                                  const OperandResolver& resolve, bool affine, RowsChecked& checked);
+  void append_row_nodes(std::span<const LeafBlock> rows, std::size_t n, ResolveInputs resolve_inputs_fn,
+                        const OperandResolver& resolve, bool affine, RowsChecked& checked, std::uint32_t* nodes);
   /// dense(layers, xs, points) (value.hpp): Note [Dense layers] in value.cpp.
   std::vector<Value> record_dense(std::span<const DenseLayer> layers, std::span<const Value> xs, std::size_t points);
   /// resolve_inputs() for inputs that are nodes of the open segment, given by their offsets.
