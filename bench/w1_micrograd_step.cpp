@@ -2,7 +2,10 @@
 // the 337 weights), written directly on scalargrad Values, against plain-double code measured in
 // the same binary and run:
 //   F  plain-double forward (no gradient)           H  plain-double forward + hand-written backward
-//   engine, scalar ops (w1*x1 + w2*x2 + ... + b)     engine, fused (affine(w, x, b): w . x + b)
+//   engine, scalar ops (w1*x1 + w2*x2 + ... + b)     engine, fused (affine(w, x, b): w . x + b,
+//                                                    the 100 points as one batch through dense(),
+//                                                    as nn::MLP::scores() records them; and, for
+//                                                    information, point by point)
 //   the same two on copies of the engine compiled into this benchmark with and without handle
 //   counting (w1_micrograd_step.counted.cc / .uncounted.cc): their ratio is what counting costs
 //   ADOL-C (if SCALARGRAD_HAVE_ADOLC): re-taping each step, and re-using one recorded tape.
@@ -154,6 +157,7 @@ double run_H() {
 
 double run_scalar() { return setup->counted.step(false); }
 double run_fused() { return setup->counted.step(true); }
+double run_fused_points() { return setup->counted.step_fused_points(); }
 double run_scalar_forward() { return setup->counted.forward_only(false); }
 double run_scalar_uncounted() { return w1_uncounted::step_scalar(); }
 double run_fused_uncounted() { return w1_uncounted::step_fused(); }
@@ -223,6 +227,9 @@ void verify_and_describe() {
     run_fused();
     s.counted.gradient(g.data());
     check_gradient(rep == 0 ? "engine fused (step 1)" : "engine fused (step 2)", g, gH);
+    run_fused_points();
+    s.counted.gradient(g.data());
+    check_gradient(rep == 0 ? "engine fused point by point (step 1)" : "engine fused point by point (step 2)", g, gH);
     if (!copies) continue;
     run_scalar_uncounted();
     w1_uncounted::gradient(g.data());
@@ -280,6 +287,7 @@ void register_benchmarks() {
   add("W1/H_plain_gradient", run_H);
   add("W1/engine_scalar", run_scalar);
   add("W1/engine_fused", run_fused);
+  add("W1/engine_fused_points", run_fused_points);
   add("W1/engine_scalar_forward_only", run_scalar_forward);
   if (copies_linked()) {
     add("W1/copy_counted_scalar", run_scalar_counted_copy);
@@ -303,6 +311,7 @@ bool summary(int rounds, bool dump) {
   const std::size_t H = r.add("H  plain forward + hand backward", wrap(run_H), 10);
   const std::size_t S = r.add("engine scalar ops", wrap(run_scalar));
   const std::size_t D = r.add("engine fused dot", wrap(run_fused));
+  const std::size_t DP = r.add("engine fused dot, point by point", wrap(run_fused_points));
   const std::size_t SF = r.add("engine scalar ops, forward only", wrap(run_scalar_forward));
 #if SCALARGRAD_HAVE_ADOLC
   const std::size_t AR = r.add("ADOL-C re-taping each step", wrap(run_adolc_retape));
@@ -353,6 +362,7 @@ bool summary(int rounds, bool dump) {
   }
   rep.info("W1 engine fused dot / F", r.ratios(D, F));
   rep.info("W1 engine fused dot / engine scalar ops", r.ratios(D, S));
+  rep.info("W1 engine fused dot, point by point / H", r.ratios(DP, H));
   rep.info("W1 engine scalar ops, forward only / F", r.ratios(SF, F));
   rep.info("W1 H / F", r.ratios(H, F));
   rep.info("W1 F' (loops interchanged, same bits) / F", r.ratios(F2, F));
@@ -386,6 +396,7 @@ int main(int argc, char** argv) {
                                          {"H", run_H},
                                          {"scalar", run_scalar},
                                          {"fused", run_fused},
+                                         {"fused_points", run_fused_points},
                                          {"scalar_forward", run_scalar_forward}};
     if (copies_linked()) {
       variants.insert(variants.end(), {{"copy_counted_scalar", run_scalar_counted_copy},
