@@ -497,8 +497,8 @@ void Tape::record_each(std::span<Value> xs, double c) {
 // layer's outputs are the offsets of its nodes in the open segment (layer_nodes), which the
 // activation replaces by its own nodes' and the next layer reads as its inputs. That needs
 // every node of the stack in one segment: room for all of them is made first (at most
-// kMaxLayerRoom; a larger stack, another mode than the plain one, or a layer without rows or
-// inputs goes through the calls themselves). Then the nodes are those of the calls, in their
+// kMaxLayerRoom for the batch's nodes, plus the rows' leaves; a larger stack, another mode than
+// the plain one, or a layer without rows or inputs goes through the calls themselves). Then the nodes are those of the calls, in their
 // order: for each point, its imports and the layer's row nodes (append_row_nodes(), as
 // append_rows()); then the activation's nodes, one per output, with a constant per
 // kInPlaceChunk of them (as record_each()).
@@ -577,8 +577,10 @@ std::vector<Value> Tape::record_dense(std::span<const DenseLayer> layers, std::s
   const std::size_t n = xs.size() / points;
   std::size_t width = n;  // the inputs of each point at layer l
   // Every node of the stack, at most: each leaf of the rows imported once into the segment
-  // (LeafBlock's cache and import_leaf() reuse its node), each input once, then the row nodes
-  // and the activations' nodes of each point.
+  // (LeafBlock's cache and import_leaf() reuse its node), then each input once, the row nodes
+  // and the activations' nodes of each point. The leaves count apart: a model's weights may
+  // take more room than a batch's nodes, whose limit is a layer's (kMaxLayerRoom).
+  std::size_t leaf_room = 0;
   std::size_t room = points * n;
   bool fast = plain && n != 0;
   for (std::size_t l = 0; l < layers.size(); ++l) {
@@ -599,13 +601,14 @@ std::vector<Value> Tape::record_dense(std::span<const DenseLayer> layers, std::s
     }
     fast = fast && !layer.rows.empty() && width <= kMaxNaryOperands;
     const std::size_t activations = layer.activation == LayerActivation::Linear ? 0 : layer.rows.size();
-    room += layer.rows.size() * (width + 1) + points * (layer.rows.size() + activations);
+    leaf_room += layer.rows.size() * (width + 1);
+    room += points * (layer.rows.size() + activations);
     width = layer.rows.size();
   }
   if (layers.empty()) return std::vector<Value>(xs.begin(), xs.end());
 
   // 2. Through the calls themselves.
-  if (!fast || room > kMaxLayerRoom) {
+  if (!fast || room > kMaxLayerRoom || leaf_room > kMaxSegmentCapacity / 2) {
     std::vector<Value> out(xs.begin(), xs.end());
     for (const DenseLayer& layer : layers) {
       out = record_dots(layer.rows, out, points, true);
@@ -615,11 +618,10 @@ std::vector<Value> Tape::record_dense(std::span<const DenseLayer> layers, std::s
   }
 
   // 3. In one segment, the hidden layers' outputs as offsets (Note [Dense layers]).
-  ensure_room(static_cast<std::uint32_t>(room));
+  ensure_room(static_cast<std::uint32_t>(leaf_room + room));
   const OperandResolver resolve(*this);
   UninitBuffer<std::uint32_t>* in = &layer_nodes[0];
   UninitBuffer<std::uint32_t>* out = &layer_nodes[1];
-  in->clear();  // (left full by a call that threw)
   width = n;
   for (std::size_t l = 0; l < layers.size(); ++l) {
     const DenseLayer& layer = layers[l];
@@ -658,7 +660,9 @@ std::vector<Value> Tape::record_dense(std::span<const DenseLayer> layers, std::s
     switch (layer.activation) {
       case LayerActivation::Linear: break;
       case LayerActivation::Relu: activate_nodes<Op::Relu, false>(outputs, nout * points, 0.0); break;
-      case LayerActivation::LeakyRelu: activate_nodes<Op::LeakyRelu, true>(outputs, nout * points, layer.constant); break;
+      case LayerActivation::LeakyRelu:
+        activate_nodes<Op::LeakyRelu, true>(outputs, nout * points, layer.constant);
+        break;
       case LayerActivation::Tanh: activate_nodes<Op::Tanh, false>(outputs, nout * points, 0.0); break;
       case LayerActivation::Sigmoid: activate_nodes<Op::Sigmoid, false>(outputs, nout * points, 0.0); break;
       case LayerActivation::Elu: activate_nodes<Op::Elu, true>(outputs, nout * points, layer.constant); break;

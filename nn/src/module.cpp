@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <iterator>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <typeinfo>
@@ -42,7 +43,9 @@ void check_batch(std::string_view who, std::size_t nin, std::size_t inputs, std:
 // points through 2-16-16-1 took 7.9 M nodes as one batch (a reviewer's probe, 3.5-7x the loop's
 // time); in chunks 4.03 M against the loop's 4.02 M, and 137-156 ms against 198-215 ms. A
 // segment filling up inside a chunk still imports that chunk's outputs: at most a chunk's worth
-// (a few thousand nodes), where a loop imports one point's.
+// (a few thousand nodes), where a loop imports one point's. (Those figures are of the layers'
+// calls; since MLP::batch() records its chunks with dense(), a chunk goes to a new segment
+// whole, and a reviewer's probe counted 4.021 M nodes for the 60,000 points.)
 constexpr std::size_t kBatchNodes = std::size_t{1} << 14;
 
 /// f(xs of m points, m) for chunks of at most kBatchNodes / nodes_per_point points (at least
@@ -67,8 +70,8 @@ Rng& as_lvalue(Rng&& rng) { return rng; }
 
 std::vector<Value> to_values(std::span<const double> x) { return std::vector<Value>(x.begin(), x.end()); }
 
-/// The engine's LayerActivation for an activation without a learnable parameter (not PReLU).
-LayerActivation layer_activation(const Activation& a) {
+/// The engine's LayerActivation for `a`, or none for PReLU (each neuron's own learnable slope).
+std::optional<LayerActivation> layer_activation(const Activation& a) {
   switch (a.kind()) {
     case Activation::Kind::Linear: return LayerActivation::Linear;
     case Activation::Kind::ReLU: return LayerActivation::Relu;
@@ -81,7 +84,7 @@ LayerActivation layer_activation(const Activation& a) {
     case Activation::Kind::Softplus: return LayerActivation::Softplus;
     case Activation::Kind::PReLU: break;
   }
-  throw Error("scalargrad::nn: " + a.name() + " has a learnable parameter: no LayerActivation for it");
+  return std::nullopt;
 }
 
 template <typename Items>
@@ -387,11 +390,14 @@ std::vector<Value> MLP::batch(std::span<const Value> xs, std::size_t points) con
   // of the layers' batch() calls for the whole stack at once, with no Value for the hidden
   // layers' outputs (Note [Dense layers] in the engine's value.cpp).
   std::vector<DenseLayer> stack;
-  if (std::none_of(layers_.begin(), layers_.end(), [](const Layer& l) { return l.activation().has_parameter(); })) {
-    stack.reserve(layers_.size());
-    for (const Layer& layer : layers_) {
-      stack.push_back({layer.rows(), layer_activation(layer.activation()), layer.activation().parameter()});
+  stack.reserve(layers_.size());
+  for (const Layer& layer : layers_) {
+    const std::optional<LayerActivation> activation = layer_activation(layer.activation());
+    if (!activation) {
+      stack.clear();
+      break;
     }
+    stack.push_back({layer.rows(), *activation, layer.activation().parameter()});
   }
   return in_chunks(xs, points, nin_, nout(), nodes_per_point, [&](std::span<const Value> part, std::size_t m) {
     if (!stack.empty()) return dense(stack, part, m);

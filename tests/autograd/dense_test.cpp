@@ -97,7 +97,7 @@ enum class Inputs { Leaves, Nodes, LeavesWithARepeat };
 /// One run on a fresh tape: the stack of Stack(widths, activations, constants, seed, shared)
 /// over `points` inputs through dense() or through the calls.
 Seen Record(bool use_dense, const std::vector<std::size_t>& widths, const std::vector<LayerActivation>& activations,
-         const std::vector<double>& constants, std::size_t points, Inputs inputs, bool shared = false) {
+            const std::vector<double>& constants, std::size_t points, Inputs inputs, bool shared = false) {
   Seen seen;
   OnFreshTape([&] {
     const Stack stack(widths, activations, constants, 11, shared);
@@ -246,36 +246,54 @@ TEST(Dense, AStackLargerThanOneCallRecordsGivesTheCallsNodes) {
   EXPECT_EQ(dense, calls);
 }
 
-TEST(Dense, AStackThatDoesNotFitInTheOpenSegmentGoesToANewOneWithTheSameValues) {
-  // The open segment nearly full: the stack's nodes go to the next segment together, where the
-  // calls fill this one first. Same values; the gradients within rounding (the leaves' imports
-  // are summed in another order), here exactly, with one import per leaf in either case.
-  std::vector<double> by_calls;
-  std::vector<double> by_dense;
-  std::vector<double> grads_calls;
-  std::vector<double> grads_dense;
-  for (const bool use_dense : {false, true}) {
-    OnFreshTape([&] {
-      const Stack stack({2, 16, 16, 1}, {LayerActivation::Relu, LayerActivation::Relu, LayerActivation::Linear},
-                        {0.0, 0.0, 0.0}, 21);
-      std::mt19937_64 rng(22);
-      const std::vector<Value> xs = RandomLeaves(200, rng);
-      Value filler = 1.0;
-      while (scalargrad::tape_stats().nodes < (std::size_t{1} << 20) - 3000) filler = filler * 1.0;
-      const std::size_t segments = scalargrad::tape_stats().segments;
-      const std::vector<Value> out =
-          use_dense ? scalargrad::dense(stack.layers, xs, 100) : ByCalls(stack.layers, xs, 100);
-      EXPECT_EQ(scalargrad::tape_stats().segments, segments + 1);
-      for (const Value& y : out) (use_dense ? by_dense : by_calls).push_back(y.data());
-      WeightedSum(out).backward();
-      for (const Value& v : stack.leaves) (use_dense ? grads_dense : grads_calls).push_back(v.grad());
-    });
-  }
-  ASSERT_EQ(by_dense.size(), 100u);
-  for (std::size_t p = 0; p < by_dense.size(); ++p) EXPECT_EQ(Bits(by_dense[p]), Bits(by_calls[p])) << p;
-  ASSERT_EQ(grads_dense.size(), grads_calls.size());
-  for (std::size_t k = 0; k < grads_dense.size(); ++k) {
-    EXPECT_NEAR(grads_dense[k], grads_calls[k], 1e-12 * (1.0 + std::fabs(grads_calls[k]))) << k;
+TEST(Dense, AModelWithMoreWeightsThanALayersRoomRecordsTheCallsNodes) {
+  // 61,301 weights and biases: their imports count apart from the batch's 10,030 nodes, so the
+  // stack is still recorded at once (a reviewer found it went through the calls).
+  const std::vector<std::size_t> widths = {2, 300, 200, 1};
+  const std::vector<LayerActivation> acts = {LayerActivation::Tanh, LayerActivation::Relu, LayerActivation::Linear};
+  const Seen calls = Record(false, widths, acts, {0.0, 0.0, 0.0}, 10, Inputs::Leaves);
+  const Seen dense = Record(true, widths, acts, {0.0, 0.0, 0.0}, 10, Inputs::Leaves);
+  EXPECT_EQ(dense, calls);
+}
+
+TEST(Dense, NearTheEndOfASegmentTheValuesAreTheCallsAndTheGradientsAgreeToRounding) {
+  // The demo's stack over 100 leaf points with `free` nodes left in the open segment. dense()
+  // makes room for the whole stack at once (7,037 nodes at most here), the calls for one layer
+  // and point at a time, each by its own worst case: with 3,000 left both go on in a new segment,
+  // with 7,037 to 7,069 left (found by a reviewer's probe) the calls do and dense() does not.
+  // The values are the same to the bit; the gradients agree to rounding (a leaf imported into
+  // two segments has its imports' adjoints added in another order).
+  for (const std::size_t free : {3000u, 7037u, 7069u}) {
+    SCOPED_TRACE(::testing::Message() << free << " nodes left");
+    std::vector<double> values[2];
+    std::vector<double> grads[2];
+    std::size_t new_segments[2] = {0, 0};
+    for (const bool use_dense : {false, true}) {
+      OnFreshTape([&] {
+        const Stack stack({2, 16, 16, 1}, {LayerActivation::Relu, LayerActivation::Relu, LayerActivation::Linear},
+                          {0.0, 0.0, 0.0}, 21);
+        std::mt19937_64 rng(22);
+        const std::vector<Value> xs = RandomLeaves(200, rng);
+        Value filler = 1.0;
+        while (scalargrad::tape_stats().nodes < (std::size_t{1} << 20) - free) filler = filler * 1.0;
+        const std::size_t segments = scalargrad::tape_stats().segments;
+        const std::vector<Value> out =
+            use_dense ? scalargrad::dense(stack.layers, xs, 100) : ByCalls(stack.layers, xs, 100);
+        new_segments[use_dense] = scalargrad::tape_stats().segments - segments;
+        for (const Value& y : out) values[use_dense].push_back(y.data());
+        WeightedSum(out).backward();
+        for (const Value& v : stack.leaves) grads[use_dense].push_back(v.grad());
+        for (const Value& v : xs) grads[use_dense].push_back(v.grad());
+      });
+    }
+    EXPECT_EQ(new_segments[true], free < 7037 ? 1u : 0u);  // dense(): all or nothing
+    EXPECT_EQ(new_segments[false], free <= 7069 ? 1u : 0u);
+    ASSERT_EQ(values[true].size(), 100u);
+    for (std::size_t p = 0; p < 100; ++p) EXPECT_EQ(Bits(values[true][p]), Bits(values[false][p])) << p;
+    ASSERT_EQ(grads[true].size(), grads[false].size());
+    for (std::size_t k = 0; k < grads[true].size(); ++k) {
+      EXPECT_NEAR(grads[true][k], grads[false][k], 1e-12 * (1.0 + std::fabs(grads[false][k]))) << k;
+    }
   }
 }
 

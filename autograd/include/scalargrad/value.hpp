@@ -371,17 +371,19 @@ struct DenseLayer {
 ///
 /// Records the nodes those calls record, in the same order, with the same values and gradients
 /// to the bit, and is faster: the outputs of every layer but the last get no Value each (no
-/// handle made, re-pointed by the activation, looked up by the next layer and destroyed). Where
-/// the open segment has no room for all of them, they go to a new segment together, where the
-/// calls would have filled the old one first (then the leaves' gradients can differ in the last
-/// bit: the sum of their imports' adjoints is added in another order). Under NoGradGuard or
-/// AnomalyGuard, and for a stack that could need more than 65,536 nodes, it makes the calls
-/// themselves. No layers give xs back; 0 points (xs empty) give no Values. Throws
-/// Error, before anything is recorded, if xs.size() is not a multiple of `points`, naming the
-/// first row of a layer that is not one leaf longer than the layer's inputs (xs.size() / points
-/// for the first layer, the previous layer's rows.size() for the others) or a row of another
-/// thread, or for an activation that is none of LayerActivation's; a Value of xs that cannot be
-/// used here throws as in affine().
+/// handle made, re-pointed by the activation, looked up by the next layer and destroyed). That
+/// holds where both keep to the open segment. dense() makes room for the whole stack at once,
+/// the calls for one layer and point at a time, each by its own estimate of the worst case: so
+/// near the end of a segment one of them may go on in a new segment where the other does not.
+/// The values are still the same; the gradients of leaves and inputs can then differ in the last
+/// bit (the adjoints of a leaf's imports into two segments are added in another order). Under
+/// NoGradGuard or AnomalyGuard, and for a stack that could need more than 65,536 nodes besides
+/// its rows' leaves, it makes the calls themselves. No layers give xs back; 0 points (xs empty)
+/// give no Values. Throws Error, before anything is recorded, if xs.size() is not a multiple of
+/// `points`, naming the first row of a layer that is not one leaf longer than the layer's inputs
+/// (xs.size() / points for the first layer, the previous layer's rows.size() for the others) or
+/// a row of another thread, or for an activation that is none of LayerActivation's; a Value of
+/// xs that cannot be used here throws as in affine().
 std::vector<Value> dense(std::span<const DenseLayer> layers, std::span<const Value> xs, std::size_t points);
 
 // ---- Graph ------------------------------------------------------------------------------------

@@ -223,8 +223,9 @@ class MLP : public Module {
   /// after backward(), its gradients: to the bit while the graph fits in one tape segment
   /// (2^20 nodes), else to rounding (each segment sums its part of a weight's gradient, and the
   /// two split the points at other places). Each layer records its nodes for a chunk of points
-  /// (Layer::batch()) before the next layer starts, so that the weights are checked once per
-  /// layer and chunk, not once per point (docs/performance.md: the demo's training). Throws
+  /// before the next layer starts (the engine's dense(), or Layer::batch() where a layer is
+  /// PReLU), so that the weights are checked once per layer and chunk, not once per point
+  /// (docs/performance.md: the demo's training). Throws
   /// Error if xs.size() != points * nin(), or if this MLP was moved from.
   std::vector<Value> batch(std::span<const Value> xs, std::size_t points) const;
   /// score(x) for each point, in order (micrograd's `list(map(model, inputs))`), as one batch:
