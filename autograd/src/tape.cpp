@@ -325,18 +325,9 @@ void Tape::leaf_unreferenced(std::uint32_t slot) {
   free_leaves.push_back(slot);
 }
 
-External* Tape::external_of_leaf(std::uint32_t slot) {
-  return leaf_external[slot] == kNoExternal ? nullptr : &externals[leaf_external[slot]];
-}
-
 double Tape::leaf_data(std::uint32_t slot) {
   const double* data = leaf_import[slot].data;
   return data != nullptr ? *data : leaf_value[slot];
-}
-
-double& Tape::leaf_grad_ref(std::uint32_t slot) {
-  External* e = external_of_leaf(slot);
-  return (e != nullptr && e->grad != nullptr) ? *e->grad : leaf_grad[slot];
 }
 
 void Tape::reset_for_benchmark(std::size_t leaves_kept) {

@@ -739,6 +739,9 @@ double Value::data() const {
 }
 
 double Value::grad() const {
+  // This thread's leaf: its key proves that the tape exists and is this thread's (Note [Handle
+  // state]), so nothing else is checked (an optimizer reads every weight's gradient each step).
+  if (key() == detail::tls_handles.leaf_key) [[likely]] return detail::tls_tape->leaf_grad_ref(ref_);
   Tape& t = Tape::checked(*this);
   return owner() == kLeafOwner ? t.leaf_grad_ref(ref_) : t.segments[owner()].nodes.grad[ref_];
 }
@@ -823,6 +826,10 @@ void Value::set_data(double data) {
 }
 
 void Value::zero_grad() {
+  if (key() == detail::tls_handles.leaf_key) [[likely]] {  // as grad()
+    detail::tls_tape->leaf_grad_ref(ref_) = 0.0;
+    return;
+  }
   Tape& t = Tape::checked(*this);
   if (owner() == kLeafOwner) {
     t.leaf_grad_ref(ref_) = 0.0;

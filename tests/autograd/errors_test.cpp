@@ -52,6 +52,7 @@ TEST(Errors, MovedFromLeafThrowsOnEveryUse) {
   EXPECT_EQ(y.data(), 2.0);
   EXPECT_THAT(ErrorMessage([&] { (void)x.data(); }), kMovedFrom);  // NOLINT(bugprone-use-after-move)
   EXPECT_THAT(ErrorMessage([&] { (void)x.grad(); }), kMovedFrom);
+  EXPECT_THAT(ErrorMessage([&] { x.zero_grad(); }), kMovedFrom);
   EXPECT_THAT(ErrorMessage([&] { (void)(x + 1.0); }), kMovedFrom);
   EXPECT_THAT(ErrorMessage([&] { (void)(y * x); }), kMovedFrom);
   EXPECT_THAT(ErrorMessage([&] { (void)(x * y); }), kMovedFrom);
@@ -113,8 +114,34 @@ TEST(Errors, LeafUsedOnAnotherThreadThrows) {
   EXPECT_THAT(ErrorMessageOnAnotherThread([&] { const Value copy(x); }), kOtherThread);
   EXPECT_THAT(ErrorMessageOnAnotherThread([&] { x.backward(); }), kOtherThread);
   EXPECT_THAT(ErrorMessageOnAnotherThread([&] { x.set_data(3.0); }), kOtherThread);
+  EXPECT_THAT(ErrorMessageOnAnotherThread([&] { (void)x.grad(); }), kOtherThread);
+  EXPECT_THAT(ErrorMessageOnAnotherThread([&] { x.zero_grad(); }), kOtherThread);
   EXPECT_EQ(x.data(), 2.0);  // untouched, and still fine here
   EXPECT_EQ((x * x).data(), 4.0);
+}
+
+TEST(Errors, LeafGradOnAThreadWhoseOwnTapeHasTheSameLeafSlotThrows) {
+  // grad() and zero_grad() of a leaf take a fast path on the leaf's key: a leaf of another
+  // thread, in the same slot of that thread's own tape, must still be told apart.
+  OnFreshTape([] {
+    Value x = 2.0;
+    (x * x).backward();
+    std::string grad_on_other;
+    std::string zero_on_other;
+    std::thread other([&] {
+      Value u = 5.0;  // leaf slot 0 of this thread's tape, as x is of the first's
+      (u * 3.0).backward();
+      grad_on_other = ErrorMessage([&] { (void)x.grad(); });
+      zero_on_other = ErrorMessage([&] { x.zero_grad(); });
+      EXPECT_EQ(u.grad(), 3.0);
+    });
+    other.join();
+    EXPECT_THAT(grad_on_other, kOtherThread);
+    EXPECT_THAT(zero_on_other, kOtherThread);
+    EXPECT_EQ(x.grad(), 4.0);  // untouched
+    x.zero_grad();
+    EXPECT_EQ(x.grad(), 0.0);
+  });
 }
 
 TEST(Errors, OpResultUsedOnAnotherThreadThrows) {

@@ -485,9 +485,15 @@ struct Tape {
   SCALARGRAD_NOINLINE void leaf_unreferenced(std::uint32_t slot);
   std::uint32_t new_leaf(double value);
   /// The External of an external leaf, or nullptr for a plain leaf.
-  External* external_of_leaf(std::uint32_t slot);
+  External* external_of_leaf(std::uint32_t slot) {
+    return leaf_external[slot] == kNoExternal ? nullptr : &externals[leaf_external[slot]];
+  }
   [[nodiscard]] double leaf_data(std::uint32_t slot);
-  double& leaf_grad_ref(std::uint32_t slot);
+  /// Where a leaf's gradient is: its owner's (an external leaf bound to one), else leaf_grad.
+  double& leaf_grad_ref(std::uint32_t slot) {
+    External* e = external_of_leaf(slot);
+    return (e != nullptr && e->grad != nullptr) ? *e->grad : leaf_grad[slot];
+  }
   void close_current();
   void free_segments_from(std::uint32_t slot);
   void release_imports(Segment& s);
