@@ -15,7 +15,7 @@
 # Fails (exit 1) if
 #   1. the copy's object defines any global symbol of namespace scalargrad (not renamed), or a
 #      global symbol outside scalargrad_<copy> / w1_<...> / w1 / sgbench / std and the compiler's
-#      own (typeinfo, vtables, guards, DW.ref...);
+#      own (typeinfo, vtables, guards, DW.ref...), a function template's return type aside;
 #   2. a global symbol is defined both in the copy's object and in the other objects, unless it is
 #      a weak instantiation of the standard library on standard types only (the same code in both:
 #      no ODR problem);
@@ -59,6 +59,7 @@ if grep -E '(^|[^A-Za-z_0-9])scalargrad::' "$tmp/u.demangled" >"$tmp/bad1"; then
 fi
 sed -E 's/^(typeinfo name for|typeinfo for|vtable for|guard variable for|TLS init function for|TLS wrapper function for) //' \
   "$tmp/u.demangled" |
+  sed -E 's/^(void|bool|double|int|unsigned int|unsigned long|long|char) (scalargrad_[a-z]+::|w1_[a-z_]+::)/\2/' |
   grep -vE '^(scalargrad_[a-z]+::|w1_[a-z_]+::|w1::|sgbench::|std::|__gnu_cxx::|operator (new|delete)|DW\.ref\.|(void|bool|double|int|unsigned|char|long) (std|__gnu_cxx)::|[a-z_:<>, ]*std::)' \
   >"$tmp/bad2" || true
 if [ -s "$tmp/bad2" ]; then
@@ -95,9 +96,10 @@ fi
 
 # 3. The executable really contains both engines.
 if [ -n "$exe" ]; then
-  for f in 'scalargrad_uncounted::detail::Tape::sweep' 'scalargrad_uncounted::detail::Tape::reset_for_benchmark' \
-    'scalargrad_counted::detail::Tape::sweep' 'scalargrad::detail::Tape::sweep'; do
-    if nm -C "$exe" | grep -q "$f("; then
+  # (A function template's demangled name starts with its return type: "void ...sweep<".)
+  for f in 'void scalargrad_uncounted::detail::Tape::sweep<' ' scalargrad_uncounted::detail::Tape::reset_for_benchmark(' \
+    'void scalargrad_counted::detail::Tape::sweep<' 'void scalargrad::detail::Tape::sweep<'; do
+    if nm -C "$exe" | grep -qF "$f"; then
       echo "executable: has $f"
     else
       echo "FAIL: executable lacks $f"
