@@ -373,19 +373,25 @@ SCALARGRAD_ALWAYS_INLINE void Tape::append_row_nodes(std::span<const LeafBlock> 
   }
 }
 
+SCALARGRAD_ALWAYS_INLINE void Tape::adopt_nodes(const std::uint32_t* nodes, std::size_t count,
+                                                std::vector<Value>& out) {
+  // Counted at once: one read-modify-write of the count instead of one per node (a chain
+  // through memory that bounded W1's fused step). The room is reserved first, so that nothing
+  // can throw between counting the handles and making them.
+  out.reserve(out.size() + count);
+  if constexpr (!SCALARGRAD_UNCOUNTED_HANDLES) tls_handles.open_count += static_cast<std::uint32_t>(count);
+  const std::uint64_t key = open_key();
+  const double* const values = open->nodes.value;
+  for (std::size_t k = 0; k < count; ++k) out.emplace_back(Value::Adopt{}, nodes[k], key, values[nodes[k]]);
+}
+
 SCALARGRAD_ALWAYS_INLINE void Tape::append_rows(std::span<const LeafBlock> rows, std::span<const Value> x,
                                                 const OperandResolver& resolve, bool affine,
                                                 RowsChecked& checked, std::vector<Value>& out) {
   row_nodes.clear();  // (left full by a call that threw)
   std::uint32_t* const nodes = row_nodes.extend(rows.size());
   append_row_nodes(rows, x.size(), [&] { resolve_inputs(x, resolve); }, resolve, affine, checked, nodes);
-  // The handles, counted at once: one read-modify-write of the count instead of one per row
-  // (a chain through memory that bounded W1's fused step). Made after every node is appended,
-  // so that nothing can throw between counting them and making them.
-  if constexpr (!SCALARGRAD_UNCOUNTED_HANDLES) tls_handles.open_count += static_cast<std::uint32_t>(rows.size());
-  const std::uint64_t key = open_key();
-  const double* const values = open->nodes.value;
-  for (std::size_t j = 0; j < rows.size(); ++j) out.emplace_back(Value::Adopt{}, nodes[j], key, values[nodes[j]]);
+  adopt_nodes(nodes, rows.size(), out);
   row_nodes.clear();
 }
 
@@ -498,10 +504,10 @@ void Tape::record_each(std::span<Value> xs, double c) {
 // activation replaces by its own nodes' and the next layer reads as its inputs. That needs
 // every node of the stack in one segment: room for all of them is made first (at most
 // kMaxLayerRoom for the batch's nodes, plus the rows' leaves; a larger stack, another mode than
-// the plain one, or a layer without rows or inputs goes through the calls themselves). Then the nodes are those of the calls, in their
-// order: for each point, its imports and the layer's row nodes (append_row_nodes(), as
-// append_rows()); then the activation's nodes, one per output, with a constant per
-// kInPlaceChunk of them (as record_each()).
+// the plain one, or a layer without rows or inputs goes through the calls themselves). Then the
+// nodes are those of the calls, in their order: for each point, its imports and the layer's row
+// nodes (append_row_nodes(), as append_rows()); then the activation's nodes, one per output,
+// with a constant per kInPlaceChunk of them (as record_each()).
 void Tape::inputs_from_nodes(const std::uint32_t* nodes, std::size_t n, const double* values) {
   input_offsets.clear();
   input_values.clear();
@@ -544,18 +550,20 @@ namespace {
               std::to_string(layer) + ", which is none of LayerActivation's");
 }
 
-/// relu_(xs) and the like, for `activation` (checked).
-void activate_in_place(std::span<Value> xs, LayerActivation activation, double c) {
+/// f.template operator()<op, kConstant>() for the tape op of `activation` (checked), nothing
+/// for Linear: the one table from LayerActivation to the ops of relu_() and the like.
+template <typename F>
+void with_activation_op(LayerActivation activation, F f) {
   switch (activation) {
     case LayerActivation::Linear: return;
-    case LayerActivation::Relu: return relu_(xs);
-    case LayerActivation::LeakyRelu: return leaky_relu_(xs, c);
-    case LayerActivation::Tanh: return tanh_(xs);
-    case LayerActivation::Sigmoid: return sigmoid_(xs);
-    case LayerActivation::Elu: return elu_(xs, c);
-    case LayerActivation::Gelu: return gelu_(xs);
-    case LayerActivation::Silu: return silu_(xs);
-    case LayerActivation::Softplus: return softplus_(xs);
+    case LayerActivation::Relu: return f.template operator()<Op::Relu, false>();
+    case LayerActivation::LeakyRelu: return f.template operator()<Op::LeakyRelu, true>();
+    case LayerActivation::Tanh: return f.template operator()<Op::Tanh, false>();
+    case LayerActivation::Sigmoid: return f.template operator()<Op::Sigmoid, false>();
+    case LayerActivation::Elu: return f.template operator()<Op::Elu, true>();
+    case LayerActivation::Gelu: return f.template operator()<Op::Gelu, false>();
+    case LayerActivation::Silu: return f.template operator()<Op::Silu, false>();
+    case LayerActivation::Softplus: return f.template operator()<Op::Softplus, false>();
   }
 }
 
@@ -612,7 +620,8 @@ std::vector<Value> Tape::record_dense(std::span<const DenseLayer> layers, std::s
     std::vector<Value> out(xs.begin(), xs.end());
     for (const DenseLayer& layer : layers) {
       out = record_dots(layer.rows, out, points, true);
-      activate_in_place(out, layer.activation, layer.constant);
+      with_activation_op(layer.activation,
+                         [&]<Op op, bool kConstant>() { record_each<op, kConstant>(out, layer.constant); });
     }
     return out;
   }
@@ -657,31 +666,14 @@ std::vector<Value> Tape::record_dense(std::span<const DenseLayer> layers, std::s
             layer.rows, width, [&] { inputs_from_nodes(x, width, resolve.values); }, resolve, true, checked, nodes);
       }
     }
-    switch (layer.activation) {
-      case LayerActivation::Linear: break;
-      case LayerActivation::Relu: activate_nodes<Op::Relu, false>(outputs, nout * points, 0.0); break;
-      case LayerActivation::LeakyRelu:
-        activate_nodes<Op::LeakyRelu, true>(outputs, nout * points, layer.constant);
-        break;
-      case LayerActivation::Tanh: activate_nodes<Op::Tanh, false>(outputs, nout * points, 0.0); break;
-      case LayerActivation::Sigmoid: activate_nodes<Op::Sigmoid, false>(outputs, nout * points, 0.0); break;
-      case LayerActivation::Elu: activate_nodes<Op::Elu, true>(outputs, nout * points, layer.constant); break;
-      case LayerActivation::Gelu: activate_nodes<Op::Gelu, false>(outputs, nout * points, 0.0); break;
-      case LayerActivation::Silu: activate_nodes<Op::Silu, false>(outputs, nout * points, 0.0); break;
-      case LayerActivation::Softplus: activate_nodes<Op::Softplus, false>(outputs, nout * points, 0.0); break;
-    }
+    with_activation_op(layer.activation, [&]<Op op, bool kConstant>() {
+      activate_nodes<op, kConstant>(outputs, nout * points, layer.constant);
+    });
     std::swap(in, out);
     width = nout;
   }
-  // The last layer's outputs, counted at once as append_rows() counts a layer's.
-  const std::size_t count = in->size();
-  std::vector<Value> result;
-  result.reserve(count);
-  if constexpr (!SCALARGRAD_UNCOUNTED_HANDLES) tls_handles.open_count += static_cast<std::uint32_t>(count);
-  const std::uint64_t key = open_key();
-  const double* const values = open->nodes.value;
-  const std::uint32_t* const nodes = in->data();
-  for (std::size_t k = 0; k < count; ++k) result.emplace_back(Value::Adopt{}, nodes[k], key, values[nodes[k]]);
+  std::vector<Value> result;  // the last layer's outputs
+  adopt_nodes(in->data(), in->size(), result);
   return result;
 }
 

@@ -573,6 +573,8 @@ struct Tape {
   /// another thread throws before anything is recorded.
   void append_rows(std::span<const LeafBlock> rows, std::span<const Value> x, const OperandResolver& resolve,
                    bool affine, RowsChecked& checked, std::vector<Value>& out);
+  /// Handles to `count` nodes of the open segment, appended to `out`, all counted at once.
+  void adopt_nodes(const std::uint32_t* nodes, std::size_t count, std::vector<Value>& out);
   /// The row nodes of append_rows() without their handles, their offsets written to `nodes`
   /// (rows.size() of them), the inputs found by resolve_inputs_fn() (which sets inputs_first
   /// and inputs_values_at, and fills input_offsets unless they are a run and the rows too).
