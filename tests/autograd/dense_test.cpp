@@ -202,6 +202,53 @@ TEST(Dense, GradientsAreThoseOfAnIndependentReference) {
   EXPECT_EQ(x[1].grad(), 2.0 * -2.0);
 }
 
+TEST(Dense, EachOutputIsTheLeftToRightSumOfAPlainLoopToTheBit) {
+  // Note [Dot in order] and Note [Layer by columns]: dense() adds a row's products four at a
+  // time, or every row's together by columns, and must still add them one after the other from
+  // 0.0, then the bias. Widths 9 and 12 (rows summed by columns: a block of 8 and 1 or 4 more),
+  // 3 (row by row, with n = 12 and 9 products: unrolled four at a time and a remainder). The
+  // magnitudes span 1e-8 to 1e8 and there are signed zeros, so that another order of the same
+  // additions gives other bits. (The inputs are positive, for the row of -0.0 below.)
+  const std::vector<std::size_t> widths = {9, 12, 3, 5};
+  const std::vector<LayerActivation> acts(3, LayerActivation::Linear);
+  Stack stack(widths, acts, {0.0, 0.0, 0.0}, 21);
+  std::mt19937_64 rng(22);
+  const auto scale = [&](std::size_t k) { return std::pow(10.0, static_cast<double>(k % 17) - 8.0); };
+  for (std::size_t k = 0; k < stack.leaves.size(); ++k) {
+    stack.leaves[k].set_data(k % 23 == 5 ? -0.0 : stack.leaves[k].data() * scale(k * 7));
+  }
+  // A row of the first layer whose weights and bias are -0.0, over positive inputs: its sum is
+  // 0.0 + -0.0 + ... = +0.0, not the -0.0 of a sum started from its first product.
+  for (const Value& w : stack.rows[0][2].values()) Value(w).set_data(-0.0);
+  constexpr std::size_t kPoints = 6;
+  std::vector<Value> xs = RandomLeaves(widths[0] * kPoints, rng);
+  for (std::size_t k = 0; k < xs.size(); ++k) xs[k].set_data(k % 11 == 3 ? 0.0 : std::abs(xs[k].data()) * scale(k * 5));
+  // Every layer's outputs: dense() of the first `depth` layers against the plain loops.
+  for (std::size_t depth = 1; depth <= stack.layers.size(); ++depth) {
+    const std::vector<Value> out =
+        scalargrad::dense(std::span<const DenseLayer>(stack.layers).first(depth), xs, kPoints);
+    ASSERT_EQ(out.size(), widths[depth] * kPoints);
+    for (std::size_t p = 0; p < kPoints; ++p) {
+      std::vector<double> x;
+      for (std::size_t i = 0; i < widths[0]; ++i) x.push_back(xs[p * widths[0] + i].data());
+      for (std::size_t l = 0; l < depth; ++l) {
+        std::vector<double> z;
+        for (const LeafBlock& row : stack.rows[l]) {
+          const std::span<const Value> w = row.values();
+          double total = 0.0;
+          for (std::size_t i = 0; i < x.size(); ++i) total += w[i].data() * x[i];
+          total += w[x.size()].data();
+          z.push_back(total);
+        }
+        x = z;
+      }
+      for (std::size_t j = 0; j < x.size(); ++j) {
+        EXPECT_EQ(Bits(out[p * x.size() + j].data()), Bits(x[j])) << depth << " layers, point " << p << ", output " << j;
+      }
+    }
+  }
+}
+
 TEST(Dense, NoLayersGiveTheInputsAndNoPointsGiveNothing) {
   const std::vector<Value> x = {1.0, 2.0};
   const std::vector<Value> same = scalargrad::dense({}, x, 2);

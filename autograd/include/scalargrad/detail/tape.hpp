@@ -97,6 +97,26 @@ inline std::uint32_t first_of_run(const std::uint32_t* offsets, std::size_t n) {
   return mismatch == 0 ? offsets[0] : kNoRun;
 }
 
+/// a[0] * b[0] + a[1] * b[1] + ... + a[n-1] * b[n-1], added from the left: the bits of
+/// `for (i < n) total += a[i] * b[i]`. Note [Dot in order]: GCC neither unrolls that loop nor
+/// may it reorder the sum (IEEE addition is not associative), so each product cost six
+/// instructions, four of them the loop's own (the demo's forward: 6.4 instructions a product,
+/// 30% of its Engine::train()). Four products an iteration, each added in turn, are the same
+/// operations in the same order.
+SCALARGRAD_ALWAYS_INLINE double dot_in_order(const double* SCALARGRAD_RESTRICT a, const double* SCALARGRAD_RESTRICT b,
+                                             std::size_t n) {
+  double total = 0.0;
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    total += a[i] * b[i];
+    total += a[i + 1] * b[i + 1];
+    total += a[i + 2] * b[i + 2];
+    total += a[i + 3] * b[i + 3];
+  }
+  for (; i < n; ++i) total += a[i] * b[i];
+  return total;
+}
+
 /// A growable array of a trivially copyable T whose new elements are left uninitialised, for
 /// the operand lists of n-ary nodes: std::vector::resize would zero-fill every operand slot
 /// just before it is written (1.6% of the demo's instructions).
@@ -430,6 +450,8 @@ struct Tape {
   const double* inputs_values_at = nullptr;   // their values: input_values, or a run's in the segment
   UninitBuffer<std::uint32_t> row_nodes;      // record_dots(): the node of each row
   UninitBuffer<std::uint32_t> layer_nodes[2];  // record_dense(): a layer's inputs and outputs
+  UninitBuffer<double> layer_columns;         // record_dense(): a layer's weights by input (Note [Layer by columns])
+  UninitBuffer<double> layer_sums;            // ... and the sums of one point
 
   // ---- 5. Statistics ----
   std::size_t closed_nodes = 0;  // nodes in live segments other than the open one
@@ -563,10 +585,14 @@ struct Tape {
   struct RowsChecked {
     std::uint64_t serial = 0;  // the segment they were checked in (0: not yet)
     bool runs = false;         // every row's leaves are a run of nodes there (LeafBlock::first_)
+    // The rows' weights by input, then their biases (record_dense() sets them once the rows are
+    // checked), for append_range_rows() to sum by columns: Note [Layer by columns]. Or nullptr.
+    const double* columns = nullptr;
   };
   /// The range nodes of `rows` (each one a run of n + affine leaves, all checked in this segment)
   /// and the inputs resolve_inputs() left (a run of n): Note [Rows of ranges] in value.cpp.
-  void append_range_rows(std::span<const LeafBlock> rows, std::size_t n, bool affine, std::uint32_t* nodes);
+  void append_range_rows(std::span<const LeafBlock> rows, std::size_t n, bool affine, const double* columns,
+                         std::uint32_t* nodes);
   /// The nodes of record_dots(rows, x, affine) (room ensured, the rows' lengths checked), their
   /// handles appended to `out`; the rows' caches checked unless `checked` says they were in this
   /// segment (a batch: no user code runs between its points), and `checked` updated. A row of
@@ -583,6 +609,12 @@ struct Tape {
                         const OperandResolver& resolve, bool affine, RowsChecked& checked, std::uint32_t* nodes);
   /// dense(layers, xs, points) (value.hpp): Note [Dense layers] in value.cpp.
   std::vector<Value> record_dense(std::span<const DenseLayer> layers, std::span<const Value> xs, std::size_t points);
+  /// The weights and biases of `rows` (each n + 1 leaves, checked in this segment) by input, in
+  /// layer_columns: Note [Layer by columns] in value.cpp.
+  const double* layer_by_columns(std::span<const LeafBlock> rows, std::size_t n);
+  /// Rows from which record_dense() sums a layer by columns: fewer gain nothing over one row's
+  /// unrolled sum.
+  static constexpr std::size_t kMinColumnRows = 4;
   /// resolve_inputs() for inputs that are nodes of the open segment, given by their offsets.
   void inputs_from_nodes(const std::uint32_t* nodes, std::size_t n, const double* values);
   /// f(node) appended for each of `count` nodes of the open segment (room ensured), each
