@@ -559,7 +559,7 @@ std::string to_dot(const Value& root, const DotOptions& options) {
       out += shade.font;
     }
     out += "];\n";
-    if (v.is_leaf()) return;
+    if (graph.operands[i].empty()) return;  // a leaf, or an input of dense(): made by no op
     out += indent;
     out += id;
     out += "_op [shape=ellipse, label=\"";
@@ -594,7 +594,7 @@ std::string to_dot(const Value& root, const DotOptions& options) {
   }
   // Edges: operand -> op -> result, in the order of the results.
   for (std::size_t i = 0; i < n; ++i) {
-    if (graph.nodes[i].is_leaf()) continue;
+    if (graph.operands[i].empty()) continue;
     const std::string op = concat({"n", std::to_string(i), "_op"});
     for (const std::size_t j : graph.operands[i]) {
       out += "  n";

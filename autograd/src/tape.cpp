@@ -675,6 +675,7 @@ void Tape::sweep(std::uint32_t slot, std::uint32_t last, const std::uint8_t* mas
         break;
       }
       case Op::Released:  // nothing live reaches it (release_unreachable_imports())
+      case Op::Input:     // a double given to dense(): its adjoint is all there is to it
         break;
       case Op::Sum:  // d(sum x_k)/dx_k = 1
         for (std::uint32_t k = a; k < a + b; ++k) gr[list[k]] += g;

@@ -4,6 +4,7 @@
 #include <ostream>
 #include <string>
 #include <cstdint>
+#include <type_traits>
 #include <limits>
 #include <unordered_map>
 #include <utility>
@@ -625,8 +626,10 @@ void with_activation_op(LayerActivation activation, F f) {
 
 }  // namespace
 
-std::vector<Value> Tape::record_dense(std::span<const DenseLayer> layers, std::span<const Value> xs,
+template <typename Input>
+std::vector<Value> Tape::record_dense(std::span<const DenseLayer> layers, std::span<const Input> xs,
                                      std::size_t points) {
+  constexpr bool kDoubles = std::is_same_v<Input, double>;
   // 1. What the calls would reject, before anything is recorded.
   if (points == 0 && !xs.empty()) {
     throw Error("scalargrad: dense() of a batch of 0 points takes no inputs, but there are " +
@@ -684,6 +687,15 @@ std::vector<Value> Tape::record_dense(std::span<const DenseLayer> layers, std::s
 
   // 3. In one segment, the hidden layers' outputs as offsets (Note [Dense layers]).
   ensure_room(static_cast<std::uint32_t>(leaf_room + room));
+  // Doubles enter as Input nodes, one run of them all, which the first layer reads as a later
+  // layer reads its inputs.
+  std::uint32_t inputs_run = kNoRun;
+  if constexpr (kDoubles) {
+    NodeWriter writer(*open);
+    inputs_run = open->size;
+    for (const double x : xs) writer.put(Op::Input, 0, 0, x);
+    writer.done();
+  }
   const OperandResolver resolve(*this);
   UninitBuffer<std::uint32_t>* in = &layer_nodes[0];
   UninitBuffer<std::uint32_t>* out = &layer_nodes[1];
@@ -697,13 +709,15 @@ std::vector<Value> Tape::record_dense(std::span<const DenseLayer> layers, std::s
     // The inputs of a later layer are usually one run of nodes (its activation's, appended one
     // after the other): then each point's are the run's next `width`, read where they are, and
     // their offsets are written only where the rows are not runs (append_block_dot()).
-    const std::uint32_t run = l == 0 ? kNoRun : first_of_run(in->data(), in->size());
+    const std::uint32_t run = l == 0 ? inputs_run : first_of_run(in->data(), in->size());
     for (std::size_t p = 0; p < points; ++p) {
       std::uint32_t* const nodes = outputs + p * nout;
-      if (l == 0) {
-        append_row_nodes(
-            layer.rows, width, [&] { resolve_inputs(xs.subspan(p * width, width), resolve); }, resolve, true,
-            checked, nodes);
+      if (l == 0 && run == kNoRun) {  // Values, resolved as affine(rows, x) resolves them
+        if constexpr (!kDoubles) {
+          append_row_nodes(
+              layer.rows, width, [&] { resolve_inputs(xs.subspan(p * width, width), resolve); }, resolve, true,
+              checked, nodes);
+        }
       } else if (run != kNoRun) {
         const auto first = run + static_cast<std::uint32_t>(p * width);
         const auto from_run = [&] {
@@ -975,6 +989,10 @@ std::vector<Value> topological_order(const Value& root) { return Tape::checked(r
 Graph graph_of(const Value& root) { return Tape::checked(root).graph_of(root); }
 
 std::vector<Value> dense(std::span<const DenseLayer> layers, std::span<const Value> xs, std::size_t points) {
+  return detail::this_thread_tape().record_dense(layers, xs, points);
+}
+
+std::vector<Value> dense(std::span<const DenseLayer> layers, std::span<const double> xs, std::size_t points) {
   return detail::this_thread_tape().record_dense(layers, xs, points);
 }
 

@@ -50,8 +50,8 @@ constexpr std::size_t kBatchNodes = std::size_t{1} << 14;
 
 /// f(xs of m points, m) for chunks of at most kBatchNodes / nodes_per_point points (at least
 /// one), their outputs (nout per point) one after the other.
-template <typename F>
-std::vector<Value> in_chunks(std::span<const Value> xs, std::size_t points, std::size_t nin, std::size_t nout,
+template <typename Input, typename F>
+std::vector<Value> in_chunks(std::span<const Input> xs, std::size_t points, std::size_t nin, std::size_t nout,
                              std::size_t nodes_per_point, F f) {
   const std::size_t chunk = std::max<std::size_t>(1, kBatchNodes / std::max<std::size_t>(1, nodes_per_point));
   if (points <= chunk) return f(xs, points);
@@ -379,19 +379,22 @@ Value MLP::score(std::span<const double> x) const {
   return score(to_values(x));
 }
 
-std::vector<Value> MLP::batch(std::span<const Value> xs, std::size_t points) const {
-  check_has_layers(layers_);
-  check_batch("MLP", nin_, xs.size(), points);
+template <typename Input>
+std::vector<Value> MLP::batch_of(std::span<const Input> xs, std::size_t points) const {
+  const std::vector<Layer>& layers = layers_;
+  const std::size_t nin = nin_;
+  check_has_layers(layers);
+  check_batch("MLP", nin, xs.size(), points);
   // Every layer for a chunk of points, then the next chunk (Note [Batch chunks]); a layer's own
   // chunks are never smaller, so it takes each of these whole.
-  std::size_t nodes_per_point = nin_;
-  for (const Layer& layer : layers_) nodes_per_point += 2 * layer.nout();
+  std::size_t nodes_per_point = nin;
+  for (const Layer& layer : layers) nodes_per_point += 2 * layer.nout();
   // Without a learnable slope (PReLU: each neuron's own), the engine's dense() records the nodes
   // of the layers' batch() calls for the whole stack at once, with no Value for the hidden
   // layers' outputs (Note [Dense layers] in the engine's value.cpp).
   std::vector<DenseLayer> stack;
-  stack.reserve(layers_.size());
-  for (const Layer& layer : layers_) {
+  stack.reserve(layers.size());
+  for (const Layer& layer : layers) {
     const std::optional<LayerActivation> activation = layer_activation(layer.activation());
     if (!activation) {
       stack.clear();
@@ -399,12 +402,22 @@ std::vector<Value> MLP::batch(std::span<const Value> xs, std::size_t points) con
     }
     stack.push_back({layer.rows(), *activation, layer.activation().parameter()});
   }
-  return in_chunks(xs, points, nin_, nout(), nodes_per_point, [&](std::span<const Value> part, std::size_t m) {
+  const std::size_t nout = layers.back().nout();
+  return in_chunks(xs, points, nin, nout, nodes_per_point, [&](std::span<const Input> part, std::size_t m) {
     if (!stack.empty()) return dense(stack, part, m);
-    std::vector<Value> out = layers_.front().batch(part, m);
-    for (std::size_t i = 1; i < layers_.size(); ++i) out = layers_[i].batch(out, m);
+    const std::vector<Value> values(part.begin(), part.end());  // (doubles: leaves)
+    std::vector<Value> out = layers.front().batch(values, m);
+    for (std::size_t i = 1; i < layers.size(); ++i) out = layers[i].batch(out, m);
     return out;
   });
+}
+
+std::vector<Value> MLP::batch(std::span<const Value> xs, std::size_t points) const {
+  return batch_of(xs, points);
+}
+
+std::vector<Value> MLP::batch(std::span<const double> xs, std::size_t points) const {
+  return batch_of(xs, points);
 }
 
 namespace {
@@ -412,8 +425,8 @@ namespace {
 /// The points one after the other, as one span of Values for MLP::batch(); throws Error naming
 /// the first point that does not have `nin` inputs.
 template <typename Number>
-std::vector<Value> one_after_the_other(std::span<const std::vector<Number>> points, std::size_t nin) {
-  std::vector<Value> xs;
+std::vector<Number> one_after_the_other(std::span<const std::vector<Number>> points, std::size_t nin) {
+  std::vector<Number> xs;
   xs.reserve(points.size() * nin);
   for (std::size_t p = 0; p < points.size(); ++p) {
     if (points[p].size() != nin) {
@@ -437,7 +450,8 @@ void MLP::check_one_output(std::string_view who, std::string_view instead) const
 
 std::vector<Value> MLP::scores(std::span<const std::vector<double>> points) const {
   check_one_output("scores", "batch()");
-  return batch(one_after_the_other(points, nin_), points.size());
+  const std::vector<double> xs = one_after_the_other(points, nin_);
+  return batch(std::span<const double>(xs), points.size());
 }
 
 std::vector<Value> MLP::scores(std::span<const std::vector<Value>> points) const {

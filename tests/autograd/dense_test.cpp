@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -13,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include <scalargrad/dot.hpp>
 #include <scalargrad/value.hpp>
 
 #include "support/test_support.hpp"
@@ -89,10 +91,11 @@ struct Seen {
   std::vector<std::string> graph;
   std::size_t nodes = 0;
   std::vector<std::uint64_t> grads;
+  std::vector<std::uint64_t> graph_grads;  // of each node of the graph, in its order
   bool operator==(const Seen&) const = default;
 };
 
-enum class Inputs { Leaves, Nodes, LeavesWithARepeat };
+enum class Inputs { Leaves, Nodes, LeavesWithARepeat, Doubles };
 
 /// One run on a fresh tape: the stack of Stack(widths, activations, constants, seed, shared)
 /// over `points` inputs through dense() or through the calls.
@@ -109,8 +112,11 @@ Seen Record(bool use_dense, const std::vector<std::size_t>& widths, const std::v
     } else if (inputs == Inputs::LeavesWithARepeat && xs.size() > 1) {
       xs[1] = xs[0];  // point 0's inputs are not a run
     }
-    const std::vector<Value> out =
-        use_dense ? scalargrad::dense(stack.layers, xs, points) : ByCalls(stack.layers, xs, points);
+    std::vector<double> doubles;
+    for (const Value& x : leaves) doubles.push_back(x.data());
+    const std::vector<Value> out = inputs == Inputs::Doubles ? scalargrad::dense(stack.layers, doubles, points)
+                                   : use_dense               ? scalargrad::dense(stack.layers, xs, points)
+                                                             : ByCalls(stack.layers, xs, points);
     seen.nodes = scalargrad::tape_stats().nodes;
     for (const Value& y : out) seen.values.push_back(Bits(y.data()));
     const Value root = WeightedSum(out);
@@ -125,7 +131,10 @@ Seen Record(bool use_dense, const std::vector<std::size_t>& widths, const std::v
     }
     root.backward();
     for (const Value& v : stack.leaves) seen.grads.push_back(Bits(v.grad()));
-    for (const Value& v : leaves) seen.grads.push_back(Bits(v.grad()));
+    if (inputs != Inputs::Doubles) {
+      for (const Value& v : leaves) seen.grads.push_back(Bits(v.grad()));
+    }
+    for (const Value& v : graph.nodes) seen.graph_grads.push_back(Bits(v.grad()));
   });
   return seen;
 }
@@ -257,7 +266,119 @@ TEST(Dense, NoLayersGiveTheInputsAndNoPointsGiveNothing) {
   EXPECT_EQ(same[1].data(), 2.0);
   const std::vector<LeafBlock> rows = {LeafBlock({Value(1.0), Value(0.0)})};
   const std::vector<DenseLayer> layers = {{rows, LayerActivation::Relu}};
-  EXPECT_TRUE(scalargrad::dense(layers, {}, 0).empty());
+  EXPECT_TRUE(scalargrad::dense(layers, std::span<const Value>(), 0).empty());
+  EXPECT_TRUE(scalargrad::dense(layers, std::span<const double>(), 0).empty());
+}
+
+// ---- 1b. Inputs given as doubles -------------------------------------------------------------
+
+TEST(Dense, DoublesGiveTheValuesAndGradientsOfLeavesThroughInputNodes) {
+  struct Case {
+    std::vector<std::size_t> widths;
+    std::vector<LayerActivation> acts;
+    std::vector<double> constants;
+    std::size_t points;
+  };
+  std::vector<Case> cases = {
+      {{2, 16, 16, 1}, {LayerActivation::Relu, LayerActivation::Relu, LayerActivation::Linear}, {0, 0, 0}, 100}};
+  for (const LayerActivation act : kEvery) {
+    for (const std::size_t points : {1u, 7u}) cases.push_back({{3, 5, 4, 2}, {act, act, act}, {0.1, 0.7, 0.1}, points});
+  }
+  for (const Case& c : cases) {
+    SCOPED_TRACE(::testing::Message() << "activation " << static_cast<int>(c.acts[0]) << ", " << c.points
+                                      << " points");
+    const Seen leaves = Record(true, c.widths, c.acts, c.constants, c.points, Inputs::Leaves);
+    const Seen doubles = Record(true, c.widths, c.acts, c.constants, c.points, Inputs::Doubles);
+    EXPECT_EQ(doubles.values, leaves.values);
+    EXPECT_EQ(doubles.nodes, leaves.nodes);  // an input node where a leaf has its import
+    // The same graph, each leaf of the inputs an "input" node, with the same gradients: the
+    // weights' and, at the inputs' places, d(root)/d(input).
+    std::vector<std::string> graph = doubles.graph;
+    std::size_t inputs = 0;
+    for (std::string& text : graph) {
+      if (text == "input") {
+        text.clear();  // a leaf's op
+        ++inputs;
+      }
+    }
+    EXPECT_EQ(inputs, c.widths[0] * c.points);
+    EXPECT_EQ(graph, leaves.graph);
+    EXPECT_EQ(doubles.graph_grads, leaves.graph_grads);
+    ASSERT_EQ(doubles.grads.size(), leaves.grads.size() - c.widths[0] * c.points);
+    EXPECT_TRUE(std::equal(doubles.grads.begin(), doubles.grads.end(), leaves.grads.begin()));
+  }
+}
+
+TEST(Dense, AnInputIsAValueWithNoOperandsWhoseGradIsTheDerivative) {
+  // y = 2 x0 - 3 x1 + 0.5 at x = (1.5, 4): -8.5; dy/dx0 = 2, dy/dx1 = -3.
+  const std::vector<LeafBlock> rows = {LeafBlock({Value(2.0), Value(-3.0), Value(0.5)})};
+  const std::vector<DenseLayer> layers = {{rows, LayerActivation::Linear}};
+  const std::vector<double> x = {1.5, 4.0};
+  const std::vector<Value> y = scalargrad::dense(layers, x, 1);
+  ASSERT_EQ(y.size(), 1u);
+  EXPECT_EQ(y[0].data(), -8.5);
+  y[0].backward();
+  const std::vector<Value> operands = y[0].operands();  // the weights, the inputs, the bias
+  ASSERT_EQ(operands.size(), 5u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const Value& input = operands[2 + i];
+    EXPECT_EQ(input.op(), "input");
+    EXPECT_FALSE(input.is_leaf());
+    EXPECT_TRUE(input.operands().empty());
+    EXPECT_FALSE(input.constant().has_value());
+    EXPECT_EQ(input.data(), x[i]);
+    EXPECT_EQ(input.grad(), rows[0].values()[i].data());
+    EXPECT_THAT(ErrorMessage([&] { Value(input).set_data(1.0); }), HasSubstr("only leaves can change their data"));
+  }
+  EXPECT_EQ(rows[0].values()[0].grad(), 1.5);
+  EXPECT_EQ(rows[0].values()[1].grad(), 4.0);
+  EXPECT_EQ(rows[0].values()[2].grad(), 1.0);
+  // Drawn as a leaf is: a record with its data and grad, and no op's ellipse (only y's).
+  const std::string dot = scalargrad::to_dot(y[0]);
+  std::size_t ellipses = 0;
+  for (std::size_t at = dot.find("shape=ellipse"); at != std::string::npos; at = dot.find("shape=ellipse", at + 1)) {
+    ++ellipses;
+  }
+  EXPECT_EQ(ellipses, 1u);
+  EXPECT_THAT(dot, HasSubstr("data 1.5000 | grad 2.0000"));
+  EXPECT_THAT(dot, HasSubstr("data 4.0000 | grad -3.0000"));
+}
+
+TEST(Dense, DoublesThroughTheCallsBecomeLeaves) {
+  // Under NoGradGuard, and for a batch larger than one call records (3,000 points of 2-16-1:
+  // more than 65,536 nodes): leaves of the same values.
+  const Stack stack({2, 16, 1}, {LayerActivation::Relu, LayerActivation::Linear}, {0.0, 0.0}, 7);
+  constexpr std::size_t kPoints = 3000;
+  std::mt19937_64 rng(8);
+  const std::vector<Value> xs = RandomLeaves(2 * kPoints, rng);
+  std::vector<double> doubles;
+  for (const Value& x : xs) doubles.push_back(x.data());
+  const std::vector<Value> from_leaves = scalargrad::dense(stack.layers, xs, kPoints);
+  const std::vector<Value> from_doubles = scalargrad::dense(stack.layers, doubles, kPoints);
+  ASSERT_EQ(from_doubles.size(), kPoints);
+  for (std::size_t p = 0; p < kPoints; ++p) EXPECT_EQ(Bits(from_doubles[p].data()), Bits(from_leaves[p].data())) << p;
+  const scalargrad::Graph graph = scalargrad::graph_of(from_doubles[0]);
+  std::size_t leaves = 0;
+  for (const Value& v : graph.nodes) leaves += v.is_leaf() ? 1 : 0;
+  EXPECT_EQ(leaves, 16u * 3u + 17u + 2u);  // the weights and biases, and point 0's inputs
+  scalargrad::NoGradGuard no_grad;
+  const std::vector<Value> constant = scalargrad::dense(stack.layers, doubles, kPoints);
+  EXPECT_TRUE(constant[0].is_leaf());
+  EXPECT_EQ(Bits(constant[0].data()), Bits(from_leaves[0].data()));
+}
+
+TEST(Dense, DoublesThatAreNotAMultipleOfThePointsThrowSayingSo) {
+  const std::vector<LeafBlock> rows = {LeafBlock({Value(1.0), Value(2.0), Value(0.0)})};
+  const std::vector<DenseLayer> layers = {{rows, LayerActivation::Relu}};
+  const std::vector<double> x = {1.0, 2.0, 3.0};
+  const std::size_t before = scalargrad::tape_stats().nodes;
+  EXPECT_EQ(ErrorMessage([&] { (void)scalargrad::dense(layers, x, 2); }),
+            "scalargrad: dense() of a batch of 2 points needs as many inputs for each, but there are 3 inputs in "
+            "all");
+  EXPECT_EQ(ErrorMessage([&] { (void)scalargrad::dense(layers, x, 1); }),
+            "scalargrad: dense() needs each row of layer 0 one leaf longer than the layer's inputs (the weights then "
+            "the bias), but row 0 has 3 leaves and there are 3 inputs");
+  EXPECT_EQ(scalargrad::tape_stats().nodes, before);
 }
 
 // ---- 2. The other paths: the calls themselves -------------------------------------------------

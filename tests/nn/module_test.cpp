@@ -430,7 +430,10 @@ TEST(MLP, BatchesCheckTheirInputsNamingThePointAndTheSizes) {
             "scalargrad::nn: scores() needs an MLP with one output, this one has 2; use batch() for all outputs");
   EXPECT_EQ(two.batch(std::vector<Value>(6, Value(1.0)), 2).size(), 4u);  // 2 outputs per point
   EXPECT_TRUE(mlp.scores(std::vector<std::vector<double>>{}).empty());
-  EXPECT_TRUE(mlp.batch({}, 0).empty());
+  EXPECT_TRUE(mlp.batch(std::span<const Value>(), 0).empty());
+  EXPECT_TRUE(mlp.batch(std::span<const double>(), 0).empty());
+  EXPECT_EQ(ErrorOf([&] { (void)mlp.batch(std::vector<double>(7, 1.0), 0); }),
+            "scalargrad::nn: MLP::batch() of 0 points takes no inputs, got 7");
   EXPECT_EQ(ErrorOf([&] { (void)mlp.batch(seven, 0); }), "scalargrad::nn: MLP::batch() of 0 points takes no inputs, got 7");
 }
 
@@ -838,6 +841,23 @@ TEST_P(PerActivation, BatchesGiveTheOutputsAndGradientsOfALoopOverThePointsToThe
   for (std::size_t p = 0; p < points.size(); ++p) EXPECT_EQ(Bits(outputs[p].data()), Bits(one_by_one[p].data())) << p;
   same_bits(grads(scalargrad::testing_support::WeightedSum(outputs)),
             grads(scalargrad::testing_support::WeightedSum(one_by_one)), "MLP::batch gradient");
+
+  // batch() of doubles (what scores() of doubles uses): the same values, and the same parameter
+  // gradients, with no leaf for each input (PReLU: through leaves).
+  std::vector<double> flat;
+  for (const std::vector<double>& p : points) flat.insert(flat.end(), p.begin(), p.end());
+  const std::vector<Value> from_doubles = model.batch(std::span<const double>(flat), points.size());
+  ASSERT_EQ(from_doubles.size(), points.size());
+  for (std::size_t p = 0; p < points.size(); ++p) {
+    EXPECT_EQ(Bits(from_doubles[p].data()), Bits(outputs[p].data())) << p;
+  }
+  const auto parameter_grads = [&](const Value& root) {
+    std::vector<double> g = grads(root);
+    g.resize(params.size());
+    return g;
+  };
+  same_bits(parameter_grads(scalargrad::testing_support::WeightedSum(from_doubles)),
+            parameter_grads(scalargrad::testing_support::WeightedSum(outputs)), "MLP::batch of doubles gradient");
   int nonzero = 0;
   for (const Parameter* p : params) nonzero += p->grad != 0.0 ? 1 : 0;
   EXPECT_GT(nonzero, static_cast<int>(params.size()) / 2) << "the gradient comparison is not vacuous";

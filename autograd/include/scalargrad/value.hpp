@@ -385,6 +385,15 @@ struct DenseLayer {
 /// a row of another thread, or for an activation that is none of LayerActivation's; a Value of
 /// xs that cannot be used here throws as in affine().
 std::vector<Value> dense(std::span<const DenseLayer> layers, std::span<const Value> xs, std::size_t points);
+/// dense(layers, xs, points) of inputs given as doubles (nn::MLP::scores() of doubles): the same
+/// values and the same gradients of the rows' leaves, to the bit, with no leaf made for an input.
+/// Each input enters the tape as an "input" node: a Value with no operands, not a leaf (its data
+/// cannot be set), whose grad() after backward() is d(root)/d(input), as a leaf's would be. All
+/// the inputs' nodes come first, then the layers' (through leaves, each point's imports come
+/// before its row nodes): the same number of nodes. Where dense() of Values makes the calls
+/// themselves (see above), and for no layers, this makes a leaf of each input and does the same.
+/// Throws Error as dense() of Values does.
+std::vector<Value> dense(std::span<const DenseLayer> layers, std::span<const double> xs, std::size_t points);
 
 // ---- Graph ------------------------------------------------------------------------------------
 /// Every Value `root` depends on, root last, each after all of its operands (iterative: safe

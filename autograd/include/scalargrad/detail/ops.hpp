@@ -23,12 +23,14 @@ namespace scalargrad::detail {
 
 // Structural ops: a leaf imported into a segment, an external leaf (Value::external) imported,
 // a node imported from an older segment, a former import whose source was released because
-// nothing live reached it (a value with no operands), and the fused n-ary nodes: sum, dot,
+// nothing live reached it (a value with no operands), an input of a batch given as a double
+// (dense() of doubles: a value with no operands, whose adjoint is d(root)/d(input) and goes no
+// further), and the fused n-ary nodes: sum, dot,
 // affine (dot plus a bias: a neuron's w . x + b), and dot and affine of two runs of consecutive
 // nodes (DotRange, AffineRange: the same node as a Dot or an Affine whose operand lists would
 // count up by one, stored as the two first offsets; Note [Range dot] in tape.hpp).
 #define SCALARGRAD_STRUCTURAL_OPS(X) \
-  X(Import) X(ImportExternal) X(ImportSegment) X(Released) X(Sum) X(Dot) X(DotRange) X(Affine) X(AffineRange)
+  X(Import) X(ImportExternal) X(ImportSegment) X(Released) X(Input) X(Sum) X(Dot) X(DotRange) X(Affine) X(AffineRange)
 
 /// Op code of a tape node.
 enum class Op : std::uint8_t {
@@ -202,6 +204,7 @@ constexpr std::string_view op_name(Op op) noexcept {
     case Op::ImportExternal: return "leaf";
     case Op::ImportSegment: return "import";
     case Op::Released: return "released";
+    case Op::Input: return "input";
     case Op::Sum: return "sum";
     case Op::Dot:
     case Op::DotRange: return "dot";

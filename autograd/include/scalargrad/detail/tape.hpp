@@ -365,6 +365,7 @@ void for_each_operand(const Segment& s, std::uint32_t i, F f) {
     case Op::ImportExternal:
     case Op::ImportSegment:
     case Op::Released:
+    case Op::Input:
       break;
   }
 }
@@ -607,8 +608,10 @@ struct Tape {
   template <typename ResolveInputs>
   void append_row_nodes(std::span<const LeafBlock> rows, std::size_t n, ResolveInputs resolve_inputs_fn,
                         const OperandResolver& resolve, bool affine, RowsChecked& checked, std::uint32_t* nodes);
-  /// dense(layers, xs, points) (value.hpp): Note [Dense layers] in value.cpp.
-  std::vector<Value> record_dense(std::span<const DenseLayer> layers, std::span<const Value> xs, std::size_t points);
+  /// dense(layers, xs, points) (value.hpp), of Values or of doubles: Note [Dense layers] in
+  /// value.cpp.
+  template <typename Input>
+  std::vector<Value> record_dense(std::span<const DenseLayer> layers, std::span<const Input> xs, std::size_t points);
   /// The weights and biases of `rows` (each n + 1 leaves, checked in this segment) by input, in
   /// layer_columns: Note [Layer by columns] in value.cpp.
   const double* layer_by_columns(std::span<const LeafBlock> rows, std::size_t n);

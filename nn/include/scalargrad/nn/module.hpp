@@ -228,10 +228,16 @@ class MLP : public Module {
   /// (docs/performance.md: the demo's training). Throws
   /// Error if xs.size() != points * nin(), or if this MLP was moved from.
   std::vector<Value> batch(std::span<const Value> xs, std::size_t points) const;
+  /// batch() of inputs given as doubles, with no leaf made for each: they enter the tape as
+  /// "input" nodes (the engine's dense() of doubles), whose grad() is d(root)/d(input). The same
+  /// values and parameter gradients as batch() of leaves holding these doubles, to the bit. Where
+  /// a layer is PReLU, it makes those leaves and calls batch(). Throws as batch() does.
+  std::vector<Value> batch(std::span<const double> xs, std::size_t points) const;
   /// score(x) for each point, in order (micrograd's `list(map(model, inputs))`), as one batch:
   /// the values, and after backward() the gradients, of a loop of score(), recorded faster, as
-  /// batch() says. Throws Error, naming the point, if one does not have nin() inputs, and as
-  /// score() does for networks with other than one output.
+  /// batch() says (doubles through batch() of doubles: no leaf for each input). Throws Error,
+  /// naming the point, if one does not have nin() inputs, and as score() does for networks with
+  /// other than one output.
   std::vector<Value> scores(std::span<const std::vector<double>> points) const;
   std::vector<Value> scores(std::span<const std::vector<Value>> points) const;
   /// scores(points) for points written out in the call, `model.scores({{0.5, 1.0}, {-1.0, 0.2}})`,
@@ -254,6 +260,9 @@ class MLP : public Module {
   // For score() and scores(): throws Error, naming `who` and the call to use `instead`, unless
   // nout() == 1 (or if this MLP was moved from).
   void check_one_output(std::string_view who, std::string_view instead) const;
+  // batch() of Values or of doubles.
+  template <typename Input>
+  std::vector<Value> batch_of(std::span<const Input> xs, std::size_t points) const;
 
   std::size_t nin_;
   std::vector<Layer> layers_;
