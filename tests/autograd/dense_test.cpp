@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <random>
 #include <span>
 #include <string>
@@ -342,6 +343,49 @@ TEST(Dense, AnInputIsAValueWithNoOperandsWhoseGradIsTheDerivative) {
   EXPECT_EQ(ellipses, 1u);
   EXPECT_THAT(dot, HasSubstr("data 1.5000 | grad 2.0000"));
   EXPECT_THAT(dot, HasSubstr("data 4.0000 | grad -3.0000"));
+}
+
+TEST(Dense, ActivationsOfARunAreTheOpsBitsAtEverySpecialInput) {
+  // Note [Activations of a run]: a layer's activations over a run of nodes are written in a
+  // loop of their own (ReLU and Leaky ReLU as the ternary, in vector form). Each output must
+  // have the bits the op itself gives (relu() and the like, one Value at a time) for inputs that
+  // are NaN, infinite, subnormal, huge, negative or zero: one input per point, 8 rows of weight
+  // 1 and bias 0 (each output w x + b = x, but -0.0, which a sum from 0.0 never is).
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  const double max = std::numeric_limits<double>::max();
+  const double tiny = std::numeric_limits<double>::denorm_min();
+  const std::vector<double> xs = {nan, -nan, inf, -inf, tiny, -tiny, 1e-300, -1e-300, max, -max, 1.5, -1.5, 0.0, -0.0,
+                                  0.25, -20.0, 20.0, 700.0, -700.0};
+  std::vector<LeafBlock> rows;
+  for (int j = 0; j < 8; ++j) rows.emplace_back(std::vector<Value>{Value(1.0), Value(0.0)});
+  for (const LayerActivation act : kEvery) {
+    for (const double c : {0.01, -0.5}) {
+      SCOPED_TRACE(::testing::Message() << "activation " << static_cast<int>(act) << ", constant " << c);
+      const std::vector<DenseLayer> activated = {{rows, act, c}};
+      const std::vector<DenseLayer> linear = {{rows, LayerActivation::Linear}};
+      const std::vector<Value> out = scalargrad::dense(activated, xs, xs.size());
+      std::vector<Value> by_op = scalargrad::dense(linear, xs, xs.size());
+      for (Value& v : by_op) {
+        switch (act) {
+          case LayerActivation::Linear: break;
+          case LayerActivation::Relu: v = v.relu(); break;
+          case LayerActivation::LeakyRelu: v = v.leaky_relu(c); break;
+          case LayerActivation::Tanh: v = v.tanh(); break;
+          case LayerActivation::Sigmoid: v = v.sigmoid(); break;
+          case LayerActivation::Elu: v = v.elu(c); break;
+          case LayerActivation::Gelu: v = v.gelu(); break;
+          case LayerActivation::Silu: v = v.silu(); break;
+          case LayerActivation::Softplus: v = v.softplus(); break;
+        }
+      }
+      ASSERT_EQ(out.size(), 8 * xs.size());
+      for (std::size_t k = 0; k < out.size(); ++k) {
+        EXPECT_EQ(Bits(out[k].data()), Bits(by_op[k].data())) << "x = " << xs[k / 8];
+        EXPECT_EQ(out[k].op(), by_op[k].op());
+      }
+    }
+  }
 }
 
 TEST(Dense, DoublesThroughTheCallsBecomeLeaves) {
