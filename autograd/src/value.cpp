@@ -352,31 +352,56 @@ SCALARGRAD_ALWAYS_INLINE void layer_sums_by_columns(const double* SCALARGRAD_RES
   }
 }
 
+/// The m range nodes of a layer summed by columns (Note [Layer by columns]), written array by
+/// array from `next` on (Note [Activations of a run]): out of line, where the caller's many
+/// locals had the loop reload six of them from the stack for each node.
+SCALARGRAD_NOINLINE void put_column_rows(const double* SCALARGRAD_RESTRICT sums,
+                                         const std::uint32_t* SCALARGRAD_RESTRICT row_firsts,
+                                         const NodeBuffers& buffers, std::uint32_t next,
+                                         std::uint32_t* SCALARGRAD_RESTRICT firsts, std::uint32_t start,
+                                         std::uint32_t first_input, std::uint32_t n, Op op, std::size_t m,
+                                         std::uint32_t* SCALARGRAD_RESTRICT nodes) {
+  double* SCALARGRAD_RESTRICT const value = buffers.value + next;
+  double* SCALARGRAD_RESTRICT const grad = buffers.grad + next;
+  std::uint32_t* SCALARGRAD_RESTRICT const a = buffers.a + next;
+  std::uint32_t* SCALARGRAD_RESTRICT const b = buffers.b + next;
+  Op* SCALARGRAD_RESTRICT const ops = buffers.op + next;
+  for (std::size_t j = 0; j < m; ++j) {
+    const auto k = static_cast<std::uint32_t>(j);
+    value[j] = sums[j];
+    grad[j] = 0.0;
+    a[j] = start + 2 * k;
+    b[j] = n;
+    ops[j] = op;
+    firsts[2 * j] = row_firsts[j];
+    firsts[2 * j + 1] = first_input;
+    nodes[j] = next + k;
+  }
+}
+
 SCALARGRAD_ALWAYS_INLINE void Tape::append_range_rows(std::span<const LeafBlock> rows, std::size_t n, bool affine,
                                                       const double* columns, std::uint32_t* nodes) {
   const double* const xv = inputs_values_at;
-  const double* sums = nullptr;
-  if (columns != nullptr) {
-    layer_sums.clear();
-    double* const out = layer_sums.extend(rows.size());
-    layer_sums_by_columns(columns, xv, n, rows.size(), affine, out);
-    sums = out;
-  }
   UninitBuffer<std::uint32_t>& list = open->operand_list;
   const auto start = static_cast<std::uint32_t>(list.size());
   std::uint32_t* const firsts = list.extend(2 * rows.size());
-  NodeWriter writer(*open);
   const Op op = affine ? Op::AffineRange : Op::DotRange;
   const std::uint32_t first_input = inputs_first;
+  if (columns != nullptr) {  // (layer_by_columns() laid out the rows' first offsets too)
+    layer_sums.clear();
+    double* const sums = layer_sums.extend(rows.size());
+    layer_sums_by_columns(columns, xv, n, rows.size(), affine, sums);
+    const std::uint32_t next = open->size;
+    put_column_rows(sums, layer_row_firsts.data(), open->nodes, next, firsts, start, first_input,
+                    static_cast<std::uint32_t>(n), op, rows.size(), nodes);
+    open->size = next + static_cast<std::uint32_t>(rows.size());
+    return;
+  }
+  NodeWriter writer(*open);
   for (std::size_t j = 0; j < rows.size(); ++j) {
     const double* const seen = rows[j].seen_.data();
-    double total;
-    if (sums != nullptr) {
-      total = sums[j];
-    } else {
-      total = dot_in_order(seen, xv, n);  // in the order of record_dot(w.values(), x): the same bits
-      if (affine) total += seen[n];       // the bias, node first_ + n
-    }
+    double total = dot_in_order(seen, xv, n);  // in the order of record_dot(w.values(), x): the same bits
+    if (affine) total += seen[n];              // the bias, node first_ + n
     firsts[2 * j] = rows[j].first_;
     firsts[2 * j + 1] = first_input;
     nodes[j] = writer.put(op, start + static_cast<std::uint32_t>(2 * j), static_cast<std::uint32_t>(n), total);
@@ -573,9 +598,12 @@ const double* Tape::layer_by_columns(std::span<const LeafBlock> rows, std::size_
   const std::size_t m = rows.size();
   layer_columns.clear();
   double* const columns = layer_columns.extend((n + 1) * m);
+  layer_row_firsts.clear();
+  std::uint32_t* const firsts = layer_row_firsts.extend(m);
   for (std::size_t j = 0; j < m; ++j) {
     const double* const seen = rows[j].seen_.data();  // checked: the values of the row's nodes
     for (std::size_t i = 0; i <= n; ++i) columns[i * m + j] = seen[i];
+    firsts[j] = rows[j].first_;  // (runs: checked.runs)
   }
   return columns;
 }

@@ -453,6 +453,7 @@ struct Tape {
   UninitBuffer<std::uint32_t> layer_nodes[2];  // record_dense(): a layer's inputs and outputs
   UninitBuffer<double> layer_columns;         // record_dense(): a layer's weights by input (Note [Layer by columns])
   UninitBuffer<double> layer_sums;            // ... and the sums of one point
+  UninitBuffer<std::uint32_t> layer_row_firsts;  // ... and the first offset of each row's leaves
 
   // ---- 5. Statistics ----
   std::size_t closed_nodes = 0;  // nodes in live segments other than the open one
@@ -612,8 +613,9 @@ struct Tape {
   /// value.cpp.
   template <typename Input>
   std::vector<Value> record_dense(std::span<const DenseLayer> layers, std::span<const Input> xs, std::size_t points);
-  /// The weights and biases of `rows` (each n + 1 leaves, checked in this segment) by input, in
-  /// layer_columns: Note [Layer by columns] in value.cpp.
+  /// The weights and biases of `rows` (each n + 1 leaves, checked in this segment, each a run)
+  /// by input, in layer_columns, and each row's first offset in layer_row_firsts: Note [Layer by
+  /// columns] in value.cpp.
   const double* layer_by_columns(std::span<const LeafBlock> rows, std::size_t n);
   /// Rows from which record_dense() sums a layer by columns: fewer gain nothing over one row's
   /// unrolled sum.
