@@ -975,8 +975,8 @@ void Value::set_grad(double grad) {
   } else if (grad == 0.0) {
     t.segments[owner()].nodes.grad[ref_] = 0.0;
   } else {
-    throw Error("scalargrad: the grad of an op result is set by backward(); it can only be set to 0 "
-                "(a leaf's grad can be set to any number)");
+    throw Error("scalargrad: the grad of an op result (or of an input that dense() took as a double) is set by "
+                "backward(); it can only be set to 0 (a leaf's grad can be set to any number)");
   }
 }
 

@@ -949,7 +949,8 @@ PYBIND11_MODULE(_scalargrad, m) {
           [](py::handle self, const std::string& name) { value_of(self).label(name); },
           "The name shown in graphs (to_dot).")
       .def_property_readonly("_op", [](py::handle self) { return std::string(value_of(self).op()); },
-                             "The op that made this Value ('+', '*', 'relu', ...), '' for a leaf.")
+                             "The op that made this Value ('+', '*', 'relu', ...), '' for a leaf, 'input' for an input "
+                             "that MLP.scores() took as a number.")
       .def_property_readonly(
           "_prev",
           [](py::handle self) {

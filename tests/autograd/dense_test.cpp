@@ -330,7 +330,19 @@ TEST(Dense, AnInputIsAValueWithNoOperandsWhoseGradIsTheDerivative) {
     EXPECT_EQ(input.data(), x[i]);
     EXPECT_EQ(input.grad(), rows[0].values()[i].data());
     EXPECT_THAT(ErrorMessage([&] { Value(input).set_data(1.0); }), HasSubstr("only leaves can change their data"));
+    EXPECT_THAT(ErrorMessage([&] { Value(input).set_grad(1.0); }),
+                HasSubstr("the grad of an op result (or of an input that dense() took as a double) is set by "
+                          "backward(); it can only be set to 0"));
   }
+  // Recomputed by each backward(), as an op result's (a reviewer found the docs said "as a
+  // leaf's", which accumulates): a second backward() leaves the inputs' grads as they were, and
+  // the weights' doubled.
+  y[0].backward();
+  EXPECT_EQ(operands[2].grad(), 2.0);
+  EXPECT_EQ(operands[3].grad(), -3.0);
+  EXPECT_EQ(rows[0].values()[0].grad(), 3.0);
+  for (const Value& w : rows[0].values()) Value(w).zero_grad();
+  y[0].backward();
   EXPECT_EQ(rows[0].values()[0].grad(), 1.5);
   EXPECT_EQ(rows[0].values()[1].grad(), 4.0);
   EXPECT_EQ(rows[0].values()[2].grad(), 1.0);

@@ -181,8 +181,8 @@ TEST(ValueSetGrad, AnOpResultTakesOnlyZero) {
   y.set_grad(0.0);
   EXPECT_EQ(y.grad(), 0.0);
   EXPECT_EQ(scalargrad::testing_support::ErrorMessage([&] { y.set_grad(1.0); }),
-            "scalargrad: the grad of an op result is set by backward(); it can only be set to 0 "
-            "(a leaf's grad can be set to any number)");
+            "scalargrad: the grad of an op result (or of an input that dense() took as a double) is set by "
+            "backward(); it can only be set to 0 (a leaf's grad can be set to any number)");
   EXPECT_EQ(x.grad(), 4.0);  // nothing else changed
 }
 

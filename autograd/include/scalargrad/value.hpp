@@ -64,7 +64,8 @@ class Value {
   /// zero_grad()): its gradient is recomputed by each backward() through it, so any other
   /// number throws Error. The Python binding's `x.grad = g` is this.
   void set_grad(double grad);
-  /// True for a Value made from a double (or by detach(), or under NoGradGuard).
+  /// True for a Value made from a double (or by detach(), or under NoGradGuard); false for the
+  /// "input" nodes of dense() of doubles, which the tape holds as it holds op results.
   [[nodiscard]] bool is_leaf() const;
 
   // ---- 2. External leaves (for nn::Parameter) ---------------------------------------------
@@ -82,7 +83,8 @@ class Value {
 
   // ---- 3. Backpropagation ----------------------------------------------------------------
   /// Computes d(this)/dv for every v this Value depends on, in one reverse sweep of the tape:
-  /// leaves accumulate (+=), op results are overwritten. Throws Error under NoGradGuard.
+  /// leaves accumulate (+=), op results (and dense()'s "input" nodes) are overwritten. Throws
+  /// Error under NoGradGuard.
   void backward() const;
   /// A new leaf with the same data: a constant for the graphs built from it.
   [[nodiscard]] Value detach() const;
@@ -92,9 +94,10 @@ class Value {
   Value& label(std::string_view name);
   /// The name given by label(name), or "" if none.
   [[nodiscard]] std::string label() const;
-  /// Name of the op that made this Value: "+", "*", "tanh", ...; "" for a leaf.
+  /// Name of the op that made this Value: "+", "*", "tanh", ...; "" for a leaf; "input" for an
+  /// input that dense() (nn::MLP::scores()) took as a double.
   [[nodiscard]] std::string_view op() const;
-  /// The Values this one was computed from, in operand order (empty for a leaf).
+  /// The Values this one was computed from, in operand order (empty for a leaf or an "input").
   [[nodiscard]] std::vector<Value> operands() const;
   /// The constant operand of an op such as `x * 2.0` or `pow(x, 3.0)`, or leaky_relu's slope.
   [[nodiscard]] std::optional<double> constant() const;
@@ -388,7 +391,8 @@ std::vector<Value> dense(std::span<const DenseLayer> layers, std::span<const Val
 /// dense(layers, xs, points) of inputs given as doubles (nn::MLP::scores() of doubles): the same
 /// values and the same gradients of the rows' leaves, to the bit, with no leaf made for an input.
 /// Each input enters the tape as an "input" node: a Value with no operands, not a leaf (its data
-/// cannot be set), whose grad() after backward() is d(root)/d(input), as a leaf's would be. All
+/// cannot be set), whose grad() after backward() is d(root)/d(input). Unlike a leaf's, that
+/// gradient is recomputed by each backward() that reaches it, as an op result's is. All
 /// the inputs' nodes come first, then the layers' (through leaves, each point's imports come
 /// before its row nodes): the same number of nodes. Where dense() of Values makes the calls
 /// themselves (see above), and for no layers, this makes a leaf of each input and does the same.
