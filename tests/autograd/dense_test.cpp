@@ -362,7 +362,8 @@ TEST(Dense, ActivationsOfARunAreTheOpsBitsAtEverySpecialInput) {
   // loop of their own (ReLU and Leaky ReLU as the ternary, in vector form). Each output must
   // have the bits the op itself gives (relu() and the like, one Value at a time) for inputs that
   // are NaN, infinite, subnormal, huge, negative or zero: one input per point, 8 rows of weight
-  // 1 and bias 0 (each output w x + b = x, but -0.0, which a sum from 0.0 never is).
+  // 1 and bias 0 (each output w x + b = x, but -0.0, which a sum from 0.0 never is). And those
+  // of relu_() and the like, in place (a reviewer found GELU's NaN of the other sign there).
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const double inf = std::numeric_limits<double>::infinity();
   const double max = std::numeric_limits<double>::max();
@@ -378,6 +379,8 @@ TEST(Dense, ActivationsOfARunAreTheOpsBitsAtEverySpecialInput) {
       const std::vector<DenseLayer> linear = {{rows, LayerActivation::Linear}};
       const std::vector<Value> out = scalargrad::dense(activated, xs, xs.size());
       std::vector<Value> by_op = scalargrad::dense(linear, xs, xs.size());
+      std::vector<Value> in_place = scalargrad::dense(linear, xs, xs.size());
+      Activate(in_place, act, c);  // relu_() and the like: what dense() stands for
       for (Value& v : by_op) {
         switch (act) {
           case LayerActivation::Linear: break;
@@ -394,6 +397,7 @@ TEST(Dense, ActivationsOfARunAreTheOpsBitsAtEverySpecialInput) {
       ASSERT_EQ(out.size(), 8 * xs.size());
       for (std::size_t k = 0; k < out.size(); ++k) {
         EXPECT_EQ(Bits(out[k].data()), Bits(by_op[k].data())) << "x = " << xs[k / 8];
+        EXPECT_EQ(Bits(out[k].data()), Bits(in_place[k].data())) << "x = " << xs[k / 8] << ", in place";
         EXPECT_EQ(out[k].op(), by_op[k].op());
       }
     }

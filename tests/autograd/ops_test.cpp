@@ -609,6 +609,25 @@ TEST(ReluOp, DerivativeIsZeroAtZeroAndOneJustAbove) {
 // here) at every special input: both zeros, denormals, infinities, NaNs of both signs; through
 // the op and through relu_() / leaky_relu_(), whose fast loop takes nodes of the open segment
 // (x * 1.0 keeps every input's bits, -0.0 and NaN included).
+TEST(GeluOp, ANaNGivesThatNaNByTheOpInPlaceAndAsItsDerivative) {
+  // x Phi(x) multiplies two NaNs of opposite signs for a NaN x; x86 keeps the first operand's,
+  // and GCC ordered them one way in gelu() and the other in gelu_() (a reviewer's probe): both
+  // now give x itself, and so does the derivative.
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const auto bits = [](double d) { return std::bit_cast<std::uint64_t>(d); };
+  for (const double x : {nan, -nan}) {
+    SCOPED_TRACE(::testing::Message() << "bits " << std::hex << bits(x));
+    Value leaf = x;
+    const Value y = (leaf * 1.0).gelu();
+    EXPECT_EQ(bits(y.data()), bits(x));
+    std::vector<Value> z{leaf * 1.0};
+    scalargrad::gelu_(z);
+    EXPECT_EQ(bits(z[0].data()), bits(x));
+    y.backward();
+    EXPECT_EQ(bits(leaf.grad()), bits(x));  // 1 * gelu'(x) = x
+  }
+}
+
 TEST(ReluOp, ValueAndDerivativeAreTheBitsOfTheTernaryAtEverySpecialInput) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const double inputs[] = {0.0,     -0.0,     kTiny, -kTiny, 1e-300, -1e-300, 1.5, -1.5,

@@ -373,7 +373,8 @@ struct DenseLayer {
 /// point, point by point: nn::MLP::batch() for activations without a learnable parameter.
 ///
 /// Records the nodes those calls record, in the same order, with the same values and gradients
-/// to the bit, and is faster: the outputs of every layer but the last get no Value each (no
+/// to the bit (but for which NaN, where two NaN operands meet: x86 keeps the first, and the
+/// compiler may order a sum's or product's operands either way), and is faster: the outputs of every layer but the last get no Value each (no
 /// handle made, re-pointed by the activation, looked up by the next layer and destroyed). That
 /// holds where both keep to the open segment. dense() makes room for the whole stack at once,
 /// the calls for one layer and point at a time, each by its own estimate of the worst case: so

@@ -110,10 +110,14 @@ template <> struct Rule<Op::Sigmoid> {
 };
 template <> struct Rule<Op::Gelu> {
   static constexpr std::string_view name = "gelu";
-  // gelu(x) = x Phi(x), Phi(x) = erfc(-x/sqrt 2)/2 (accurate in the left tail too).
-  static double f(double x) noexcept { return x * 0.5 * std::erfc(-x * kInvSqrt2); }
-  // gelu'(x) = Phi(x) + x phi(x), phi(x) = exp(-x^2/2)/sqrt(2 pi)
+  // gelu(x) = x Phi(x), Phi(x) = erfc(-x/sqrt 2)/2 (accurate in the left tail too). A NaN x
+  // gives x itself: erfc(-x) is a NaN of the other sign, and x86 keeps the first of two NaN
+  // operands, whose order the compiler may choose: gelu() and gelu_() gave NaNs of opposite
+  // signs, and so did dense() and the calls it stands for (a reviewer's probe).
+  static double f(double x) noexcept { return std::isnan(x) ? x : x * 0.5 * std::erfc(-x * kInvSqrt2); }
+  // gelu'(x) = Phi(x) + x phi(x), phi(x) = exp(-x^2/2)/sqrt(2 pi); x itself for a NaN x (above).
   static double df(double x, double) noexcept {
+    if (std::isnan(x)) return x;
     return 0.5 * std::erfc(-x * kInvSqrt2) + x * kInvSqrt2Pi * std::exp(-0.5 * x * x);
   }
 };
