@@ -6,6 +6,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <type_traits>
 #include <typeinfo>
 
 #include <scalargrad/error.hpp>
@@ -381,20 +382,18 @@ Value MLP::score(std::span<const double> x) const {
 
 template <typename Input>
 std::vector<Value> MLP::batch_of(std::span<const Input> xs, std::size_t points) const {
-  const std::vector<Layer>& layers = layers_;
-  const std::size_t nin = nin_;
-  check_has_layers(layers);
-  check_batch("MLP", nin, xs.size(), points);
+  check_has_layers(layers_);
+  check_batch("MLP", nin_, xs.size(), points);
   // Every layer for a chunk of points, then the next chunk (Note [Batch chunks]); a layer's own
   // chunks are never smaller, so it takes each of these whole.
-  std::size_t nodes_per_point = nin;
-  for (const Layer& layer : layers) nodes_per_point += 2 * layer.nout();
+  std::size_t nodes_per_point = nin_;
+  for (const Layer& layer : layers_) nodes_per_point += 2 * layer.nout();
   // Without a learnable slope (PReLU: each neuron's own), the engine's dense() records the nodes
   // of the layers' batch() calls for the whole stack at once, with no Value for the hidden
   // layers' outputs (Note [Dense layers] in the engine's value.cpp).
   std::vector<DenseLayer> stack;
-  stack.reserve(layers.size());
-  for (const Layer& layer : layers) {
+  stack.reserve(layers_.size());
+  for (const Layer& layer : layers_) {
     const std::optional<LayerActivation> activation = layer_activation(layer.activation());
     if (!activation) {
       stack.clear();
@@ -402,12 +401,15 @@ std::vector<Value> MLP::batch_of(std::span<const Input> xs, std::size_t points) 
     }
     stack.push_back({layer.rows(), *activation, layer.activation().parameter()});
   }
-  const std::size_t nout = layers.back().nout();
-  return in_chunks(xs, points, nin, nout, nodes_per_point, [&](std::span<const Input> part, std::size_t m) {
+  return in_chunks(xs, points, nin_, nout(), nodes_per_point, [&](std::span<const Input> part, std::size_t m) {
     if (!stack.empty()) return dense(stack, part, m);
-    const std::vector<Value> values(part.begin(), part.end());  // (doubles: leaves)
-    std::vector<Value> out = layers.front().batch(values, m);
-    for (std::size_t i = 1; i < layers.size(); ++i) out = layers[i].batch(out, m);
+    std::vector<Value> out;
+    if constexpr (std::is_same_v<Input, double>) {
+      out = layers_.front().batch(to_values(part), m);  // (PReLU: doubles as leaves)
+    } else {
+      out = layers_.front().batch(part, m);
+    }
+    for (std::size_t i = 1; i < layers_.size(); ++i) out = layers_[i].batch(out, m);
     return out;
   });
 }
@@ -422,8 +424,8 @@ std::vector<Value> MLP::batch(std::span<const double> xs, std::size_t points) co
 
 namespace {
 
-/// The points one after the other, as one span of Values for MLP::batch(); throws Error naming
-/// the first point that does not have `nin` inputs.
+/// The points one after the other, as one span of inputs (Values or doubles) for MLP::batch();
+/// throws Error naming the first point that does not have `nin` inputs.
 template <typename Number>
 std::vector<Number> one_after_the_other(std::span<const std::vector<Number>> points, std::size_t nin) {
   std::vector<Number> xs;
