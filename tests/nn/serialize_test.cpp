@@ -437,6 +437,28 @@ TEST_F(ModelFileTest, LoadWeightsRejectsAnotherArchitectureNamingTheFirstDiffere
   expect_rejected(MLP(2, {8, 1}, Activation::tanh()), "layers[0] has activation 'relu' in the file, 'tanh' in the model");
   expect_rejected(MLP(2, {8, 1}, Activation::relu(), Activation::sigmoid()),
                   "layers[1] has activation 'linear' in the file, 'sigmoid' in the model");
+  expect_rejected(MLP(2, {8, 1}, Activation::leaky_relu(0.1)),
+                  "layers[0] has activation 'relu' in the file, 'leaky_relu:0.1' in the model");
+}
+
+TEST_F(ModelFileTest, LoadWeightsTakesAPReLUsInitialSlopeAsArchitecture) {
+  // The initial slope is part of the activation's name; each neuron's learnt slope is a weight.
+  const fs::path file = dir_ / "prelu.json";
+  MLP saved(2, {4, 1}, Activation::prelu(0.25), Activation::linear(), Init::Uniform, 5);
+  Parameter& learnt = *saved.parameters()[3];  // neuron 0's slope, after its two weights and its bias
+  ASSERT_EQ(learnt.data, 0.25);
+  learnt.data = 0.75;
+  save_model(saved, file);
+
+  MLP other_slope(2, {4, 1}, Activation::prelu(0.1), Activation::linear(), Init::Uniform, 6);
+  const std::vector<std::uint64_t> before = State(other_slope);
+  EXPECT_THAT(ErrorOf([&] { load_weights(other_slope, file); }),
+              HasSubstr("layers[0] has activation 'prelu:0.25' in the file, 'prelu:0.1' in the model"));
+  EXPECT_EQ(State(other_slope), before);
+
+  MLP same_slope(2, {4, 1}, Activation::prelu(0.25), Activation::linear(), Init::Uniform, 6);
+  load_weights(same_slope, file);
+  EXPECT_EQ(DataBits(same_slope), DataBits(saved)) << "the learnt slopes too";
 }
 
 TEST_F(ModelFileTest, MissingFileIsAnErrorNamingThePathAndTheReason) {
