@@ -172,6 +172,16 @@ bool as_number(py::handle h, double& out) {
 // constructed holder: views such as model.layers[0] own nothing (reference_internal), so their
 // holder is never constructed, yet they have a value. The error names type(obj).__name__.
 
+/// An error message as a Python str. The engine's messages quote file names and file contents
+/// as the bytes they are, which need not be UTF-8 (a file name from os.fsencode(), a model file
+/// in Latin-1); PyErr_SetString() decodes strictly and, failing, would leave the message empty.
+/// Bytes that are not UTF-8 are written as \xNN escapes instead.
+py::str message_text(const char* what) {
+  PyObject* text = PyUnicode_DecodeUTF8(what, static_cast<Py_ssize_t>(std::strlen(what)), "backslashreplace");
+  if (text == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(text);
+}
+
 /// TypeError for an object whose __init__ never ran (Note [Objects without __init__]).
 /// The type is named as type(h).__name__ gives it ('no_grad', not 'scalargrad._scalargrad.no_grad').
 [[noreturn]] void throw_not_initialised(py::handle h) {
@@ -552,6 +562,38 @@ int value_init(PyObject* self, PyObject* args, PyObject* kwargs) noexcept {
   }
 }
 
+// Note [Value.__init__ on a Parameter]: Parameter is a pybind11 subclass of Value, so Python
+// lets `Value.__init__(p, 1.0)` through for a Parameter p (or for an instance of a Python
+// subclass of Parameter whose __init__ calls Value's). pybind11 2.10 then looks for p's Value
+// part before its dispatcher's try block, does not find it (a Parameter's part is registered
+// under its own type), and the exception it throws ends the process. (A pybind11 function
+// named __init__ is a constructor to pybind11, with the same lookup, so the check cannot be
+// one.) Value.__init__ is this C method, which raises TypeError for a Parameter and passes
+// everything else to pybind11's __init__.
+PyObject* pybind11_value_init_method = nullptr;  // pybind11's Value.__init__ (a reference kept)
+
+PyObject* value_init_method(PyObject* self, PyObject* args, PyObject* kwargs) noexcept {
+  if (PyObject_TypeCheck(self, parameter_type)) {
+    PyErr_SetString(PyExc_TypeError,
+                    "Value.__init__() cannot initialise a Parameter: call Parameter.__init__() (from a subclass of "
+                    "Parameter, super().__init__())");
+    return nullptr;
+  }
+  const Py_ssize_t n = PyTuple_GET_SIZE(args);
+  PyObject* with_self = PyTuple_New(n + 1);
+  if (with_self == nullptr) return nullptr;
+  Py_INCREF(self);
+  PyTuple_SET_ITEM(with_self, 0, self);
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    PyObject* item = PyTuple_GET_ITEM(args, i);
+    Py_INCREF(item);
+    PyTuple_SET_ITEM(with_self, i + 1, item);
+  }
+  PyObject* result = PyObject_Call(pybind11_value_init_method, with_self, kwargs);
+  Py_DECREF(with_self);
+  return result;
+}
+
 void install_descriptors(py::handle cls, std::span<PyGetSetDef> properties) {
   for (PyGetSetDef& def : properties) {
     const auto descriptor =
@@ -575,6 +617,20 @@ void install_fast_paths(py::handle value_class, py::handle parameter_class) {
     number->nb_absolute = &nb_unary<&absolute>;
   }
   auto* value_class_object = reinterpret_cast<PyTypeObject*>(value_class.ptr());
+  // Value.__init__ checks its self first (Note [Value.__init__ on a Parameter]). Set before
+  // tp_init is read: setting __init__ makes tp_init the slot that looks __init__ up.
+  static PyMethodDef init_def = {
+      "__init__", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&value_init_method)),
+      METH_VARARGS | METH_KEYWORDS,
+      "__init__(self, data, _children=(), _op='', label='')\n--\n\n"
+      "A leaf holding data. _children and _op are accepted for micrograd's signature and ignored: ops record "
+      "their operands themselves."};
+  pybind11_value_init_method = py::object(value_class.attr("__init__")).release().ptr();
+  {
+    const auto descriptor = py::reinterpret_steal<py::object>(PyDescr_NewMethod(value_class_object, &init_def));
+    if (!descriptor) throw py::error_already_set();
+    value_class.attr("__init__") = descriptor;
+  }
   pybind11_value_init = value_class_object->tp_init;
   value_class_object->tp_init = &value_init;
 
@@ -922,11 +978,11 @@ PYBIND11_MODULE(_scalargrad, m) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const sg::AnomalyError& e) {
-      const py::object exc = py::reinterpret_borrow<py::object>(anomaly_error.ptr())(e.what());
+      const py::object exc = py::reinterpret_borrow<py::object>(anomaly_error.ptr())(message_text(e.what()));
       exc.attr("op") = e.op();
       PyErr_SetObject(anomaly_error.ptr(), exc.ptr());
     } catch (const sg::Error& e) {
-      error(e.what());
+      PyErr_SetObject(error.ptr(), message_text(e.what()).ptr());
     }
   });
 
@@ -999,6 +1055,7 @@ PYBIND11_MODULE(_scalargrad, m) {
            py::arg("slope") = 0.01, "x for x > 0, slope x otherwise; d/dx = 1 or slope (slope at 0).")
       .def("elu", [](py::handle self, double alpha) { return box(value_of(self).elu(alpha)); }, py::arg("alpha") = 1.0,
            "x for x > 0, alpha (e^x - 1) otherwise.");
+
   value_type = reinterpret_cast<PyTypeObject*>(value.ptr());
   value_tinfo = py::detail::get_type_info(typeid(sg::Value));
 

@@ -583,3 +583,22 @@ def test_a_parameter_subclass_whose_init_never_ran_raises_type_error():
             use()
     with pytest.raises(TypeError, match=r"^Parameter\.__init__\(\) must be called when overriding __init__$"):
         type("Skips", (Parameter,), {"__init__": lambda self: None})()
+
+
+def test_errors_keep_their_message_when_it_is_not_utf8(tmp_path):
+    # Regression: an Error whose message held bytes that are not UTF-8 (a file name from
+    # os.fsencode(), a model file in Latin-1) reached Python with an empty message.
+    missing = os.path.join(os.fsencode(str(tmp_path)), b"\xff-missing.json")
+    with pytest.raises(sg.Error) as caught:
+        MLP.load(missing)
+    assert str(caught.value).startswith("scalargrad::nn: cannot open model file '")
+    assert "\\xff-missing.json': No such file or directory" in str(caught.value)
+    with pytest.raises(sg.Error) as caught:
+        MLP.load(os.fsdecode(missing))  # the same name as a str
+    assert "\\xff-missing.json'" in str(caught.value)
+
+    latin1 = tmp_path / "latin1.json"
+    latin1.write_bytes(MLP(2, [1]).to_json().replace('"linear"', '"lin\xe9ar"').encode("latin1"))
+    with pytest.raises(sg.Error) as caught:
+        MLP.load(str(latin1))
+    assert str(caught.value) != "" and "latin1.json" in str(caught.value)

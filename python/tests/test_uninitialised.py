@@ -207,3 +207,40 @@ def test_views_into_a_model_are_initialised():
     assert neuron.nin == 2 and model.layers[1].nout == 1
     assert len(neuron.parameters()) == 3
     assert nn.l2_penalty(model.layers[0], 0.5).data > 0
+
+
+@isolated
+def test_value_init_on_a_parameter_raises_type_error():
+    # Regression: Value.__init__ on a Parameter (a pybind11 subclass of Value) aborted the
+    # interpreter inside pybind11's dispatcher (Note [Value.__init__ on a Parameter]).
+    message = r"^Value\.__init__\(\) cannot initialise a Parameter: call Parameter\.__init__\(\)"
+    p = nn.Parameter(2.0)
+    with pytest.raises(TypeError, match=message):
+        sg.Value.__init__(p, 1.0)
+    assert p.data == 2.0  # untouched
+    with pytest.raises(TypeError, match=message):
+        sg.Value.__init__(nn.Parameter.__new__(nn.Parameter), 1.0)
+
+    class Weight(nn.Parameter):
+        def __init__(self, x):
+            sg.Value.__init__(self, x)  # the mistake: Value's __init__, not Parameter's
+
+    with pytest.raises(TypeError, match=message):
+        Weight(1.0)
+
+
+def test_value_init_keeps_its_signature_and_forms():
+    assert str(inspect.signature(sg.Value.__init__)) == "(self, data, _children=(), _op='', label='')"
+    assert sg.Value(2.5).data == 2.5
+    assert sg.Value(data=5).data == 5.0
+    assert sg.Value(1.0, (), "", "z").label == "z"
+
+    class Named(sg.Value):
+        def __init__(self, x):
+            super().__init__(x, label="named")
+
+    v = Named(3.0)
+    assert (v.data, v.label, type(v).__name__) == (3.0, "named", "Named")
+    assert (v * 2).data == 6.0
+    with pytest.raises(TypeError, match=r"^descriptor '__init__' for 'Value' objects doesn't apply to a 'int'"):
+        sg.Value.__init__(5, 1.0)
