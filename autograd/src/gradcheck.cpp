@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "scalargrad/detail/tape.hpp"
 #include "scalargrad/error.hpp"
 #include "text.hpp"
 
@@ -16,9 +17,22 @@ namespace {
 
 using detail::concat;
 
+// While alive, a backward() under NoGradGuard on this thread is f's, and its error says so.
+class DifferencesScope {
+ public:
+  DifferencesScope() : tape_(detail::this_thread_tape()) { ++tape_.in_gradcheck_differences; }
+  ~DifferencesScope() { --tape_.in_gradcheck_differences; }
+  DifferencesScope(const DifferencesScope&) = delete;
+  DifferencesScope& operator=(const DifferencesScope&) = delete;
+
+ private:
+  detail::Tape& tape_;
+};
+
 // f at `inputs` with input i moved by `delta`, in plain doubles (nothing is recorded).
 double evaluate_shifted(const GradcheckFunction& f, std::span<const double> inputs, std::size_t i, double delta) {
   const NoGradGuard no_grad;
+  const DifferencesScope differences;
   std::vector<Value> shifted(inputs.begin(), inputs.end());
   shifted[i] = Value(inputs[i] + delta);
   return f(shifted).data();

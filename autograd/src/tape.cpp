@@ -416,6 +416,12 @@ void Tape::release_unreachable_imports(std::uint32_t slot) {
 // ---- backward ------------------------------------------------------------------------------------
 void Tape::backward(const Value& root) {
   if (!grad_enabled) {
+    if (in_gradcheck_differences != 0) {
+      throw Error(
+          "scalargrad: gradcheck: the function called backward(), which gradcheck calls itself; it evaluates "
+          "the function again at shifted inputs under NoGradGuard for the finite differences, where "
+          "backward() cannot run: let the function only compute and return its output");
+    }
     throw Error(
         "scalargrad: backward() called under NoGradGuard, where no graph is recorded; call "
         "backward() after the guard's scope ends");

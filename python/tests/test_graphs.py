@@ -141,3 +141,14 @@ def test_gradcheck_errors():
         sg.gradcheck(lambda v: v[0], [1.0], eps=0.0)
     with pytest.raises(sg.Error, match="names"):
         sg.gradcheck(lambda v: v[0], [1.0], names=["a", "b"])
+
+    def calls_backward(v):
+        y = v[0] * v[0]
+        y.backward()
+        return y
+
+    # Regression: the message was about a NoGradGuard the caller never made (gradcheck's own).
+    with pytest.raises(sg.Error, match=r"^scalargrad: gradcheck: the function called backward\(\), which "
+                                       r"gradcheck calls itself"):
+        sg.gradcheck(calls_backward, [3.0])
+    assert sg.is_grad_enabled()

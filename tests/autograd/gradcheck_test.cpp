@@ -21,9 +21,12 @@ namespace {
 
 using scalargrad::gradcheck;
 using scalargrad::GradcheckReport;
+using scalargrad::NoGradGuard;
 using scalargrad::Value;
 using scalargrad::testing_support::ErrorMessage;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // micrograd's neuron: tanh(x1 w1 + x2 w2 + b).
 Value Neuron(std::span<const Value> v) { return tanh(v[0] * v[1] + v[2] * v[3] + v[4]); }
@@ -100,6 +103,24 @@ TEST(Gradcheck, ReportKeepsLongNamesAndPrintsNanAsNan) {
   EXPECT_THAT(text.str(), HasSubstr(" nan "));
   EXPECT_THAT(text.str(), ::testing::Not(HasSubstr("-nan")));
   EXPECT_THAT(text.str(), HasSubstr("FAILED\ngradcheck: FAILED\n"));
+}
+
+TEST(Gradcheck, AFunctionThatCallsBackwardIsToldSo) {
+  // Regression: the error said "backward() called under NoGradGuard ... after the guard's scope
+  // ends", about a guard the caller never made (gradcheck's, for the finite differences).
+  const std::vector<double> at = {3.0};
+  const auto f = [](std::span<const Value> v) {
+    Value y = v[0] * v[0];
+    y.backward();
+    return y;
+  };
+  EXPECT_THAT(ErrorMessage([&] { (void)gradcheck(f, at); }),
+              AllOf(HasSubstr("scalargrad: gradcheck: the function called backward(), which gradcheck calls itself"),
+                    HasSubstr("let the function only compute and return its output")));
+  // The scope ends with gradcheck, also when it throws: the usual message is back.
+  const NoGradGuard guard;
+  EXPECT_THAT(ErrorMessage([] { Value(1.0).pow(2.0).backward(); }),
+              AllOf(HasSubstr("backward() called under NoGradGuard"), Not(HasSubstr("gradcheck"))));
 }
 
 TEST(Gradcheck, ANanDerivativeFails) {

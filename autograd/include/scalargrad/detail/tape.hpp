@@ -383,6 +383,9 @@ struct Tape {
   bool grad_enabled = true;   // false under NoGradGuard
   bool anomaly = false;       // true under AnomalyGuard
   bool plain = true;          // grad_enabled && !anomaly: ops may take the fast path
+  // gradcheck() is evaluating its function at shifted inputs, under its own NoGradGuard: a
+  // backward() there is the function's, and its error says so (gradcheck.cpp).
+  std::uint32_t in_gradcheck_differences = 0;
   void set_mode(bool grad, bool check) {
     grad_enabled = grad;
     anomaly = check;
