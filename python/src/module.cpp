@@ -1002,7 +1002,19 @@ PYBIND11_MODULE(_scalargrad, m) {
            "ops record their operands themselves.")
       .def_property(
           "label", [](py::handle self) { return value_of(self).label(); },
-          [](py::handle self, const std::string& name) { value_of(self).label(name); },
+          [](py::handle self, py::handle name) {
+            if (!PyUnicode_Check(name.ptr())) {
+              throw py::type_error("Value.label must be a str, not '" + type_name(name) + "'");
+            }
+            Py_ssize_t size = 0;
+            const char* text = PyUnicode_AsUTF8AndSize(name.ptr(), &size);
+            if (text == nullptr) {  // lone surrogates (os.fsdecode() of bytes that are not UTF-8)
+              PyErr_Clear();
+              throw py::value_error("Value.label must be text that UTF-8 can encode, not " +
+                                    py::repr(name).cast<std::string>());
+            }
+            value_of(self).label(std::string_view(text, static_cast<std::size_t>(size)));
+          },
           "The name shown in graphs (to_dot).")
       .def_property_readonly("_op", [](py::handle self) { return std::string(value_of(self).op()); },
                              "The op that made this Value ('+', '*', 'relu', ...), '' for a leaf, 'input' for an input "

@@ -3,6 +3,7 @@ data and grad, micrograd's constructor and repr, graph introspection, gradient s
 errors: scalargrad.Error for misuse, and a Value used on another thread."""
 
 import math
+import os
 import re
 import struct
 import threading
@@ -76,6 +77,19 @@ def test_domain_errors_are_ieee_values_not_exceptions():
     assert math.isnan(Value(-1.0).log().data)
     assert math.isnan(Value(-1.0).sqrt().data)
     assert (Value(1.0) / 0.0).data == math.inf
+
+
+def test_label_takes_text_and_names_what_it_was_given():
+    # Regression: `v.label = None` raised "(): incompatible function arguments", with no name.
+    v = Value(1.0, label="before")
+    for bad, kind in ((None, "NoneType"), (3, "int"), (b"x", "bytes")):
+        with pytest.raises(TypeError, match=r"^Value\.label must be a str, not '" + kind + "'$"):
+            v.label = bad
+    with pytest.raises(ValueError, match=r"^Value\.label must be text that UTF-8 can encode, not '\\udcff'$"):
+        v.label = os.fsdecode(b"\xff")
+    assert v.label == "before"  # untouched by the refused ones
+    v.label = "w\u00e9ight"
+    assert v.label == "w\u00e9ight"
 
 
 def test_micrograd_constructor_signature_and_repr():
