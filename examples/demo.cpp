@@ -120,6 +120,7 @@ void print_usage_error(const std::string& message) {
   std::fprintf(stderr, "demo: %s\nUsage: demo [OPTIONS]   (demo --help lists them)\n", message.c_str());
 }
 
+
 /// Reads the command line. Returns the setup, or nothing with `status` set to the exit status
 /// to leave with: 0 after --help, 2 for a bad command line.
 std::optional<Setup> read_command_line(int argc, char** argv, int& status) {
@@ -381,6 +382,27 @@ void check_writable(const std::string& path, const std::string& context) {
   const scalargrad::FileReplacement probe(path, context);
 }
 
+/// True when the files written to `a` and `b` would replace one file: the same path however
+/// spelt (`x`, `./x`, a symbolic link to it) or two hard links of one file. A device, a FIFO or
+/// one of this process's descriptors (`/dev/stdout`) is written into, not replaced, so two
+/// outputs may share one. Both paths have passed check_writable().
+bool replace_the_same_file(const std::string& a, const std::string& b) {
+  namespace fs = std::filesystem;
+  const auto in_place = [](const std::string& path) {
+    std::error_code ignored;
+    const fs::file_status status = fs::status(path, ignored);
+    if (fs::is_fifo(status) || fs::is_character_file(status) || fs::is_block_file(status)) return true;
+    return scalargrad::FileReplacement(path, "").in_place();  // (its new file is removed at once)
+  };
+  if (in_place(a) || in_place(b)) return false;
+  std::error_code error;
+  if (fs::exists(a, error) && fs::exists(b, error)) return fs::equivalent(a, b, error);
+  const fs::path full_a = fs::weakly_canonical(fs::absolute(a, error), error);
+  if (error) return a == b;
+  const fs::path full_b = fs::weakly_canonical(fs::absolute(b, error), error);
+  return error ? a == b : full_a == full_b;
+}
+
 int program_main(int argc, char** argv) {
   int status = 0;
   const std::optional<Setup> setup = read_command_line(argc, argv, status);
@@ -396,6 +418,11 @@ int program_main(int argc, char** argv) {
     // the end, so that an interrupted run leaves nothing beside them).
     if (!s.save.empty()) check_writable(s.save, model_file_context(s.save));
     if (!s.boundary_csv.empty()) check_writable(s.boundary_csv, csv_file_context(s.boundary_csv));
+    if (!s.save.empty() && !s.boundary_csv.empty() && replace_the_same_file(s.save, s.boundary_csv)) {
+      print_usage_error("--save " + s.save + " and --boundary-csv " + s.boundary_csv +
+                        " name the same file, whose model the CSV would replace: give them different names");
+      return 2;
+    }
     std::printf("data: %zu points of two moons (noise %g, seed %llu)\n", data.size(), s.noise,
                 static_cast<unsigned long long>(s.data_seed));
     std::printf("model: %s%s%s\n", describe(model).c_str(), s.load.empty() ? "" : ", from ", s.load.c_str());
@@ -446,6 +473,8 @@ int program_main(int argc, char** argv) {
 
     // Both files are written in full (to new files beside their targets) before either replaces
     // its target: a write that fails (a full disk) leaves both targets as they were.
+    // What was printed goes first, should a file be stdout (--boundary-csv /dev/stdout).
+    std::fflush(stdout);
     std::optional<scalargrad::FileReplacement> model_file;
     std::optional<scalargrad::FileReplacement> csv_file;
     if (!s.save.empty()) {
@@ -463,6 +492,7 @@ int program_main(int argc, char** argv) {
     std::printf("\n");
     draw(boundary, data, !s.ascii && locale_is_utf8());
     if (csv_file) {
+      std::fflush(stdout);
       csv_file->commit();
       std::printf("wrote %s (%d grid cells, %zu points)\n", s.boundary_csv.c_str(),
                   Boundary::kColumns * Boundary::kRows, data.size());
