@@ -226,10 +226,12 @@ int program_main(int argc, char** argv) {
   CLI::App app{"Gradient norm per layer against depth, per activation and initialisation; training curves.",
                "vanishing_gradient"};
   Options o;
-  std::string depths = "2-30";  // shown in --help; the default is every depth from 2 to 30
-  app.add_option("--depths", depths, "network depths (layers of weights), a comma list, each from 2 to 1000")
+  std::string depths = "2-30";  // every depth from 2 to 30
+  app.add_option("--depths", depths,
+                 "network depths (layers of weights): a comma list of depths and ranges (2-10,15,20), each from 2 "
+                 "to 1000")
       ->capture_default_str()
-      ->check(support::list_of(support::whole_number(2, 1000)));
+      ->check(support::list_of(support::whole_number_or_range(2, 1000)));
   app.add_option("--table-depth", o.table_depth,
                  "depth whose norms are printed layer by layer: one of --depths (default: 20 if it is one, "
                  "else the largest)")
@@ -251,13 +253,7 @@ int program_main(int argc, char** argv) {
       ->check(support::positive_number());
   app.add_option("--out", o.out, "directory for the CSV files")->capture_default_str();
   const std::optional<int> status = support::parse_command_line(app, argc, argv, [&] {
-    if (app.count("--depths") == 0) {
-      for (std::size_t d = 2; d <= 30; ++d) o.depths.push_back(d);
-    } else {
-      for (const std::uint64_t d : support::split_list<std::uint64_t>(depths, support::read_whole_number)) {
-        o.depths.push_back(static_cast<std::size_t>(d));
-      }
-    }
+    for (const std::uint64_t d : support::split_ranges(depths)) o.depths.push_back(static_cast<std::size_t>(d));
     const bool listed = std::find(o.depths.begin(), o.depths.end(), o.table_depth) != o.depths.end();
     if (app.count("--table-depth") > 0 && !listed) {
       throw CLI::ValidationError("--table-depth", std::to_string(o.table_depth) + " is not one of --depths " + depths);

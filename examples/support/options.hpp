@@ -73,6 +73,33 @@ inline CLI::Validator whole_number(std::uint64_t min, std::uint64_t max) {
       "INT in [" + std::to_string(min) + " - " + std::to_string(max) + "]");
 }
 
+/// "A" or "A-B" with A <= B: the first and last whole numbers of the range it stands for.
+inline bool read_whole_range(std::string_view text, std::uint64_t& first, std::uint64_t& last) {
+  const std::size_t dash = text.find('-');
+  if (dash == std::string_view::npos) {
+    if (!read_whole_number(text, first)) return false;
+    last = first;
+    return true;
+  }
+  return read_whole_number(text.substr(0, dash), first) && read_whole_number(text.substr(dash + 1), last) &&
+         first <= last;
+}
+
+/// A whole number, or a range of them such as "2-30", from `min` to `max`: "'30-2' is not a
+/// whole number from 2 to 1000, nor a range A-B of them with A <= B".
+inline CLI::Validator whole_number_or_range(std::uint64_t min, std::uint64_t max) {
+  const std::string range = "from " + std::to_string(min) + " to " + std::to_string(max);
+  return CLI::Validator(
+      [=](std::string& text) {
+        std::uint64_t first = 0;
+        std::uint64_t last = 0;
+        return read_whole_range(text, first, last) && first >= min && last <= max
+                   ? std::string()
+                   : "'" + text + "' is not a whole number " + range + ", nor a range A-B of them with A <= B";
+      },
+      "INT or A-B in [" + std::to_string(min) + " - " + std::to_string(max) + "]");
+}
+
 /// Any whole number that fits in 64 bits (a seed).
 inline CLI::Validator any_whole_number() { return whole_number(0, std::numeric_limits<std::uint64_t>::max()); }
 
@@ -136,6 +163,21 @@ std::vector<T> split_list(std::string_view text, Read read) {
     T value{};
     read(text.substr(0, comma), value);
     items.push_back(value);
+    if (comma == std::string_view::npos) return items;
+    text.remove_prefix(comma + 1);
+  }
+}
+
+/// The whole numbers of a comma list of numbers and ranges that list_of(whole_number_or_range())
+/// accepted, in order, each range counted up: "2-4,10" gives 2, 3, 4, 10.
+inline std::vector<std::uint64_t> split_ranges(std::string_view text) {
+  std::vector<std::uint64_t> items;
+  while (true) {
+    const std::size_t comma = text.find(',');
+    std::uint64_t first = 0;
+    std::uint64_t last = 0;
+    read_whole_range(text.substr(0, comma), first, last);
+    for (std::uint64_t k = first; k <= last; ++k) items.push_back(k);
     if (comma == std::string_view::npos) return items;
     text.remove_prefix(comma + 1);
   }
