@@ -124,16 +124,15 @@ std::vector<Point> evaluate(const Function& f, double step) {
   return points;
 }
 
-/// The derivative at x, read from the grid (NaN when x is not on it).
-double derivative_at(const std::vector<Point>& points, double x) {
-  for (const Point& p : points) {
-    if (std::abs(p.x - x) < 1e-9) return p.engine_dy;
-  }
-  return std::nan("");
+/// f'(x) by backward(), at any x (the grid need not hold it: a step of 0.7 misses -5 and 5).
+double derivative_at(const Function& f, double x) {
+  const Value input(x);
+  f.activation(input).backward();
+  return input.grad();
 }
 
 /// One row of the table.
-void print_row(const std::string& name, const std::vector<Point>& points, double error) {
+void print_row(const Function& f, const std::vector<Point>& points, double error) {
   double lo = points.front().y, hi = lo, best = points.front().engine_dy;
   for (const Point& p : points) {
     lo = std::min(lo, p.y);
@@ -157,9 +156,8 @@ void print_row(const std::string& name, const std::vector<Point>& points, double
   } else {
     std::snprintf(where, sizeof where, "x in [%.2f, %.2f]", first, last);
   }
-  std::printf("%-17s [%7.4f, %6.4f]  %7.4f  %-18s %8.4f %8.4f %8.4f   %.1e\n", name.c_str(), lo, hi, best,
-              where, derivative_at(points, -5.0), derivative_at(points, 0.0), derivative_at(points, 5.0),
-              error);
+  std::printf("%-17s [%7.4f, %6.4f]  %7.4f  %-18s %8.4f %8.4f %8.4f   %.1e\n", f.activation.name().c_str(), lo, hi,
+              best, where, derivative_at(f, -5.0), derivative_at(f, 0.0), derivative_at(f, 5.0), error);
 }
 
 int program_main(int argc, char** argv) {
@@ -187,7 +185,10 @@ int program_main(int argc, char** argv) {
   csv.precision(17);
   csv << "function,x,value,derivative,closed_form_derivative\n";
 
-  std::printf("f on [-6, 6], step %g; f' by backward(); f and f' checked against their closed forms\n\n", step);
+  // The grid's ends: the multiples of step in [-6, 6] (+-6 itself for steps such as 0.5, +-5.6 for 0.7).
+  const double end = std::floor(6.0 / step + 1e-9) * step;
+  std::printf("f on [%g, %g], step %g; f' by backward(); f and f' checked against their closed forms\n\n", -end,
+              end, step);
   std::printf("%-17s %-17s  %-7s  %-18s %8s %8s %8s   %s\n", "function", "output range", "max f'", "at",
               "f'(-5)", "f'(0)", "f'(5)", "|engine - closed form|");
   bool agree = true;
@@ -199,7 +200,7 @@ int program_main(int argc, char** argv) {
       error = std::max({error, std::abs(p.y - p.closed_form_y), std::abs(p.engine_dy - p.closed_form_dy)});
       csv << name << ',' << p.x << ',' << p.y << ',' << p.engine_dy << ',' << p.closed_form_dy << '\n';
     }
-    print_row(name, points, error);
+    print_row(f, points, error);
     if (!(error <= 1e-12)) {
       std::fprintf(stderr, "activations: %s: the engine differs from the closed form by %g\n", name.c_str(), error);
       agree = false;
