@@ -48,6 +48,7 @@
 
 #include "support/options.hpp"     // whole_number(), number_in(), ...: checks that name the range
 #include "support/output.hpp"      // finish_output(): what main() returns, stdout checked
+#include "support/write_file.hpp"  // replace_the_same_file(): --save and --boundary-csv apart
 
 namespace nn = scalargrad::nn;
 namespace support = scalargrad::support;
@@ -382,27 +383,6 @@ void check_writable(const std::string& path, const std::string& context) {
   const scalargrad::FileReplacement probe(path, context);
 }
 
-/// True when the files written to `a` and `b` would replace one file: the same path however
-/// spelt (`x`, `./x`, a symbolic link to it) or two hard links of one file. A device, a FIFO or
-/// one of this process's descriptors (`/dev/stdout`) is written into, not replaced, so two
-/// outputs may share one. Both paths have passed check_writable().
-bool replace_the_same_file(const std::string& a, const std::string& b) {
-  namespace fs = std::filesystem;
-  const auto in_place = [](const std::string& path) {
-    std::error_code ignored;
-    const fs::file_status status = fs::status(path, ignored);
-    if (fs::is_fifo(status) || fs::is_character_file(status) || fs::is_block_file(status)) return true;
-    return scalargrad::FileReplacement(path, "").in_place();  // (its new file is removed at once)
-  };
-  if (in_place(a) || in_place(b)) return false;
-  std::error_code error;
-  if (fs::exists(a, error) && fs::exists(b, error)) return fs::equivalent(a, b, error);
-  const fs::path full_a = fs::weakly_canonical(fs::absolute(a, error), error);
-  if (error) return a == b;
-  const fs::path full_b = fs::weakly_canonical(fs::absolute(b, error), error);
-  return error ? a == b : full_a == full_b;
-}
-
 int program_main(int argc, char** argv) {
   int status = 0;
   const std::optional<Setup> setup = read_command_line(argc, argv, status);
@@ -418,7 +398,7 @@ int program_main(int argc, char** argv) {
     // the end, so that an interrupted run leaves nothing beside them).
     if (!s.save.empty()) check_writable(s.save, model_file_context(s.save));
     if (!s.boundary_csv.empty()) check_writable(s.boundary_csv, csv_file_context(s.boundary_csv));
-    if (!s.save.empty() && !s.boundary_csv.empty() && replace_the_same_file(s.save, s.boundary_csv)) {
+    if (!s.save.empty() && !s.boundary_csv.empty() && support::replace_the_same_file(s.save, s.boundary_csv)) {
       print_usage_error("--save " + s.save + " and --boundary-csv " + s.boundary_csv +
                         " name the same file, whose model the CSV would replace: give them different names");
       return 2;

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
 
 #include <scalargrad/file.hpp>
@@ -49,6 +50,28 @@ inline void write_file(const std::filesystem::path& target, std::string_view tex
   AtomicFile file(target);
   file.stream().write(text.data(), static_cast<std::streamsize>(text.size()));
   file.commit();
+}
+
+/// True when the files written to `a` and `b` would replace one file: the same path however
+/// spelt (`x`, `./x`, a symbolic link to it) or two hard links of one file. A device, a FIFO or
+/// one of this process's descriptors (`/dev/stdout`) is written into, not replaced, so two
+/// outputs may share one. Both paths can be written (a FileReplacement is made for each and
+/// let go: a path that cannot be written throws scalargrad::Error).
+inline bool replace_the_same_file(const std::string& a, const std::string& b) {
+  namespace fs = std::filesystem;
+  const auto in_place = [](const std::string& path) {
+    std::error_code ignored;
+    const fs::file_status status = fs::status(path, ignored);
+    if (fs::is_fifo(status) || fs::is_character_file(status) || fs::is_block_file(status)) return true;
+    return scalargrad::FileReplacement(path, "").in_place();  // (its new file is removed at once)
+  };
+  if (in_place(a) || in_place(b)) return false;
+  std::error_code error;
+  if (fs::exists(a, error) && fs::exists(b, error)) return fs::equivalent(a, b, error);
+  const fs::path full_a = fs::weakly_canonical(fs::absolute(a, error), error);
+  if (error) return a == b;
+  const fs::path full_b = fs::weakly_canonical(fs::absolute(b, error), error);
+  return error ? a == b : full_a == full_b;
 }
 
 }  // namespace scalargrad::support

@@ -250,6 +250,19 @@ int run_grad(const GradOptions& options) {
     print_error(cat({"--svg: '", options.svg, name_missing ? "' has no name before .svg" : "' does not end in .svg"}));
     return kBadInput;
   }
+  if (!options.dot.empty() && !options.svg.empty()) {
+    bool same = false;
+    try {
+      same = scalargrad::support::replace_the_same_file(options.dot, options.svg);
+    } catch (const std::exception&) {
+      // a path that cannot be written: reported when it is written, as without --svg
+    }
+    if (same) {
+      print_error(cat({"--dot ", options.dot, " and --svg ", options.svg,
+                       " name the same file, whose DOT text the picture would replace: give them different names"}));
+      return kBadInput;
+    }
+  }
   if (!options.svg.empty() && scalargrad::render_backend().empty()) {
     print_error("--svg needs Graphviz, which is not installed (Debian: apt-get install graphviz)");
     return kFailure;
