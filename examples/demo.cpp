@@ -121,7 +121,6 @@ void print_usage_error(const std::string& message) {
   std::fprintf(stderr, "demo: %s\nUsage: demo [OPTIONS]   (demo --help lists them)\n", message.c_str());
 }
 
-
 /// Reads the command line. Returns the setup, or nothing with `status` set to the exit status
 /// to leave with: 0 after --help, 2 for a bad command line.
 std::optional<Setup> read_command_line(int argc, char** argv, int& status) {
