@@ -166,8 +166,8 @@ int program_main(int argc, char** argv) {
   std::filesystem::path out_dir = ".";
   double step = 0.01;
   app.add_option("--out", out_dir, "directory for activations.csv")->capture_default_str();
-  bool timing = true;
-  app.add_flag("!--no-timing", timing, "skip timing each function");
+  bool no_timing = false;  // (a plain flag: "!--no-timing" into `timing` showed as --no-timing{false} in --help)
+  app.add_flag("--no-timing", no_timing, "skip timing each function");
   app.add_option("--step", step, "grid spacing")->capture_default_str()->check(support::number_in(1e-4, 1.0));
   if (const std::optional<int> status = support::parse_command_line(app, argc, argv)) return *status;
 
@@ -206,7 +206,7 @@ int program_main(int argc, char** argv) {
       agree = false;
     }
   }
-  if (timing) {
+  if (!no_timing) {
     std::printf("\ncost of f(x) on plain doubles (closed form above; best of 5 passes over 10^6 inputs)\n");
     std::printf("%-17s %10s %12s\n", "function", "ns / call", "x relu");
     const std::vector<Function> all = functions();

@@ -137,7 +137,7 @@ std::optional<int> read_command_line(int argc, char** argv, GradOptions& options
                  "Print {\"value\": ..., \"grad\": {\"NAME\": ..., ...}} with full precision (--check's report "
                  "goes to stderr)");
   grad->add_option("--precision", options.precision, "Digits after the decimal point (not for --json)")
-      ->check(CLI::Range(0, 17))
+      ->check(scalargrad::support::whole_number(0, 17))  // as text: "1.5", "+5", "0x5" are no whole numbers
       ->capture_default_str();
   // Checked as text: CLI11 2.1 reads "-5" into a size_t as 2^64 - 5.
   const CLI::Validator whole_number_from_1(
@@ -232,6 +232,8 @@ int run_grad(const GradOptions& options) {
   // 1. Check all the input, before anything is computed or written.
   std::string at;  // every --at, joined by commas
   for (const std::string& item : options.at) {
+    // A blank --at gives nothing, wherever it stands (`--at ""` alone: no variables).
+    if (item.find_first_not_of(" \t\n\r\v\f") == std::string::npos) continue;
     if (!at.empty()) at += ',';
     at += item;
   }
