@@ -552,7 +552,7 @@ std::vector<double> bind_variables(const Expression& expression, std::string_vie
   std::vector<std::optional<double>> values(variables.size());
 
   // Items separated by commas; a text of blanks has none.
-  const bool blank = assignments.find_first_not_of(" \t\n\r\v\f") == std::string_view::npos;
+  const bool blank = is_blank(assignments);
   for (std::size_t begin = 0; !blank && begin <= assignments.size();) {
     std::size_t end = assignments.find(',', begin);
     if (end == std::string_view::npos) end = assignments.size();
@@ -636,6 +636,10 @@ std::string caret_lines(std::string_view text, std::size_t position, std::string
   pad(out, text.substr(0, std::min(position, text.size())));
   out += "^\n";
   return out;
+}
+
+bool is_blank(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char c) { return is_blank(c); });
 }
 
 }  // namespace scalargrad::cli

@@ -188,6 +188,8 @@ Value evaluate(const Expression& expression, std::span<const Value> variables);
 /// that is not a number (all Source::Assignments), and for a variable without a value (pointing
 /// at its first appearance, Source::Expression).
 std::vector<double> bind_variables(const Expression& expression, std::string_view assignments);
+/// True when `text` holds nothing but the language's blanks: as `assignments`, it has no item.
+bool is_blank(std::string_view text);
 
 // ---- 5. Messages --------------------------------------------------------------------------------
 

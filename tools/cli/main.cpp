@@ -233,7 +233,7 @@ int run_grad(const GradOptions& options) {
   std::string at;  // every --at, joined by commas
   for (const std::string& item : options.at) {
     // A blank --at gives nothing, wherever it stands (`--at ""` alone: no variables).
-    if (item.find_first_not_of(" \t\n\r\v\f") == std::string::npos) continue;
+    if (cli::is_blank(item)) continue;
     if (!at.empty()) at += ',';
     at += item;
   }
