@@ -48,7 +48,7 @@
 
 #include "support/options.hpp"     // whole_number(), number_in(), ...: checks that name the range
 #include "support/output.hpp"      // finish_output(): what main() returns, stdout checked
-#include "support/write_file.hpp"  // replace_the_same_file(): --save and --boundary-csv apart
+#include "support/write_file.hpp"  // probe_output(), same_file(): the outputs tried before training
 
 namespace nn = scalargrad::nn;
 namespace support = scalargrad::support;
@@ -368,20 +368,6 @@ std::string csv_text(const Boundary& b, const nn::Dataset& data) {
 std::string model_file_context(const std::string& path) { return "scalargrad::nn: cannot save model to '" + path + "'"; }
 std::string csv_file_context(const std::string& path) { return "cannot write " + path; }
 
-/// Throws now the Error that writing `path` at the end would throw if its new file cannot be
-/// made (a folder, a missing folder, no permission), so that a bad path fails before the
-/// training rather than after it. A FileReplacement made and let go at once (its new file is
-/// removed); a FIFO or a device is not tried, as opening one waits for its reader.
-void check_writable(const std::string& path, const std::string& context) {
-  std::error_code ignored;
-  const std::filesystem::file_status status = std::filesystem::status(path, ignored);
-  if (std::filesystem::is_fifo(status) || std::filesystem::is_character_file(status) ||
-      std::filesystem::is_block_file(status)) {
-    return;
-  }
-  const scalargrad::FileReplacement probe(path, context);
-}
-
 int program_main(int argc, char** argv) {
   int status = 0;
   const std::optional<Setup> setup = read_command_line(argc, argv, status);
@@ -395,9 +381,11 @@ int program_main(int argc, char** argv) {
     const std::unique_ptr<nn::Optimizer> optimizer = make_optimizer(s, model);
     // A path that cannot be written fails now, not after the training (the files are written at
     // the end, so that an interrupted run leaves nothing beside them).
-    if (!s.save.empty()) check_writable(s.save, model_file_context(s.save));
-    if (!s.boundary_csv.empty()) check_writable(s.boundary_csv, csv_file_context(s.boundary_csv));
-    if (!s.save.empty() && !s.boundary_csv.empty() && support::replace_the_same_file(s.save, s.boundary_csv)) {
+    const bool save_in_place = !s.save.empty() && support::probe_output(s.save, model_file_context(s.save));
+    const bool csv_in_place =
+        !s.boundary_csv.empty() && support::probe_output(s.boundary_csv, csv_file_context(s.boundary_csv));
+    if (!s.save.empty() && !s.boundary_csv.empty() && !save_in_place && !csv_in_place &&
+        support::same_file(s.save, s.boundary_csv)) {
       print_usage_error("--save " + s.save + " and --boundary-csv " + s.boundary_csv +
                         " name the same file, whose model the CSV would replace: give them different names");
       return 2;

@@ -52,20 +52,26 @@ inline void write_file(const std::filesystem::path& target, std::string_view tex
   file.commit();
 }
 
-/// True when the files written to `a` and `b` would replace one file: the same path however
-/// spelt (`x`, `./x`, a symbolic link to it) or two hard links of one file. A device, a FIFO or
-/// one of this process's descriptors (`/dev/stdout`) is written into, not replaced, so two
-/// outputs may share one. Both paths can be written (a FileReplacement is made for each and
-/// let go: a path that cannot be written throws scalargrad::Error).
-inline bool replace_the_same_file(const std::string& a, const std::string& b) {
+/// Throws now the Error that writing `path` later would throw if its new file cannot be made
+/// (a folder, a missing folder, no permission), so that a bad path fails before the work rather
+/// than after it: a FileReplacement made and let go at once (its new file is removed). Returns
+/// true when `path` is written into rather than replaced: a FIFO or a device (not tried, as
+/// opening one waits for its reader), or one of this process's descriptors (`/dev/stdout`).
+inline bool probe_output(const std::string& path, const std::string& context) {
+  std::error_code ignored;
+  const std::filesystem::file_status status = std::filesystem::status(path, ignored);
+  if (std::filesystem::is_fifo(status) || std::filesystem::is_character_file(status) ||
+      std::filesystem::is_block_file(status)) {
+    return true;
+  }
+  return scalargrad::FileReplacement(path, context).in_place();
+}
+
+/// True when two outputs that replace their targets (probe_output() false for both) replace one
+/// file: the same path however spelt (`x`, `./x`, a symbolic link to it) or two hard links of
+/// one file. (Outputs written in place may share one: `/dev/stdout` takes both in turn.)
+inline bool same_file(const std::string& a, const std::string& b) {
   namespace fs = std::filesystem;
-  const auto in_place = [](const std::string& path) {
-    std::error_code ignored;
-    const fs::file_status status = fs::status(path, ignored);
-    if (fs::is_fifo(status) || fs::is_character_file(status) || fs::is_block_file(status)) return true;
-    return scalargrad::FileReplacement(path, "").in_place();  // (its new file is removed at once)
-  };
-  if (in_place(a) || in_place(b)) return false;
   std::error_code error;
   if (fs::exists(a, error) && fs::exists(b, error)) return fs::equivalent(a, b, error);
   const fs::path full_a = fs::weakly_canonical(fs::absolute(a, error), error);

@@ -255,7 +255,9 @@ int run_grad(const GradOptions& options) {
   if (!options.dot.empty() && !options.svg.empty()) {
     bool same = false;
     try {
-      same = scalargrad::support::replace_the_same_file(options.dot, options.svg);
+      namespace support = scalargrad::support;
+      same = !support::probe_output(options.dot, "") && !support::probe_output(options.svg, "") &&
+             support::same_file(options.dot, options.svg);
     } catch (const std::exception&) {
       // a path that cannot be written: reported when it is written, as without --svg
     }
