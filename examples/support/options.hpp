@@ -153,34 +153,41 @@ inline CLI::Validator list_of(const CLI::Validator& item) {
       "LIST");
 }
 
+/// f(item) for each item of a comma list, in order ("2,,3" has an empty second item).
+template <typename F>
+void for_each_item(std::string_view text, F f) {
+  while (true) {
+    const std::size_t comma = text.find(',');
+    f(text.substr(0, comma));
+    if (comma == std::string_view::npos) return;
+    text.remove_prefix(comma + 1);
+  }
+}
+
 /// The items of a comma list that list_of() accepted, read with `read` (read_whole_number or
 /// read_finite_number).
 template <typename T, typename Read>
 std::vector<T> split_list(std::string_view text, Read read) {
   std::vector<T> items;
-  while (true) {
-    const std::size_t comma = text.find(',');
+  for_each_item(text, [&](std::string_view item) {
     T value{};
-    read(text.substr(0, comma), value);
+    read(item, value);
     items.push_back(value);
-    if (comma == std::string_view::npos) return items;
-    text.remove_prefix(comma + 1);
-  }
+  });
+  return items;
 }
 
 /// The whole numbers of a comma list of numbers and ranges that list_of(whole_number_or_range())
 /// accepted, in order, each range counted up: "2-4,10" gives 2, 3, 4, 10.
 inline std::vector<std::uint64_t> split_ranges(std::string_view text) {
   std::vector<std::uint64_t> items;
-  while (true) {
-    const std::size_t comma = text.find(',');
+  for_each_item(text, [&](std::string_view item) {
     std::uint64_t first = 0;
     std::uint64_t last = 0;
-    read_whole_range(text.substr(0, comma), first, last);
+    read_whole_range(item, first, last);
     for (std::uint64_t k = first; k <= last; ++k) items.push_back(k);
-    if (comma == std::string_view::npos) return items;
-    text.remove_prefix(comma + 1);
-  }
+  });
+  return items;
 }
 
 }  // namespace scalargrad::support
