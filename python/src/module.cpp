@@ -579,18 +579,10 @@ PyObject* value_init_method(PyObject* self, PyObject* args, PyObject* kwargs) no
                     "Parameter, super().__init__())");
     return nullptr;
   }
-  const Py_ssize_t n = PyTuple_GET_SIZE(args);
-  PyObject* with_self = PyTuple_New(n + 1);
-  if (with_self == nullptr) return nullptr;
-  Py_INCREF(self);
-  PyTuple_SET_ITEM(with_self, 0, self);
-  for (Py_ssize_t i = 0; i < n; ++i) {
-    PyObject* item = PyTuple_GET_ITEM(args, i);
-    Py_INCREF(item);
-    PyTuple_SET_ITEM(with_self, i + 1, item);
-  }
-  PyObject* result = PyObject_Call(pybind11_value_init_method, with_self, kwargs);
-  Py_DECREF(with_self);
+  PyObject* bound = PyMethod_New(pybind11_value_init_method, self);  // self goes first
+  if (bound == nullptr) return nullptr;
+  PyObject* result = PyObject_Call(bound, args, kwargs);
+  Py_DECREF(bound);
   return result;
 }
 
@@ -1067,7 +1059,6 @@ PYBIND11_MODULE(_scalargrad, m) {
            py::arg("slope") = 0.01, "x for x > 0, slope x otherwise; d/dx = 1 or slope (slope at 0).")
       .def("elu", [](py::handle self, double alpha) { return box(value_of(self).elu(alpha)); }, py::arg("alpha") = 1.0,
            "x for x > 0, alpha (e^x - 1) otherwise.");
-
   value_type = reinterpret_cast<PyTypeObject*>(value.ptr());
   value_tinfo = py::detail::get_type_info(typeid(sg::Value));
 
