@@ -19,6 +19,7 @@
 
 #include "file.hpp"
 #include "format.hpp"
+#include "size_check.hpp"
 
 namespace scalargrad::nn {
 
@@ -119,6 +120,7 @@ Dataset make_moons(std::size_t n, double noise, std::uint64_t seed, Labels label
   const std::size_t n_out = n / 2;
   const std::size_t n_in = n - n_out;
   Dataset data;
+  detail::check_vector_size(data.inputs, n, "make_moons cannot make", "points");
   data.inputs.reserve(n);
   data.labels.reserve(n);
   for (std::size_t i = 0; i < n_out; ++i) {

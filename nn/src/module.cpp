@@ -12,6 +12,7 @@
 #include <scalargrad/error.hpp>
 
 #include "format.hpp"
+#include "size_check.hpp"
 
 namespace scalargrad::nn {
 
@@ -171,6 +172,7 @@ Neuron::Neuron(std::size_t nin, Activation activation, Rng& rng, double bound)
     throw Error("scalargrad::nn: a Neuron draws its weights from uniform(-bound, bound), which needs a finite "
                 "bound >= 0, got " + detail::format_number(bound));
   }
+  detail::check_vector_size(weights_, nin, "a Neuron cannot have", "inputs");
   weights_.reserve(nin);
   for (std::size_t i = 0; i < nin; ++i) weights_.emplace_back(rng.uniform(-bound, bound));
 }
@@ -223,6 +225,7 @@ Layer::Layer(std::size_t nin, std::size_t nout, Activation activation, Init init
   if (nin == 0) throw Error("scalargrad::nn: a Layer needs at least one input");
   if (nout == 0) throw Error("scalargrad::nn: a Layer needs at least one neuron");
   const double bound = init_bound(init, nin, nout);
+  detail::check_vector_size(neurons_, nout, "a Layer cannot have", "neurons");
   neurons_.reserve(nout);
   for (std::size_t i = 0; i < nout; ++i) neurons_.emplace_back(nin, activation, rng, bound);
 }

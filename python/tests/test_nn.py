@@ -321,6 +321,13 @@ def test_bad_inputs():
         MLP(2, [4, 0, 1])
     with pytest.raises(sg.Error, match="a Layer needs at least one input"):
         Layer(0, 2)
+    # Regression: these raised "ValueError: vector::reserve", which named neither call nor number.
+    with pytest.raises(sg.Error, match="a Neuron cannot have 4611686018427387904 inputs, more than the "):
+        Neuron(2**62)
+    with pytest.raises(sg.Error, match="a Layer cannot have 4611686018427387904 neurons"):
+        MLP(2, [4, 2**62])
+    with pytest.raises(sg.Error, match="make_moons cannot make 4611686018427387904 points"):
+        nn.make_moons(2**62)
 
 
 def test_sizes_are_readable():

@@ -145,6 +145,9 @@ TEST(MakeMoons, FirstThreePointsOfSeedOneArePinned) {
 TEST(MakeMoons, RejectsFewerThanTwoPointsAndBadNoise) {
   EXPECT_THAT(ErrorMessage([] { (void)make_moons(1); }), HasSubstr("make_moons needs n >= 2"));
   EXPECT_THAT(ErrorMessage([] { (void)make_moons(0); }), HasSubstr("got 0"));
+  // Regression: this threw std::length_error "vector::reserve", naming neither call nor number.
+  EXPECT_THAT(ErrorMessage([] { (void)make_moons(std::size_t{1} << 62); }),
+              HasSubstr("make_moons cannot make 4611686018427387904 points, more than the "));
   EXPECT_THAT(ErrorMessage([] { (void)make_moons(10, -0.1); }),
               HasSubstr("noise must be >= 0 and finite, got -0.1"));
   EXPECT_THAT(ErrorMessage([] { (void)make_moons(10, std::numeric_limits<double>::quiet_NaN()); }),

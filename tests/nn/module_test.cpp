@@ -49,6 +49,7 @@ using scalargrad::nn::Parameter;
 using scalargrad::nn::parse_init;
 using scalargrad::nn::Rng;
 using ::testing::AllOf;
+using ::testing::Eq;
 using ::testing::HasSubstr;
 
 // ---- 1. Helpers ------------------------------------------------------------------------------
@@ -508,6 +509,23 @@ TEST(MLP, ConstructorRejectsEmptyShapesNamingTheProblem) {
   EXPECT_THAT(ErrorOf([] { (void)Neuron(0); }), HasSubstr("a Neuron needs at least one input"));
   EXPECT_THAT(ErrorOf([] { (void)Layer(0, 3); }), HasSubstr("a Layer needs at least one input"));
   EXPECT_THAT(ErrorOf([] { (void)Layer(3, 0); }), HasSubstr("a Layer needs at least one neuron"));
+}
+
+// Regression: a count no vector can hold threw std::length_error "vector::reserve", which named
+// neither the call nor the number (Python showed "ValueError: vector::reserve").
+TEST(MLP, ConstructorRejectsCountsNoVectorCanHoldNamingTheCount) {
+  const std::size_t huge = std::size_t{1} << 62;
+  const std::string max_parameters = std::to_string(std::vector<Parameter>().max_size());
+  const std::string max_neurons = std::to_string(std::vector<Neuron>().max_size());
+  EXPECT_THAT(ErrorOf([&] { (void)Neuron(huge); }),
+              Eq("scalargrad::nn: a Neuron cannot have 4611686018427387904 inputs, more than the " + max_parameters +
+                 " a vector can hold"));
+  EXPECT_THAT(ErrorOf([&] { (void)Layer(2, huge); }),
+              Eq("scalargrad::nn: a Layer cannot have 4611686018427387904 neurons, more than the " + max_neurons +
+                 " a vector can hold"));
+  EXPECT_THAT(ErrorOf([&] { (void)Layer(huge, 2); }), HasSubstr("a Neuron cannot have 4611686018427387904 inputs"));
+  EXPECT_THAT(ErrorOf([&] { (void)MLP(2, {4, huge}); }), HasSubstr("a Layer cannot have 4611686018427387904 neurons"));
+  EXPECT_THAT(ErrorOf([&] { (void)MLP(huge, {4}); }), HasSubstr("a Neuron cannot have 4611686018427387904 inputs"));
 }
 
 TEST(Neuron, FromAGeneratorDrawsItsWeightsInOrderWithinTheBound) {

@@ -26,8 +26,8 @@ enum class Labels {
 /// noise of standard deviation `noise` added to each coordinate. The same seed gives the same
 /// points with the same C math library (the circles and the noise use cos, sin, log and sqrt,
 /// whose last bit may differ between libraries); weights (nn::Rng::uniform) use none.
-/// Throws Error if n < 2, if noise is negative or not finite, or if it is so large (near the
-/// largest double) that a coordinate overflows.
+/// Throws Error if n < 2 or more than a vector can hold, if noise is negative or not finite, or
+/// if it is so large (near the largest double) that a coordinate overflows.
 Dataset make_moons(std::size_t n = 100, double noise = 0.1, std::uint64_t seed = 1,
                    Labels labels = Labels::PlusMinusOne);
 

@@ -102,7 +102,7 @@ std::ostream& operator<<(std::ostream& out, const Module& module);
 class Neuron : public Module {
  public:
   /// nin weights drawn from uniform(-bound, bound) with `rng`, bias 0. Throws Error if nin is
-  /// 0 or bound is negative or not finite.
+  /// 0 or more than a vector of Parameters can hold, or if bound is negative or not finite.
   Neuron(std::size_t nin, Activation activation, Rng& rng, double bound = 1.0);
   /// As above with a generator seeded by `seed` (micrograd's uniform(-1, 1) by default).
   explicit Neuron(std::size_t nin, Activation activation = Activation::relu(), std::uint64_t seed = 1);
@@ -152,7 +152,7 @@ class Neuron : public Module {
 class Layer : public Module {
  public:
   /// Weights drawn with `rng` as `init` says for fan_in = nin, fan_out = nout, neuron by
-  /// neuron. Throws Error if nin or nout is 0.
+  /// neuron. Throws Error if nin or nout is 0, or more than a vector can hold.
   Layer(std::size_t nin, std::size_t nout, Activation activation, Init init, Rng& rng);
   Layer(std::size_t nin, std::size_t nout, Activation activation = Activation::relu(),
         Init init = Init::Uniform, std::uint64_t seed = 1);
@@ -207,6 +207,7 @@ class MLP : public Module {
       Activation output = Activation::linear(), Init init = Init::Uniform, std::uint64_t seed = 1);
   /// One activation per layer. Both constructors throw Error, before drawing any weight, if nin
   /// is 0, sizes is empty or holds a 0 (naming the layer), or activations.size() != sizes.size().
+  /// A size no vector can hold throws Error from the Layer or Neuron that would hold it.
   MLP(std::size_t nin, std::vector<std::size_t> sizes, std::vector<Activation> activations,
       Init init = Init::Uniform, std::uint64_t seed = 1);
 
