@@ -289,9 +289,15 @@ int collect_gvc_message(char* message) {
   return 0;
 }
 
-/// Lays out `text` with dot and writes it to `out` in `format`, through libgvc.
-void draw_with_gvc(const std::string& text, const std::string& format, const fs::path& out,
-                   const fs::path& target) {
+/// The type of gvRenderData()'s length: unsigned int up to Graphviz 2.x, size_t from 3.0 on.
+template <typename Length>
+Length render_length_of(int (*)(GVC_t*, Agraph_t*, const char*, char**, Length*));
+using RenderLength = decltype(render_length_of(&gvRenderData));
+
+/// Lays out `text` with dot and returns the picture in `format`, through libgvc. Graphviz draws
+/// into memory, not into the file: its file output calls exit(1) when a write fails (a full disk,
+/// a file-size limit), which would end the caller's program; the caller writes the bytes.
+std::string draw_with_gvc(const std::string& text, const std::string& format, const fs::path& target) {
   const std::lock_guard<std::mutex> lock(gvc_mutex);
   std::string messages;
   gvc_messages = &messages;
@@ -304,10 +310,15 @@ void draw_with_gvc(const std::string& text, const std::string& format, const fs:
   } restore{agseterrf(&collect_gvc_message)};
 
   int status = -1;
+  std::string picture;
   if (GVC_t* gvc = gvc_context()) {
     if (Agraph_t* graph = agmemread(text.c_str())) {
       if (gvLayout(gvc, graph, "dot") == 0) {
-        status = gvRenderFilename(gvc, graph, format.c_str(), out.string().c_str());
+        char* data = nullptr;
+        RenderLength length = 0;
+        status = gvRenderData(gvc, graph, format.c_str(), &data, &length);
+        if (status == 0 && data != nullptr) picture.assign(data, length);
+        gvFreeRenderData(data);
         gvFreeLayout(gvc, graph);
       }
       agclose(graph);
@@ -317,6 +328,7 @@ void draw_with_gvc(const std::string& text, const std::string& format, const fs:
     throw Error(message_about("scalargrad: render: Graphviz (libgvc) could not draw ", target,
                               graphviz_says(messages)));
   }
+  return picture;
 }
 #endif
 
@@ -619,9 +631,9 @@ void render(const Value& root, const std::filesystem::path& path, const DotOptio
   const std::string format = format_of(path);
 #if SCALARGRAD_HAVE_GVC
   const std::string text = to_dot(root, options);
-  // Graphviz writes the new file by name; a failed render() leaves the old one as it was.
+  // A failed render() leaves the old file as it was: the picture is drawn first, then written.
   FileReplacement file(path, concat({"scalargrad: render: cannot write ", detail::quoted(path)}));
-  draw_with_gvc(text, format, file.path(), path);
+  file.write(draw_with_gvc(text, format, path));
   file.commit();
 #else
   const std::optional<fs::path> program = find_dot_program();

@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -31,6 +32,7 @@
 #include <vector>
 
 #include <fcntl.h>          // open
+#include <sys/resource.h>   // setrlimit
 #include <sys/stat.h>       // mknod, mkfifo
 #include <sys/sysmacros.h>  // makedev
 #include <unistd.h>
@@ -898,6 +900,33 @@ TEST_F(Render, LibgvcFailingIsAnErrorWithItsMessageAndKeepsTheOldFile) {
   EXPECT_EXIT(scenario(), ::testing::ExitedWithCode(0),
       "message \\[scalargrad: render: Graphviz \\(libgvc\\) could not draw '.*neuron\\.svg': "
       ".*Layout type: \"dot\" not recognized.*\\] old file kept");
+}
+
+// Regression: with libgvc, Graphviz wrote the file itself and called exit(1) when a write failed
+// (a full disk, a file-size limit), ending the caller's program and leaving its new file behind.
+TEST_F(Render, AWriteThatFailsIsAnErrorAndKeepsTheOldFile) {
+  SKIP_WITHOUT_GRAPHVIZ();
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  const auto scenario = [&](const std::string& name) {
+    const fs::path picture = dir_ / name;
+    std::ofstream(picture) << "old";
+    Value y = 2.0;
+    for (int i = 0; i < 30; ++i) y = (y * 1.01 + 0.5).tanh();  // a picture of more than 2000 bytes
+    std::signal(SIGXFSZ, SIG_IGN);
+    const rlimit limit{2000, 2000};
+    if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) std::_Exit(2);
+    const std::string message = ErrorMessage([&] { scalargrad::render(y, picture); });
+    const bool untouched = ReadFile(picture) == "old" && Files() == std::vector<std::string>{name};
+    std::fprintf(stderr, "message [%s] old file %s\n", message.c_str(), untouched ? "kept" : "CHANGED");
+    fs::remove_all(dir_);
+    std::_Exit(untouched ? 0 : 1);
+  };
+  for (const std::string name : {"chain.svg", "chain.png", "chain.pdf"}) {
+    EXPECT_EXIT(scenario(name), ::testing::ExitedWithCode(0),
+                "message \\[scalargrad: render: cannot write '.*" + name + "': cannot write '.*" + name +
+                    "\\.tmp-[0-9a-f]+': File too large\\] old file kept")
+        << name;
+  }
 }
 
 TEST_F(Render, WithoutGraphvizSaysToInstallIt) {

@@ -54,7 +54,7 @@ std::string to_dot(const Value& root, const DotOptions& options = {});
 /// Writes the picture of to_dot(root, options) to `path`, in the format its extension names
 /// (.svg, .png, .pdf, in any case), through Graphviz's dot layout: its library when scalargrad
 /// was built with it, else the `dot` program found on PATH (run directly, with no shell, the DOT
-/// text on its standard input). Graphviz writes the picture into a FileReplacement of `path`
+/// text on its standard input). The picture is written into a FileReplacement of `path`
 /// (<scalargrad/file.hpp>: a new file beside it, renamed over it once complete). Throws Error
 /// for another extension, when neither is available (saying to install graphviz), when Graphviz
 /// fails (with its message or exit status), or when the file cannot be written ("scalargrad:
