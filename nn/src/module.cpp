@@ -119,9 +119,14 @@ Init parse_init(std::string_view text) {
 }
 
 double init_bound(Init init, std::size_t fan_in, std::size_t fan_out) {
+  if (fan_in == 0 || fan_out == 0) {
+    throw Error("scalargrad::nn: init_bound needs fan_in > 0 and fan_out > 0, got fan_in = " + std::to_string(fan_in) +
+                ", fan_out = " + std::to_string(fan_out));
+  }
   switch (init) {
     case Init::Uniform: return 1.0;
-    case Init::Xavier: return std::sqrt(6.0 / static_cast<double>(fan_in + fan_out));
+    // The fans added as doubles: as size_t, SIZE_MAX + 1 wraps to 0 and the bound to inf.
+    case Init::Xavier: return std::sqrt(6.0 / (static_cast<double>(fan_in) + static_cast<double>(fan_out)));
     case Init::He: return std::sqrt(6.0 / static_cast<double>(fan_in));
   }
   return 1.0;

@@ -41,7 +41,15 @@ std::uint64_t Rng::next() {
 
 double Rng::uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
 
-double Rng::uniform(double low, double high) { return low + (high - low) * uniform(); }
+double Rng::uniform(double low, double high) {
+  const double u = uniform();
+  const double width = high - low;
+  if (std::isinf(width) && std::isfinite(low) && std::isfinite(high)) [[unlikely]] {
+    // Bounds near +-DBL_MAX: their distance overflows, half of it does not.
+    return 2.0 * (0.5 * low + (0.5 * high - 0.5 * low) * u);
+  }
+  return low + width * u;
+}
 
 double Rng::normal() {
   // Box-Muller; 1 - u is in (0, 1], so the logarithm is finite.

@@ -528,6 +528,16 @@ TEST(MLP, ConstructorRejectsCountsNoVectorCanHoldNamingTheCount) {
   EXPECT_THAT(ErrorOf([&] { (void)MLP(huge, {4}); }), HasSubstr("a Neuron cannot have 4611686018427387904 inputs"));
 }
 
+// Regression: a bound near the largest double gave the weights inf inf inf.
+TEST(Neuron, ABoundNearTheLargestDoubleGivesFiniteWeights) {
+  Rng rng(17);
+  const Neuron neuron(3, Activation::relu(), rng, 1e308);
+  for (const Parameter& w : neuron.weights()) {
+    EXPECT_TRUE(std::isfinite(w.data)) << w.data;
+    EXPECT_LE(std::abs(w.data), 1e308);
+  }
+}
+
 TEST(Neuron, FromAGeneratorDrawsItsWeightsInOrderWithinTheBound) {
   Rng rng(17), reference(17);
   const Neuron neuron(3, Activation::tanh(), rng, 0.5);
@@ -615,6 +625,22 @@ TEST(Init, WeightsAreWithinTheirBoundsAndBiasesZero) {
   // Xavier's bound is below He's, and below 1, for these layers: the three are told apart.
   EXPECT_LT(init_bound(Init::Xavier, 16, 32), init_bound(Init::He, 16, 32));
   EXPECT_LT(init_bound(Init::He, 16, 32), 1.0);
+}
+
+// Regression: init_bound(Xavier, SIZE_MAX, 1) added the fans as size_t (wrapping to 0) and gave
+// inf, so a Layer of SIZE_MAX inputs blamed "a finite bound" the user never passed; a fan of 0
+// gave inf too.
+TEST(Init, BoundRejectsAFanOfZeroAndDoesNotOverflow) {
+  const std::size_t huge = std::numeric_limits<std::size_t>::max();
+  EXPECT_GT(init_bound(Init::Xavier, huge, 1), 0.0);
+  EXPECT_LT(init_bound(Init::Xavier, huge, 1), 1e-9);
+  for (const Init init : {Init::Uniform, Init::Xavier, Init::He}) {
+    EXPECT_THAT(ErrorOf([&] { (void)init_bound(init, 0, 5); }),
+                Eq("scalargrad::nn: init_bound needs fan_in > 0 and fan_out > 0, got fan_in = 0, fan_out = 5"));
+    EXPECT_THAT(ErrorOf([&] { (void)init_bound(init, 3, 0); }), HasSubstr("got fan_in = 3, fan_out = 0"));
+  }
+  EXPECT_THAT(ErrorOf([&] { (void)Layer(huge, 1, Activation::relu(), Init::Xavier); }),
+              HasSubstr("a Neuron cannot have 18446744073709551615 inputs"));
 }
 
 TEST(Init, NamesRoundTripAndUnknownNamesThrow) {

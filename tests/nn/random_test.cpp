@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
+#include <algorithm>
 #include <vector>
 
 #include <scalargrad/error.hpp>
@@ -71,6 +73,32 @@ TEST(Rng, UniformWithBoundsStaysInThem) {
     ASSERT_GE(x, -2.0);
     ASSERT_LT(x, 5.0);
   }
+}
+
+// Regression: high - low overflowed for bounds near +-DBL_MAX, and every draw was +-inf (a Neuron
+// with bound 1e308 got the weights inf inf inf).
+TEST(Rng, UniformWithBoundsNearTheLargestDoubleStaysFiniteAndInThem) {
+  constexpr double kMax = std::numeric_limits<double>::max();
+  for (const double bound : {1e308, kMax}) {
+    Rng rng(3), reference(3);
+    double lowest = kMax, highest = -kMax;
+    for (int i = 0; i < 10000; ++i) {
+      const double x = rng.uniform(-bound, bound);
+      ASSERT_TRUE(std::isfinite(x)) << bound << " draw " << i;
+      ASSERT_GE(x, -bound);
+      ASSERT_LE(x, bound);
+      // Where the unit draw is u, the point is -bound + 2 bound u, up to rounding.
+      const double u = reference.uniform();
+      ASSERT_NEAR(x / bound, 2.0 * u - 1.0, 1e-15) << i;
+      lowest = std::min(lowest, x);
+      highest = std::max(highest, x);
+    }
+    EXPECT_LT(lowest, -0.99 * bound);  // the whole range is drawn from
+    EXPECT_GT(highest, 0.99 * bound);
+  }
+  // Ordinary bounds keep their exact formula (weights stay the same for a seed).
+  Rng rng(5), reference(5);
+  EXPECT_EQ(rng.uniform(-1.0, 1.0), -1.0 + 2.0 * reference.uniform());
 }
 
 TEST(Rng, BelowIsLessThanN) {

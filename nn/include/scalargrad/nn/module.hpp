@@ -54,7 +54,8 @@ enum class Init {
 std::string_view init_name(Init init);
 /// Parses init_name()'s names; throws Error listing them for anything else.
 Init parse_init(std::string_view text);
-/// The bound b of uniform(-b, b) for a layer of fan_in inputs and fan_out outputs.
+/// The bound b of uniform(-b, b) for a layer of fan_in inputs and fan_out outputs: 1 (Uniform),
+/// sqrt(6 / (fan_in + fan_out)) (Xavier), sqrt(6 / fan_in) (He). Throws Error if a fan is 0.
 double init_bound(Init init, std::size_t fan_in, std::size_t fan_out);
 
 /// Anything with parameters.
