@@ -57,6 +57,10 @@ Value mse_loss(std::span<const Value> predictions, std::span<const double> targe
   std::vector<Value> terms;
   terms.reserve(predictions.size());
   for (std::size_t i = 0; i < predictions.size(); ++i) {
+    if (!std::isfinite(targets[i])) {
+      throw Error("scalargrad::nn: mse_loss: target " + std::to_string(i) + " is " + format_number(targets[i]) +
+                  "; targets must be finite");
+    }
     const Value error = predictions[i] - targets[i];
     terms.push_back(error * error);  // one variable used twice: d/dp = 2 (p - t)
   }
@@ -91,9 +95,17 @@ Value l2_penalty(const Module& model, double alpha) {
 
 double accuracy(std::span<const Value> scores, std::span<const double> labels) {
   check_batch("accuracy", "scores", scores.size(), labels.size());
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    if (labels[i] != -1.0 && labels[i] != 0.0 && labels[i] != 1.0) {
+      throw Error("scalargrad::nn: accuracy: label " + std::to_string(i) + " is " + format_number(labels[i]) +
+                  "; labels must be -1 or 1 (with scores), or 0 or 1 (with logits)");
+    }
+  }
   std::size_t correct = 0;
   for (std::size_t i = 0; i < scores.size(); ++i) {
-    if ((scores[i].data() > 0.0) == (labels[i] > 0.0)) ++correct;
+    // A NaN score is on neither side: wrong whatever the label (a diverged model scores 0).
+    const double s = scores[i].data();
+    if (!std::isnan(s) && (s > 0.0) == (labels[i] > 0.0)) ++correct;
   }
   return static_cast<double>(correct) / static_cast<double>(scores.size());
 }

@@ -31,6 +31,7 @@ using scalargrad::nn::bce_with_logits_loss;
 using scalargrad::nn::hinge_loss;
 using scalargrad::nn::l2_penalty;
 using scalargrad::nn::mse_loss;
+using ::testing::Eq;
 using ::testing::HasSubstr;
 
 using Loss = std::function<Value(std::span<const Value>, std::span<const double>)>;
@@ -356,6 +357,24 @@ TEST(Accuracy, ScoreZeroCountsAsNegative) {
   EXPECT_DOUBLE_EQ(accuracy(Leaves({0.0}), std::vector<double>{1.0}), 0.0);
 }
 
+// Regression: a NaN score compared as "not > 0", so a diverged model that scores NaN everywhere
+// reported 50% on balanced labels.
+TEST(Accuracy, ANaNScoreCountsAsWrongForEitherLabel) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_DOUBLE_EQ(accuracy(Leaves({nan, nan, nan, nan}), std::vector<double>{-1, -1, 1, 1}), 0.0);
+  EXPECT_DOUBLE_EQ(accuracy(Leaves({nan, nan}), std::vector<double>{0, 1}), 0.0);
+  EXPECT_DOUBLE_EQ(accuracy(Leaves({nan, -2.0, 3.0}), std::vector<double>{-1, -1, 1}), 2.0 / 3.0);
+}
+
+TEST(Accuracy, ALabelOtherThanMinusOneZeroOrOneNamesIndexAndValue) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_THAT(ErrorMessage([&] { (void)accuracy(Leaves({1.0, 2.0}), std::vector<double>{1.0, nan}); }),
+              Eq("scalargrad::nn: accuracy: label 1 is nan; labels must be -1 or 1 (with scores), or 0 or 1 "
+                 "(with logits)"));
+  EXPECT_THAT(ErrorMessage([&] { (void)accuracy(Leaves({1.0, 2.0}), std::vector<double>{2.0, 7.0}); }),
+              HasSubstr("accuracy: label 0 is 2; labels must be"));
+}
+
 // ---- Misuse ---------------------------------------------------------------------------------
 TEST(LossErrors, SizeMismatchNamesBothSizes) {
   const std::vector<Value> three = Leaves({1.0, 2.0, 3.0});
@@ -373,6 +392,17 @@ TEST(LossErrors, EmptyBatchIsAnError) {
     EXPECT_THAT(ErrorMessage([&] { (void)loss(none, no_labels); }), HasSubstr("and 0 labels"));
   }
   EXPECT_THAT(ErrorMessage([&] { (void)accuracy(none, no_labels); }), HasSubstr("got 0 scores and 0 labels"));
+}
+
+// Regression: a NaN target gave a NaN loss, and the next optimizer step put NaN in every weight.
+TEST(LossErrors, MseTargetThatIsNotFiniteNamesIndexAndValue) {
+  const double inf = std::numeric_limits<double>::infinity();
+  EXPECT_THAT(ErrorMessage([&] {
+                (void)mse_loss(Leaves({1.0, 2.0}), std::vector<double>{0.5, std::numeric_limits<double>::quiet_NaN()});
+              }),
+              Eq("scalargrad::nn: mse_loss: target 1 is nan; targets must be finite"));
+  EXPECT_THAT(ErrorMessage([&] { (void)mse_loss(Leaves({1.0}), std::vector<double>{-inf}); }),
+              HasSubstr("mse_loss: target 0 is -inf"));
 }
 
 TEST(LossErrors, HingeLabelOtherThanPlusMinusOneNamesIndexAndValue) {

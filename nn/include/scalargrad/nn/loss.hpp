@@ -13,7 +13,7 @@ namespace scalargrad::nn {
 
 /// micrograd's max-margin loss: mean over i of relu(1 - y_i s_i), labels y_i in {-1, +1}.
 Value hinge_loss(std::span<const Value> scores, std::span<const double> labels);
-/// mean over i of (p_i - t_i)^2.
+/// mean over i of (p_i - t_i)^2. Throws Error naming the first target that is not finite.
 Value mse_loss(std::span<const Value> predictions, std::span<const double> targets);
 /// Binary cross-entropy on logits z_i with labels y_i in {0, 1}: mean of
 /// softplus(z) - y z = -[y log s(z) + (1 - y) log(1 - s(z))], stable for any |z|.
@@ -24,7 +24,8 @@ Value bce_with_logits_loss(std::span<const Value> logits, std::span<const double
 /// alpha >= 0 and finite.
 Value l2_penalty(const Module& model, double alpha);
 /// Fraction of i with (s_i > 0) == (y_i > 0): for ±1 labels with scores, and for 0/1 labels
-/// with logits.
+/// with logits. A NaN score counts as wrong. Throws Error naming the first label that is not
+/// -1, 0 or 1.
 double accuracy(std::span<const Value> scores, std::span<const double> labels);
 
 }  // namespace scalargrad::nn
