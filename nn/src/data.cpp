@@ -19,7 +19,7 @@
 
 #include "file.hpp"
 #include "format.hpp"
-#include "size_check.hpp"
+#include "checks.hpp"
 
 namespace scalargrad::nn {
 

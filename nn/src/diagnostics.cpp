@@ -5,23 +5,51 @@
 
 #include <scalargrad/error.hpp>
 
+#include "checks.hpp"
+
 namespace scalargrad::nn {
 
+namespace {
+
+/// sqrt(sum of g^2) over a layer's weight gradients. The plain sum, unless it overflowed or came
+/// near the subnormals (gradients above ~1e154 or below ~1e-146); then the sum of (g / m)^2
+/// times m, for m the largest |g|, which does neither (a vanishing gradient of 1e-170 reads as
+/// such, not as 0).
+double layer_grad_norm(const Layer& layer) {
+  double squares = 0.0;
+  for (const Neuron& neuron : layer.neurons()) {
+    for (const Parameter& w : neuron.weights()) squares += w.grad * w.grad;
+  }
+  constexpr double kSmallestSafe = 0x1p-968;  // 2^54 times the smallest normal double
+  if (squares >= kSmallestSafe && std::isfinite(squares)) return std::sqrt(squares);
+  double largest = 0.0;
+  for (const Neuron& neuron : layer.neurons()) {
+    for (const Parameter& w : neuron.weights()) largest = std::fmax(largest, std::fabs(w.grad));
+  }
+  if (largest == 0.0 || !std::isfinite(largest)) return std::sqrt(squares);  // 0 (all zero), inf or NaN
+  double scaled = 0.0;
+  for (const Neuron& neuron : layer.neurons()) {
+    for (const Parameter& w : neuron.weights()) {
+      const double r = w.grad / largest;
+      scaled += r * r;
+    }
+  }
+  return largest * std::sqrt(scaled);
+}
+
+}  // namespace
+
 std::vector<double> weight_grad_norms(const MLP& model) {
+  detail::check_has_layers(model.layers().size());
   std::vector<double> norms;
   norms.reserve(model.layers().size());
-  for (const Layer& layer : model.layers()) {
-    double squares = 0.0;
-    for (const Neuron& neuron : layer.neurons()) {
-      for (const Parameter& w : neuron.weights()) squares += w.grad * w.grad;
-    }
-    norms.push_back(std::sqrt(squares));
-  }
+  for (const Layer& layer : model.layers()) norms.push_back(layer_grad_norm(layer));
   return norms;
 }
 
 std::vector<std::vector<std::size_t>> positive_counts(const MLP& model,
                                                       std::span<const std::vector<double>> inputs) {
+  detail::check_has_layers(model.layers().size());
   std::vector<std::vector<std::size_t>> counts;
   counts.reserve(model.layers().size());
   for (const Layer& layer : model.layers()) counts.emplace_back(layer.nout(), 0);

@@ -12,7 +12,7 @@
 #include <scalargrad/error.hpp>
 
 #include "format.hpp"
-#include "size_check.hpp"
+#include "checks.hpp"
 
 namespace scalargrad::nn {
 
@@ -353,18 +353,8 @@ MLP::MLP(std::size_t nin, std::vector<std::size_t> sizes, std::vector<Activation
   }
 }
 
-namespace {
-
-void check_has_layers(const std::vector<Layer>& layers) {
-  if (layers.empty()) {
-    throw Error("scalargrad::nn: this MLP was moved from and has no layers; assign a model to it before using it");
-  }
-}
-
-}  // namespace
-
 std::vector<Value> MLP::operator()(std::span<const Value> x) const {
-  check_has_layers(layers_);
+  detail::check_has_layers(layers_.size());
   check_inputs("MLP", nin_, x.size());
   std::vector<Value> out = layers_.front()(x);
   for (std::size_t i = 1; i < layers_.size(); ++i) out = layers_[i](out);
@@ -372,7 +362,7 @@ std::vector<Value> MLP::operator()(std::span<const Value> x) const {
 }
 
 std::vector<Value> MLP::operator()(std::span<const double> x) const {
-  check_has_layers(layers_);
+  detail::check_has_layers(layers_.size());
   check_inputs("MLP", nin_, x.size());
   return (*this)(to_values(x));
 }
@@ -383,14 +373,14 @@ Value MLP::score(std::span<const Value> x) const {
 }
 
 Value MLP::score(std::span<const double> x) const {
-  check_has_layers(layers_);
+  detail::check_has_layers(layers_.size());
   check_inputs("MLP", nin_, x.size());
   return score(to_values(x));
 }
 
 template <typename Input>
 std::vector<Value> MLP::batch_of(std::span<const Input> xs, std::size_t points) const {
-  check_has_layers(layers_);
+  detail::check_has_layers(layers_.size());
   check_batch("MLP", nin_, xs.size(), points);
   // Every layer for a chunk of points, then the next chunk (Note [Batch chunks]); a layer's own
   // chunks are never smaller, so it takes each of these whole.
@@ -451,7 +441,7 @@ std::vector<Number> one_after_the_other(std::span<const std::vector<Number>> poi
 }  // namespace
 
 void MLP::check_one_output(std::string_view who, std::string_view instead) const {
-  check_has_layers(layers_);
+  detail::check_has_layers(layers_.size());
   if (nout() != 1) {
     throw Error("scalargrad::nn: " + std::string(who) + "() needs an MLP with one output, this one has " +
                 std::to_string(nout()) + "; use " + std::string(instead) + " for all outputs");

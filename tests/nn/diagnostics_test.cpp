@@ -72,6 +72,48 @@ TEST(WeightGradNorms, AreZeroBeforeAnyBackward) {
   EXPECT_THAT(weight_grad_norms(model), ElementsAre(0.0, 0.0, 0.0));
 }
 
+// Regression: the squares were summed unscaled, so gradients of 1e160 gave a norm of inf and
+// gradients of 1e-170 a norm of 0 (a vanishing gradient that read as exactly none).
+TEST(WeightGradNorms, NeitherOverflowNorUnderflowAtExtremeGradients) {
+  MLP model(2, {2, 1});
+  for (const double g : {1e160, 1e-170, 1e300, 5e-324}) {
+    for (Parameter* p : model.parameters()) p->grad = g;
+    // Layer 1 has 4 weights, layer 2 has 2: norms 2g and sqrt(2) g.
+    const std::vector<double> norms = weight_grad_norms(model);
+    ASSERT_EQ(norms.size(), 2u);
+    if (g == 5e-324) {  // the smallest subnormal: each weight's g exactly, scaled back exactly
+      EXPECT_EQ(norms[0], 2.0 * g);
+      EXPECT_GT(norms[1], 0.0);
+      continue;
+    }
+    EXPECT_DOUBLE_EQ(norms[0], 2.0 * g) << g;
+    EXPECT_DOUBLE_EQ(norms[1], std::sqrt(2.0) * g) << g;
+  }
+  // Mixed sizes in one layer: the largest sets the scale, the small ones still count.
+  const std::vector<Parameter*> params = model.parameters();  // layer 1: w w b, w w b; layer 2: w w b
+  for (Parameter* p : params) p->grad = 0.0;
+  params[0]->grad = 3e200;
+  params[1]->grad = -4e200;
+  EXPECT_DOUBLE_EQ(weight_grad_norms(model)[0], 5e200);
+  // Ordinary gradients keep the plain sum's bits.
+  params[0]->grad = 0.1;
+  params[1]->grad = 0.2;
+  EXPECT_EQ(weight_grad_norms(model)[0], std::sqrt(0.1 * 0.1 + 0.2 * 0.2));
+}
+
+// Regression: a moved-from MLP (no layers) gave empty results, where every other use throws.
+TEST(Diagnostics, AMovedFromMlpIsAnError) {
+  MLP model(2, {2, 1});
+  const MLP other = std::move(model);
+  const std::vector<std::vector<double>> inputs = {{1.0, 2.0}};
+  const std::string expected =
+      "scalargrad::nn: this MLP was moved from and has no layers; assign a model to it before using it";
+  EXPECT_EQ(ErrorMessage([&] { (void)weight_grad_norms(model); }), expected);  // NOLINT(bugprone-use-after-move)
+  EXPECT_EQ(ErrorMessage([&] { (void)positive_counts(model, inputs); }), expected);
+  EXPECT_EQ(ErrorMessage([&] { (void)dead_neurons(model, inputs); }), expected);
+  EXPECT_EQ(other.layers().size(), 2u);
+}
+
 // ---- 2. positive_counts and dead_neurons ---------------------------------------------------
 
 // A 2-3-1 ReLU network whose dead neurons are known on inputs in [-1, 1]^2:

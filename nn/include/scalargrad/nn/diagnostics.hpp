@@ -11,8 +11,10 @@
 namespace scalargrad::nn {
 
 /// The Euclidean norm of the gradient of each layer's weights (biases and PReLU slopes left
-/// out), first layer first: sqrt(sum over the layer's weights w of w.grad^2). Read it after
-/// backward(); a norm that shrinks towards the input is a vanishing gradient.
+/// out), first layer first: sqrt(sum over the layer's weights w of w.grad^2), scaled where that
+/// sum would overflow or underflow (gradients near 1e154 or 1e-146 and beyond). Read it after
+/// backward(); a norm that shrinks towards the input is a vanishing gradient. Throws Error for
+/// a moved-from MLP, as positive_counts() and dead_neurons() do.
 std::vector<double> weight_grad_norms(const MLP& model);
 
 /// For every neuron of every layer (first layer first), on how many of `inputs` its

@@ -1,4 +1,4 @@
-// A count checked against what a std::vector can hold, before reserve() (private: not installed).
+// Argument checks shared by nn's sources (private: not installed).
 #pragma once
 
 #include <cstddef>
@@ -19,6 +19,13 @@ void check_vector_size(const std::vector<T>& v, std::size_t n, std::string_view 
   if (n > v.max_size()) {
     throw Error("scalargrad::nn: " + std::string(what) + " " + std::to_string(n) + " " + std::string(items) +
                 ", more than the " + std::to_string(v.max_size()) + " a vector can hold");
+  }
+}
+
+/// Throws Error unless an MLP has layers: only a moved-from MLP has none.
+inline void check_has_layers(std::size_t layers) {
+  if (layers == 0) {
+    throw Error("scalargrad::nn: this MLP was moved from and has no layers; assign a model to it before using it");
   }
 }
 
