@@ -52,6 +52,28 @@ GradcheckReport gradcheck(const GradcheckFunction& f, std::span<const double> in
     throw Error(concat({"scalargrad: gradcheck: ", std::to_string(names.size()), " names for ",
                         std::to_string(inputs.size()), " inputs; give one name per input, or none"}));
   }
+  if (!f) throw Error("scalargrad: gradcheck: f is empty (a std::function holding no function)");
+  // Each step must move its input, both ways, and its difference quotient must not overflow:
+  // else the numeric derivative is 0 or NaN, and the report would blame the analytic one.
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const double x = inputs[i];
+    const std::string name = names.empty() ? concat({"x", std::to_string(i)}) : names[i];
+    if (!std::isfinite(x)) {
+      throw Error(concat({"scalargrad: gradcheck: input ", name, " is ", detail::shortest(x),
+                          "; finite differences need finite inputs"}));
+    }
+    const double h = eps * std::max(1.0, std::abs(x));
+    if (!std::isfinite(2.0 * h) || !std::isfinite(x + h) || !std::isfinite(x - h)) {
+      throw Error(concat({"scalargrad: gradcheck: eps ", detail::shortest(eps), " is too large for input ", name,
+                          " = ", detail::shortest(x), ": the step h = ", detail::shortest(h),
+                          " overflows; use a smaller eps (the default is 1e-6)"}));
+    }
+    if (x + h == x || x - h == x) {
+      throw Error(concat({"scalargrad: gradcheck: eps ", detail::shortest(eps), " is too small for input ", name,
+                          " = ", detail::shortest(x), ": x + h rounds to x for h = ", detail::shortest(h),
+                          "; use a larger eps (the default is 1e-6)"}));
+    }
+  }
 
   // 1. The analytic gradient: one forward pass on labelled leaves, one backward().
   std::vector<Value> leaves;

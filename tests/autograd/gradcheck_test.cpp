@@ -20,6 +20,7 @@
 namespace {
 
 using scalargrad::gradcheck;
+using scalargrad::GradcheckFunction;
 using scalargrad::GradcheckReport;
 using scalargrad::NoGradGuard;
 using scalargrad::Value;
@@ -202,6 +203,39 @@ TEST(Gradcheck, RejectsBadArgumentsWithAClearError) {
   const std::vector<std::string> one_name = {"a"};
   EXPECT_EQ(ErrorMessage([&] { (void)gradcheck(f, at, 1e-6, 1e-5, one_name); }),
             "scalargrad: gradcheck: 1 names for 2 inputs; give one name per input, or none");
+}
+
+// Regression: a step lost in rounding gave numeric 0, and one that overflowed numeric NaN; the
+// report then said FAILED, blaming the analytic derivative. An empty std::function threw
+// std::bad_function_call.
+TEST(Gradcheck, RejectsAStepThatCannotMeasureAnythingNamingTheInput) {
+  const std::vector<double> at = {1.0, 2.0};
+  int calls = 0;
+  const auto f = [&calls](std::span<const Value> v) {
+    ++calls;
+    return v[0] * v[1];
+  };
+  EXPECT_EQ(ErrorMessage([&] { (void)gradcheck(f, at, 1e-20); }),
+            "scalargrad: gradcheck: eps 1e-20 is too small for input x0 = 1: x + h rounds to x for h = 1e-20; use a "
+            "larger eps (the default is 1e-6)");
+  const std::vector<std::string> names = {"a", "b"};
+  EXPECT_EQ(ErrorMessage([&] { (void)gradcheck(f, at, 1e308, 1e-5, names); }),
+            "scalargrad: gradcheck: eps 1e+308 is too large for input a = 1: the step h = 1e+308 overflows; use a "
+            "smaller eps (the default is 1e-6)");
+  // At 0 the step is absolute, and a tiny one still moves the input.
+  const std::vector<double> zeros = {0.0, 0.0};
+  EXPECT_TRUE(gradcheck(f, zeros, 1e-300).passed);
+  calls = 0;
+  const std::vector<double> with_nan = {1.0, std::numeric_limits<double>::quiet_NaN()};
+  EXPECT_EQ(ErrorMessage([&] { (void)gradcheck(f, with_nan); }),
+            "scalargrad: gradcheck: input x1 is nan; finite differences need finite inputs");
+  const std::vector<double> with_inf = {-std::numeric_limits<double>::infinity(), 1.0};
+  EXPECT_THAT(ErrorMessage([&] { (void)gradcheck(f, with_inf); }), HasSubstr("input x0 is -inf"));
+  EXPECT_EQ(ErrorMessage([&] { (void)gradcheck(GradcheckFunction(), at); }),
+            "scalargrad: gradcheck: f is empty (a std::function holding no function)");
+  EXPECT_EQ(calls, 0);  // every check comes before f is called
+  // The smallest steps that still move the inputs are taken.
+  EXPECT_TRUE(gradcheck(f, at, 1e-9).passed);
 }
 
 }  // namespace

@@ -39,8 +39,10 @@ using GradcheckFunction = std::function<Value(std::span<const Value>)>;
 /// Evaluates f at `inputs` (as labelled leaves named `names`, or x0, x1, ...), calls
 /// backward(), and compares each input's gradient with a central finite difference of step
 /// eps * max(1, |x|) (relative for large inputs, whose absolute eps would be lost in rounding)
-/// computed in plain doubles through f. Throws Error if eps or tolerance is not
-/// positive and finite, or if names are given but not one per input.
+/// computed in plain doubles through f. Throws Error, before calling f, if eps or tolerance is
+/// not positive and finite, if names are given but not one per input, if f is empty, if an
+/// input is not finite, or if an input's step is lost in rounding (x + h == x) or overflows
+/// (naming the input).
 GradcheckReport gradcheck(const GradcheckFunction& f, std::span<const double> inputs, double eps = 1e-6,
                           double tolerance = 1e-5, std::span<const std::string> names = {});
 
