@@ -122,9 +122,16 @@ void Adam::step() {
 // ---- Schedule -------------------------------------------------------------------------------------
 double linear_decay(std::size_t step, std::size_t steps, double start, double end) {
   if (steps == 0) throw Error("scalargrad::nn: linear_decay: steps must be > 0, got 0");
+  if (!std::isfinite(start)) bad_argument("linear_decay", "start", "finite", start);
+  if (!std::isfinite(end)) bad_argument("linear_decay", "end", "finite", end);
   // Past the last step the rate stays at that of step `steps` (about `end`, as PyTorch's LinearLR
   // stays at its end) rather than going on down: 1.0 - 0.9 * 150 / 100 would be negative.
   step = std::min(step, steps);
+  const double fraction = static_cast<double>(step) / static_cast<double>(steps);
+  if (!std::isfinite(start - end)) [[unlikely]] {
+    // Ends near +-DBL_MAX, whose difference overflows: the same line, weighted.
+    return start * (1.0 - fraction) + end * fraction;
+  }
   // Evaluated left to right as micrograd's `1.0 - 0.9*k/100`, so that the defaults agree bit for bit.
   return start - (start - end) * static_cast<double>(step) / static_cast<double>(steps);
 }

@@ -233,4 +233,18 @@ TEST(OptimizerErrors, LinearDecayNeedsAtLeastOneStep) {
   EXPECT_THAT(ErrorMessage([] { (void)linear_decay(0, 0); }), HasSubstr("linear_decay: steps must be > 0, got 0"));
 }
 
+// Regression: linear_decay(0, 100, inf, 0.1) gave NaN, and ends near +-DBL_MAX, whose difference
+// overflows, gave NaN at step 0 and -inf at the last.
+TEST(OptimizerErrors, LinearDecayNeedsFiniteEndsAndHandlesTheLargest) {
+  const double inf = std::numeric_limits<double>::infinity();
+  EXPECT_EQ(ErrorMessage([&] { (void)linear_decay(0, 100, inf, 0.1); }),
+            "scalargrad::nn: linear_decay: start must be finite, got inf");
+  EXPECT_EQ(ErrorMessage([&] { (void)linear_decay(0, 100, 1.0, std::numeric_limits<double>::quiet_NaN()); }),
+            "scalargrad::nn: linear_decay: end must be finite, got nan");
+  EXPECT_EQ(linear_decay(0, 100, 1e308, -1e308), 1e308);
+  EXPECT_EQ(linear_decay(50, 100, 1e308, -1e308), 0.0);
+  EXPECT_EQ(linear_decay(100, 100, 1e308, -1e308), -1e308);
+  EXPECT_EQ(linear_decay(25, 100, 1e308, -1e308), 0.5e308);
+}
+
 }  // namespace

@@ -63,7 +63,7 @@ class Adam : public Optimizer {
 /// micrograd's schedule: start - (start - end) * step / steps (1.0 - 0.9 * k / 100 by default),
 /// and the rate of step `steps` (`end`, up to rounding) for any later step: training past the
 /// schedule keeps its last rate, as with PyTorch's LinearLR, instead of going on down to
-/// negative rates. Throws Error if steps is 0.
+/// negative rates. Throws Error if steps is 0 or if start or end is not finite.
 double linear_decay(std::size_t step, std::size_t steps, double start = 1.0, double end = 0.1);
 
 }  // namespace scalargrad::nn
