@@ -91,12 +91,18 @@ std::uint64_t fresh_bits() {
   return bits;
 }
 
-/// `path` + ".tmp-" + 16 hex digits.
+/// `path` + ".tmp-" + 16 hex digits, in path's folder. A file name longer than 234 bytes is cut
+/// to its first 234 first: file systems take names of up to 255 bytes, and the name the caller
+/// gave may be one of them.
 fs::path temporary_name(const fs::path& path) {
+  constexpr std::size_t kNameMax = 255;
+  constexpr std::size_t kSuffix = 21;  // ".tmp-" and 16 hex digits
   std::uint64_t bits = fresh_bits();
   std::string hex(16, '0');
   for (auto digit = hex.rbegin(); digit != hex.rend(); ++digit, bits >>= 4) *digit = "0123456789abcdef"[bits & 15];
-  fs::path name = path;
+  std::string file_name = path.filename().string();
+  if (file_name.size() > kNameMax - kSuffix) file_name.resize(kNameMax - kSuffix);
+  fs::path name = path.parent_path() / file_name;
   name += ".tmp-";
   name += hex;
   return name;
@@ -130,6 +136,7 @@ void FileReplacement::Close::operator()(std::FILE* file) const noexcept { std::f
 
 FileReplacement::FileReplacement(std::filesystem::path target, std::string context)
     : target_(std::move(target)), context_(std::move(context)) {
+  if (target_.empty()) throw error("cannot write a file with an empty name");
   const Followed followed = follow_links(target_);  // a link stays a link: the file it leads to is replaced
   if (followed.error != 0) {
     // A loop, or more than 40 links: renaming would replace the last link by a file.

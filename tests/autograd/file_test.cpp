@@ -326,6 +326,40 @@ TEST_F(FileTest, AFolderIsRefusedBeforeAnythingIsWritten) {
   EXPECT_TRUE(fs::is_directory(dir_ / "folder" / "inside"));
 }
 
+// Regression: "" went as far as creating ".tmp-..." in the current folder, then failed to rename
+// it to "" ("cannot rename '.tmp-...' to '': No such file or directory").
+TEST_F(FileTest, AnEmptyTargetIsRefusedBeforeAnythingIsMade) {
+  const fs::path before = fs::current_path();
+  fs::current_path(dir_);
+  const std::string message = ErrorMessage([] { scalargrad::replace_file("", "x"); });
+  const std::string with_context = ErrorMessage([] { scalargrad::FileReplacement file("", "saving"); });
+  const std::vector<std::string> entries = Entries();
+  fs::current_path(before);
+  EXPECT_EQ(message, "cannot write a file with an empty name");
+  EXPECT_EQ(with_context, "saving: cannot write a file with an empty name");
+  EXPECT_EQ(entries, std::vector<std::string>{});
+}
+
+// Regression: a name of 255 bytes, which the file system takes, was refused: its new file's name
+// (21 bytes longer) was not ("cannot create '<name>.tmp-...': File name too long").
+TEST_F(FileTest, ANameOfTheLongestLengthIsReplaced) {
+  for (const std::size_t length : {234u, 235u, 255u}) {
+    const std::string name(length, 'n');
+    const fs::path target = dir_ / name;
+    Write(target, "old");
+    scalargrad::FileReplacement file(target);
+    EXPECT_EQ(file.path().parent_path(), dir_);
+    EXPECT_LE(file.path().filename().string().size(), 255u);
+    EXPECT_TRUE(file.path().filename().string().starts_with(std::string(std::min<std::size_t>(length, 234), 'n') + ".tmp-"))
+        << file.path();
+    file.write("new");
+    file.commit();
+    EXPECT_EQ(Read(target), "new") << length;
+    EXPECT_EQ(Entries(), std::vector<std::string>{name});
+    fs::remove(target);
+  }
+}
+
 TEST_F(FileTest, AMissingFolderIsAnErrorNamingTheNewFile) {
   const fs::path target = dir_ / "no such folder" / "out.txt";
   const std::string message = ErrorMessage([&] { scalargrad::replace_file(target, "x"); });

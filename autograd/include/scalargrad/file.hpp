@@ -16,8 +16,9 @@ namespace scalargrad {
 ///
 /// Opening a file for writing truncates it at once: a full disk, a file-size limit or a crash
 /// then leaves half a file where a good one was. A FileReplacement writes a new file beside the
-/// target instead, named target + ".tmp-" + 16 hex digits and created exclusively (never a file
-/// that was already there, nor a link's target), and commit() flushes it to disk and renames it
+/// target instead, named target + ".tmp-" + 16 hex digits (a file name longer than 234 bytes cut
+/// to its first 234, so that the new name keeps within 255 bytes) and created exclusively (never
+/// a file that was already there, nor a link's target), and commit() flushes it to disk and renames it
 /// over the target: POSIX makes the rename atomic, so a reader sees the whole old file or the
 /// whole new one. Destroyed without a successful commit(), it removes the new file and the
 /// target stays as it was.
@@ -43,6 +44,7 @@ namespace scalargrad {
 /// as after `mv`.
 ///
 /// Every failure throws Error naming the step, the file it concerned and the system's reason:
+///   "cannot write a file with an empty name"        (an empty target, before anything is made)
 ///   "cannot follow the links of '<target>': Too many levels of symbolic links" (or why a link
 ///                                                   could not be read)
 ///   "cannot look at '<file>': <reason>"             (e.g. a folder without search permission)
