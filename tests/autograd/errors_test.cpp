@@ -46,6 +46,16 @@ const auto kOtherThread = AllOf(HasSubstr("thread other than the one that record
 
 // ---- 1. Moved-from Values ----------------------------------------------------------------------
 
+// Regression: what() is a C string, so a message quoting user input that held a NUL byte ended
+// there ("...: column 2: '4", the reason lost).
+TEST(Errors, ANulByteInAMessageIsWrittenAsBackslashZero) {
+  using namespace std::string_literals;
+  const scalargrad::Error error("field '4\0' is not a number, nor '\0\0'"s);
+  EXPECT_STREQ(error.what(), "field '4\\0' is not a number, nor '\\0\\0'");
+  EXPECT_STREQ(scalargrad::Error("no NUL here").what(), "no NUL here");
+  EXPECT_STREQ(scalargrad::Error(std::string("at the end\0", 11)).what(), "at the end\\0");
+}
+
 TEST(Errors, MovedFromLeafThrowsOnEveryUse) {
   Value x = 2.0;
   const Value y = std::move(x);

@@ -195,6 +195,13 @@ class CsvTest : public ::testing::Test {
   fs::path dir_;
 };
 
+// Regression: the message ended at the NUL byte ("...:3: column 2: '4"), its reason lost.
+TEST_F(CsvTest, AFieldWithANulByteIsQuotedInFull) {
+  const fs::path path = dir_ / "nul.csv";
+  std::ofstream(path, std::ios::binary) << std::string("x1,x2,label\n1,2,1\n3,4\0,1\n", 25);
+  EXPECT_THAT(ErrorMessage([&] { (void)load_csv(path); }), AllOf(HasSubstr(":3: column 2: '4\\0'"), HasSubstr("not a number")));
+}
+
 TEST_F(CsvTest, RoundTripGivesIdenticalDoubles) {
   Dataset data = make_moons(64, 0.3, 9);
   // and numbers whose shortest text is tricky: subnormal, extremes, thirds, negative zero

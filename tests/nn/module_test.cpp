@@ -977,6 +977,9 @@ TEST(Activation, ParseRejectsUnknownNamesBadNumbersAndUnwantedParameters) {
                     HasSubstr("softplus")));
   EXPECT_THAT(ErrorOf([] { (void)Activation::parse(""); }), HasSubstr("unknown activation"));
   EXPECT_THAT(ErrorOf([] { (void)Activation::parse("ReLU"); }), HasSubstr("unknown activation 'ReLU'"));
+  // Regression: the message ended at the NUL byte ("unknown activation 'relu").
+  EXPECT_THAT(ErrorOf([] { (void)Activation::parse(std::string_view("relu\0x", 6)); }),
+              AllOf(HasSubstr("unknown activation 'relu\\0x'; valid: "), HasSubstr("softplus")));
   for (const char* bad : {"leaky_relu:abc", "leaky_relu:", "leaky_relu:0.1x", "prelu:nan", "leaky_relu: 0.1"}) {
     EXPECT_THAT(ErrorOf([&] { (void)Activation::parse(bad); }), HasSubstr("not a finite number")) << bad;
   }

@@ -203,6 +203,12 @@ TEST(ModelFormat, ToJsonIsStable) {
   EXPECT_NE(to_json(MLP(3, {8, 8, 2}, Activation::gelu(), Activation::sigmoid(), Init::Xavier, 12)), text);
 }
 
+// Regression: a key holding an escaped NUL ended the message at that byte, and the reason was lost.
+TEST(ModelFormat, AKeyWithANulIsNamedInFull) {
+  EXPECT_THAT(ErrorOf([] { (void)from_json(R"({"format":"scalargrad-mlp","version":1,"nin":1,"la\u0000yers":[]})"); }),
+              AllOf(HasSubstr("la\\0yers"), HasSubstr("unknown")));
+}
+
 TEST(ModelFormat, FromJsonNamesItsSourceInMessages) {
   EXPECT_THAT(ErrorOf([] { (void)from_json("[", "weights-from-the-cloud"); }), HasSubstr("weights-from-the-cloud"));
   EXPECT_THAT(ErrorOf([] { (void)from_json("["); }), HasSubstr("<json>"));

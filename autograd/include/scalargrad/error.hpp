@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -9,7 +10,18 @@ namespace scalargrad {
 /// Thrown for every misuse of the library; the message says what was wrong and what to do.
 class Error : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  /// The message, each NUL byte in it written as the two characters "\0": what() is a C string,
+  /// which would end at the first (a CSV field, a JSON key or a name quoted from a user's input).
+  explicit Error(const std::string& message) : std::runtime_error(without_nul(message)) {}
+  explicit Error(const char* message) : std::runtime_error(message) {}
+
+ private:
+  static std::string without_nul(std::string message) {
+    for (std::size_t i = message.find('\0'); i != std::string::npos; i = message.find('\0', i + 2)) {
+      message.replace(i, 1, "\\0");
+    }
+    return message;
+  }
 };
 
 /// Thrown under AnomalyGuard by the first op whose value, or whose gradient flowing back to an
