@@ -1,11 +1,7 @@
 #include <scalargrad/nn/data.hpp>
 
-#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <cstdio>
-#include <cstring>
-#include <memory>
 #include <numbers>
 #include <optional>
 #include <string>
@@ -33,37 +29,6 @@ double linspace_pi(std::size_t i, std::size_t n) {
   if (n == 1) return 0.0;
   if (i == n - 1) return std::numbers::pi;
   return static_cast<double>(i) * (std::numbers::pi / static_cast<double>(n - 1));
-}
-
-// ---- Files ----------------------------------------------------------------------------------
-struct FileCloser {
-  void operator()(std::FILE* file) const { std::fclose(file); }
-};
-using File = std::unique_ptr<std::FILE, FileCloser>;
-
-// Opens with the C library so that errno says why it failed.
-File open_file(const std::filesystem::path& path, const char* mode, std::string_view verb) {
-  errno = 0;
-  File file(std::fopen(path.string().c_str(), mode));
-  if (!file) {
-    const int error = errno;
-    throw Error("scalargrad::nn: cannot " + std::string(verb) + " '" + path.string() +
-                "': " + (error != 0 ? std::strerror(error) : "unknown error"));
-  }
-  return file;
-}
-
-std::string read_file(const std::filesystem::path& path) {
-  const File file = open_file(path, "rb", "open");
-  std::string text;
-  char buffer[1 << 16];
-  std::size_t got = 0;
-  while ((got = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) text.append(buffer, got);
-  if (std::ferror(file.get())) {
-    const int error = errno;
-    throw Error("scalargrad::nn: cannot read '" + path.string() + "': " + std::strerror(error));
-  }
-  return text;
 }
 
 // ---- CSV fields -----------------------------------------------------------------------------
@@ -157,7 +122,7 @@ Dataset make_moons(std::size_t n, double noise, std::uint64_t seed, Labels label
 
 // ---- CSV ------------------------------------------------------------------------------------
 Dataset load_csv(const std::filesystem::path& path) {
-  const std::string text = read_file(path);
+  const std::string text = detail::read_file(path, "");
   const std::string name = path.string();
   const auto fail = [&](std::size_t line, const std::string& what) {
     throw Error("scalargrad::nn: " + name + ":" + std::to_string(line) + ": " + what);

@@ -11,11 +11,9 @@
 #include <scalargrad/nn/serialize.hpp>
 
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
 #include <exception>
 #include <filesystem>
 #include <initializer_list>
@@ -23,7 +21,6 @@
 #include <random>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -59,8 +56,6 @@ constexpr std::uint64_t kVersion = 1;
   message += problem;
   throw Error(message);
 }
-
-std::string errno_text(int error) { return std::system_category().message(error); }
 
 /// The JSON path of element `index` of the array at `path`. (Appends rather than writing
 /// "[" + ... + "]", which trips GCC 12's false -Wrestrict warning, PR 105329.)
@@ -402,22 +397,6 @@ MLP build(const ModelSpec& spec) {
 
 // ---- 4. Files -------------------------------------------------------------------------------
 
-std::string read_file(const std::filesystem::path& path) {
-  std::FILE* file = std::fopen(path.string().c_str(), "rb");
-  if (file == nullptr) {
-    const int error = errno;
-    throw Error("scalargrad::nn: cannot open model file " + quoted(path) + ": " + errno_text(error));
-  }
-  std::string text;
-  char buffer[1 << 16];
-  std::size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, file)) > 0) text.append(buffer, n);
-  const int error = std::ferror(file) ? errno : 0;
-  std::fclose(file);
-  if (error != 0) throw Error("scalargrad::nn: cannot read model file " + quoted(path) + ": " + errno_text(error));
-  return text;
-}
-
 /// Throws Error if a parameter is NaN or infinite: JSON cannot hold it (nlohmann would write
 /// null, and the file would not load).
 void check_finite(double x, std::size_t layer, std::size_t neuron, std::string_view field) {
@@ -470,11 +449,11 @@ void save_model(const MLP& model, const std::filesystem::path& path) {
   scalargrad::replace_file(path, to_json(model), "scalargrad::nn: cannot save model to " + quoted(path));
 }
 
-MLP load_model(const std::filesystem::path& path) { return from_json(read_file(path), path.string()); }
+MLP load_model(const std::filesystem::path& path) { return from_json(detail::read_file(path, "model file "), path.string()); }
 
 void load_weights(MLP& model, const std::filesystem::path& path) {
   const std::string source = path.string();
-  const MLP loaded = from_json(read_file(path), source);
+  const MLP loaded = from_json(detail::read_file(path, "model file "), source);
 
   // The architecture must be the model's: name the first difference.
   const auto mismatch = [&](const std::string& what) {

@@ -202,6 +202,15 @@ TEST_F(CsvTest, AFieldWithANulByteIsQuotedInFull) {
   EXPECT_THAT(ErrorMessage([&] { (void)load_csv(path); }), AllOf(HasSubstr(":3: column 2: '4\\0'"), HasSubstr("not a number")));
 }
 
+TEST_F(CsvTest, AFileLargerThan256MiBIsRefusedNamingIt) {
+  const fs::path huge = dir_ / "huge.csv";
+  std::ofstream(huge) << "x1,x2,label\n";
+  fs::resize_file(huge, (std::size_t{256} << 20) + 1);  // sparse: no disk space used
+  EXPECT_EQ(ErrorMessage([&] { (void)load_csv(huge); }),
+            "scalargrad::nn: cannot read '" + huge.string() +
+                "': it holds more than 268435456 bytes (256 MiB), the most nn reads from a file");
+}
+
 TEST_F(CsvTest, RoundTripGivesIdenticalDoubles) {
   Dataset data = make_moons(64, 0.3, 9);
   // and numbers whose shortest text is tricky: subnormal, extremes, thirds, negative zero

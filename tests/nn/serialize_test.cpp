@@ -403,6 +403,30 @@ TEST_P(CorruptModelFile, IsRejectedWithItsMessageAndLeavesTheModelUntouched) {
 INSTANTIATE_TEST_SUITE_P(EveryKind, CorruptModelFile, ::testing::ValuesIn(CorruptFiles()),
                          [](const ::testing::TestParamInfo<CorruptFile>& info) { return info.param.name; });
 
+// Regression: load_model("/dev/zero") read until memory ran out, then threw std::bad_alloc
+// naming no file. A regular file is refused by its size, before anything is read.
+TEST_F(ModelFileTest, AFileLargerThan256MiBIsRefusedNamingIt) {
+  const fs::path huge = dir_ / "huge.json";
+  std::ofstream(huge) << "{";
+  fs::resize_file(huge, (std::size_t{256} << 20) + 1);  // sparse: no disk space used
+  const std::string expected = "scalargrad::nn: cannot read model file '" + huge.string() +
+                               "': it holds more than 268435456 bytes (256 MiB), the most nn reads from a file";
+  MLP model = SmallTarget();
+  const std::vector<std::uint64_t> before = State(model);
+  EXPECT_EQ(ErrorOf([&] { (void)load_model(huge); }), expected);
+  EXPECT_EQ(ErrorOf([&] { load_weights(model, huge); }), expected);
+  EXPECT_EQ(State(model), before);
+  // A device has no size: it is read up to the most, and refused there.
+  if (fs::exists("/dev/zero")) {
+    EXPECT_EQ(ErrorOf([] { (void)load_model("/dev/zero"); }),
+              "scalargrad::nn: cannot read model file '/dev/zero': it holds more than 268435456 bytes (256 MiB), the "
+              "most nn reads from a file");
+  }
+  // One byte less is read (and is not JSON).
+  fs::resize_file(huge, std::size_t{256} << 20);
+  EXPECT_THAT(ErrorOf([&] { (void)load_model(huge); }), HasSubstr("not JSON"));
+}
+
 TEST_F(ModelFileTest, TheCorruptFilesAreValidApartFromTheirDefect) {
   // The cases above edit this text: it must load, and into SmallTarget()'s architecture.
   const fs::path file = dir_ / "model.json";

@@ -35,7 +35,8 @@ Dataset make_moons(std::size_t n = 100, double noise = 0.1, std::uint64_t seed =
 /// are skipped; every row must have the same number of columns; lines end in \n, \r\n or a
 /// lone \r; a UTF-8 byte order mark is skipped). Throws Error naming the file, the line, the
 /// column and the reason for a bad row, and for a header with an empty name (a trailing comma;
-/// the unnamed index column pandas writes unless index=False, which would be read as an input).
+/// the unnamed index column pandas writes unless index=False, which would be read as an input),
+/// and for a file of more than 256 MiB (or a device that gives more).
 Dataset load_csv(const std::filesystem::path& path);
 /// Writes rows "x1,...,label" with a header, each number in the fewest digits that read back
 /// to the same double. Checks the data first (as many labels as rows, every row the same

@@ -24,9 +24,11 @@ MLP from_json(std::string_view text, std::string_view source = "<json>");
 /// "scalargrad::nn: cannot save model to '<path>': " and the step that failed) and leaves the
 /// file that was there untouched.
 void save_model(const MLP& model, const std::filesystem::path& path);
-/// Reads a model written by save_model().
+/// Reads a model written by save_model(). A file of more than 256 MiB (or a device that gives
+/// more, such as /dev/zero) is an Error, as is one that cannot be opened or read, naming it.
 MLP load_model(const std::filesystem::path& path);
-/// Reads the weights of a model file into `model`, whose architecture must be the file's.
+/// Reads the weights of a model file into `model`, whose architecture must be the file's (the
+/// file read as by load_model()).
 /// On any error, throws Error and leaves `model` untouched.
 void load_weights(MLP& model, const std::filesystem::path& path);
 
