@@ -64,7 +64,10 @@ std::string format_number(double x, int precision) {
   if (std::fabs(x) >= 1e6) return write(std::chars_format::scientific);
   std::string fixed = write(std::chars_format::fixed);
   const bool reads_zero = fixed.find_first_of("123456789") == std::string::npos;
-  return reads_zero && x != 0.0 ? write(std::chars_format::scientific) : fixed;
+  // Rounded up to 10^6 (999999.99999 at 4 decimals reads 1000000.0000): scientific, as 10^6 is.
+  const std::size_t integer_digits = fixed.find('.') == std::string::npos ? fixed.size() : fixed.find('.');
+  const bool reads_a_million = integer_digits - (x < 0.0 ? 1 : 0) > 6;
+  return (reads_zero && x != 0.0) || reads_a_million ? write(std::chars_format::scientific) : fixed;
 }
 
 /// Appends `text` for a DOT "quoted string" shown as a label: \ and " are escaped, & becomes

@@ -294,6 +294,10 @@ TEST(ToDot, TinyAndHugeNumbersSwitchToScientific) {
   EXPECT_EQ(data_of(0.3, 0), "3e-01");
   EXPECT_EQ(data_of(999999.5), "999999.5000");
   EXPECT_EQ(data_of(2.5e7), "2.5000e+07");
+  // Regression: rounded up to 10^6, these read 1000000.0000 and -1000000.
+  EXPECT_EQ(data_of(999999.99999), "1.0000e+06");
+  EXPECT_EQ(data_of(-999999.6, 0), "-1e+06");
+  EXPECT_EQ(data_of(-999999.4, 0), "-999999");
   EXPECT_EQ(data_of(-1e300), "-1.0000e+300");
   EXPECT_EQ(data_of(0.0), "0.0000");
   EXPECT_EQ(data_of(-0.0), "0.0000");
