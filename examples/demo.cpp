@@ -31,6 +31,7 @@
 #include <exception>
 #include <filesystem>
 #include <memory>
+#include <numeric>
 #include <optional>
 #include <ostream>
 #include <span>
@@ -186,6 +187,12 @@ std::optional<Setup> read_command_line(int argc, char** argv, int& status) {
     if (const std::size_t count = parameter_count(s.layer_sizes); s.load.empty() && count > kMaxParameters) {
       throw UsageError("--hidden " + hidden + ": the model would have " + std::to_string(count) +
                        " parameters, more than the limit of " + std::to_string(kMaxParameters));
+    }
+    if (s.load.empty()) {
+      const std::size_t neurons = std::accumulate(s.layer_sizes.begin(), s.layer_sizes.end(), std::size_t{0});
+      if (const auto message = support::graph_too_large(s.points, neurons, "use fewer --points or smaller --hidden")) {
+        throw UsageError("--points " + std::to_string(s.points) + " with --hidden " + hidden + ": " + *message);
+      }
     }
     s.hidden = nn::Activation::parse(activation);
     s.init = nn::parse_init(init);
@@ -378,6 +385,14 @@ int program_main(int argc, char** argv) {
     // The data: two interleaving half circles, label -1 (upper) and +1 (lower).
     const nn::Dataset data = nn::make_moons(s.points, s.noise, s.data_seed);
     nn::MLP model = make_model(s);
+    if (!s.load.empty()) {  // the file's model, known only now
+      std::size_t neurons = 0;
+      for (const nn::Layer& layer : model.layers()) neurons += layer.nout();
+      if (const auto message = support::graph_too_large(s.points, neurons, "use fewer --points")) {
+        print_usage_error("--points " + std::to_string(s.points) + " with the model of --load " + s.load + ": " + *message);
+        return 2;
+      }
+    }
     const std::unique_ptr<nn::Optimizer> optimizer = make_optimizer(s, model);
     // A path that cannot be written fails now, not after the training (the files are written at
     // the end, so that an interrupted run leaves nothing beside them).

@@ -259,6 +259,14 @@ int program_main(int argc, char** argv) {
       throw CLI::ValidationError("--table-depth", std::to_string(o.table_depth) + " is not one of --depths " + depths);
     }
     if (!listed) o.table_depth = *std::max_element(o.depths.begin(), o.depths.end());
+    // The deepest network: of part 1's depths, or part 2's when it trains.
+    std::size_t deepest = *std::max_element(o.depths.begin(), o.depths.end());
+    if (o.steps > 0) deepest = std::max(deepest, o.train_depth);
+    if (const auto message = support::graph_too_large(o.points, (deepest - 1) * kWidth + 1,
+                                                      "use fewer --points or smaller --depths or --train-depth")) {
+      throw CLI::ValidationError("--points", std::to_string(o.points) + " with depth " + std::to_string(deepest) +
+                                                 " (width " + std::to_string(kWidth) + "): " + *message);
+    }
   });
   if (status) return *status;
   try {

@@ -190,4 +190,33 @@ inline std::vector<std::uint64_t> split_ranges(std::string_view text) {
   return items;
 }
 
+/// The most neuron outputs (points times neurons) one step's graph may hold. Each costs about 100
+/// bytes of tape (68 to 110 measured on the demo), so this is about 1 GB; beyond it a run would
+/// end in std::bad_alloc, or in the system's out-of-memory killer, after minutes of work.
+inline constexpr std::uint64_t kMaxNeuronOutputs = 10'000'000;
+
+/// Why `points` points through a network of `neurons` neurons are too many for one step's graph
+/// ("one step's graph would hold 60100000 neuron outputs (100000 points through 601 neurons,
+/// about 6.0 GB at ~100 bytes each), more than the limit of 10000000: <fix>"); nothing if they
+/// are not.
+inline std::optional<std::string> graph_too_large(std::uint64_t points, std::uint64_t neurons, std::string_view fix) {
+  if (neurons == 0 || points <= kMaxNeuronOutputs / neurons) return std::nullopt;
+  const double outputs = static_cast<double>(points) * static_cast<double>(neurons);
+  char text[32];
+  std::string message = "one step's graph would hold ";
+  if (points <= std::numeric_limits<std::uint64_t>::max() / neurons) {
+    message += std::to_string(points * neurons);
+  } else {
+    std::snprintf(text, sizeof text, "%.3g", outputs);
+    message += text;
+  }
+  std::snprintf(text, sizeof text, "%.1f", outputs * 100.0 / 1e9);
+  message += " neuron outputs (" + std::to_string(points) + " points through " + std::to_string(neurons) +
+             " neurons, about ";
+  message += text;
+  message += " GB at ~100 bytes each), more than the limit of " + std::to_string(kMaxNeuronOutputs) + ": ";
+  message += fix;
+  return message;
+}
+
 }  // namespace scalargrad::support
