@@ -262,6 +262,15 @@ Value loss_of(const nn::MLP& model, std::span<const Value> scores, const nn::Dat
 }
 
 /// Accuracy as a whole percentage, rounded down: 100 only when every point is right.
+/// The loss with 4 decimals, and "nan" for a diverged one whatever its sign bit (printf writes
+/// "-nan" for 0.0 / 0.0 here).
+std::string loss_text(double loss) {
+  if (std::isnan(loss)) return "nan";
+  char text[64];
+  std::snprintf(text, sizeof text, "%.4f", loss);
+  return text;
+}
+
 long percent(double accuracy, std::size_t points) {
   const long right = std::lround(accuracy * static_cast<double>(points));
   return right * 100 / static_cast<long>(points);
@@ -432,7 +441,8 @@ int program_main(int argc, char** argv) {
       optimizer->step();
 
       if (!s.quiet) {
-        std::printf("step %3zu  loss %.4f  accuracy %ld%%\n", k, loss.data(), percent(accuracy, data.size()));
+        std::printf("step %3zu  loss %s  accuracy %ld%%\n", k, loss_text(loss.data()).c_str(),
+                    percent(accuracy, data.size()));
       }
     }
     const std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - start;
@@ -442,7 +452,7 @@ int program_main(int argc, char** argv) {
     {
       const scalargrad::NoGradGuard no_grad;
       const std::vector<Value> scores = scores_of(model, data);
-      std::printf("after %zu steps: loss %.4f  accuracy %ld%%\n", s.steps, loss_of(model, scores, data).data(),
+      std::printf("after %zu steps: loss %s  accuracy %ld%%\n", s.steps, loss_text(loss_of(model, scores, data).data()).c_str(),
                   percent(nn::accuracy(scores, data.labels), data.size()));
     }
     if (s.steps > 0) {
@@ -460,8 +470,15 @@ int program_main(int argc, char** argv) {
     std::optional<scalargrad::FileReplacement> model_file;
     std::optional<scalargrad::FileReplacement> csv_file;
     if (!s.save.empty()) {
+      std::string json;
+      try {
+        json = nn::to_json(model);  // as nn::save_model() writes it
+      } catch (const scalargrad::Error& e) {
+        // A diverged model: to_json() names the parameter that JSON cannot hold; say for which file.
+        throw std::runtime_error("--save " + s.save + ": " + e.what());
+      }
       model_file.emplace(s.save, model_file_context(s.save));
-      model_file->write(nn::to_json(model));  // as nn::save_model() writes it
+      model_file->write(json);
     }
     if (!s.boundary_csv.empty()) {
       csv_file.emplace(s.boundary_csv, csv_file_context(s.boundary_csv));

@@ -397,19 +397,22 @@ MLP build(const ModelSpec& spec) {
 
 // ---- 4. Files -------------------------------------------------------------------------------
 
+/// How to_json()'s errors start; save_model() puts the file in their place.
+constexpr std::string_view kCannotWrite = "scalargrad::nn: cannot write the model: ";
+
 /// Throws Error if a parameter is NaN or infinite: JSON cannot hold it (nlohmann would write
 /// null, and the file would not load).
 void check_finite(double x, std::size_t layer, std::size_t neuron, std::string_view field) {
   if (std::isfinite(x)) return;
-  throw Error("scalargrad::nn: cannot write the model: " + element(element("layers", layer) + ".neurons", neuron) +
-              "." + std::string(field) + " is " + format_number(x) + " (JSON has no NaN or infinity)");
+  throw Error(std::string(kCannotWrite) + element(element("layers", layer) + ".neurons", neuron) + "." +
+              std::string(field) + " is " + format_number(x) + " (JSON has no NaN or infinity)");
 }
 
 }  // namespace
 
 std::string to_json(const MLP& model) {
   if (model.layers().empty()) {  // a moved-from MLP: its file would not load
-    throw Error("scalargrad::nn: cannot write the model: it has no layers (it was moved from)");
+    throw Error(std::string(kCannotWrite) + "it has no layers (it was moved from)");
   }
   OrderedJson layers = OrderedJson::array();
   for (std::size_t i = 0; i < model.layers().size(); ++i) {
@@ -446,7 +449,16 @@ MLP from_json(std::string_view text, std::string_view source) {
 }
 
 void save_model(const MLP& model, const std::filesystem::path& path) {
-  scalargrad::replace_file(path, to_json(model), "scalargrad::nn: cannot save model to " + quoted(path));
+  const std::string context = "scalargrad::nn: cannot save model to " + quoted(path);
+  std::string text;
+  try {
+    text = to_json(model);
+  } catch (const Error& e) {  // a NaN weight, a moved-from model: name the file too
+    std::string_view why = e.what();
+    if (why.starts_with(kCannotWrite)) why.remove_prefix(kCannotWrite.size());
+    throw Error(context + ": " + std::string(why));
+  }
+  scalargrad::replace_file(path, text, context);
 }
 
 MLP load_model(const std::filesystem::path& path) { return from_json(detail::read_file(path, "model file "), path.string()); }
