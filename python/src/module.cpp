@@ -865,8 +865,12 @@ std::filesystem::path file_path(py::handle path, const char* who) {
   return std::filesystem::path(name);
 }
 
-/// The items of any iterable, in a new list.
-py::list to_list(py::handle items) {
+/// The items of any iterable, in a new list. TypeError "<who>: <name> must be <what>, not 'int'"
+/// for anything else (Python's own "'int' object is not iterable" names no call).
+py::list to_list(py::handle items, const char* who, const char* name, const char* what) {
+  if (!py::isinstance<py::iterable>(items)) {
+    throw py::type_error(std::string(who) + ": " + name + " must be " + what + ", not '" + type_name(items) + "'");
+  }
   py::list out;
   for (py::handle item : py::iter(items)) out.append(item);
   return out;
@@ -1254,10 +1258,10 @@ PYBIND11_MODULE(_scalargrad, m) {
       .def_property_readonly("nout", &nn::Layer::nout);
 
   py::class_<nn::MLP, nn::Module>(nnm, "MLP", "A multi-layer perceptron, micrograd's MLP(nin, nouts).")
-      .def(py::init([](const py::int_& nin, const py::iterable& nouts, py::handle activation,
+      .def(py::init([](const py::int_& nin, py::handle nouts, py::handle activation,
                        py::handle output_activation, const std::string& init, const py::int_& seed) {
              std::vector<std::size_t> sizes;
-             for (py::handle size : nouts) {
+             for (py::handle size : to_list(nouts, "MLP", "nouts", "a list of layer sizes, such as [16, 16, 1]")) {
                if (!py::isinstance<py::int_>(size)) {
                  throw py::type_error("MLP: nouts must hold whole numbers, got '" + type_name(size) + "'");
                }
@@ -1314,7 +1318,10 @@ PYBIND11_MODULE(_scalargrad, m) {
   nnm.def("accuracy", [](py::iterable scores, const std::vector<double>& labels) {
     return nn::accuracy(values_of(scores, "accuracy: scores"), labels);
   }, py::arg("scores"), py::arg("labels"), "Fraction of points with (s > 0) == (y > 0).");
-  nnm.def("linear_decay", &nn::linear_decay, py::arg("step"), py::arg("steps"), py::arg("start") = 1.0,
+  nnm.def("linear_decay", [](const py::int_& step, const py::int_& steps, double start, double end) {
+    return nn::linear_decay(size_number(step, "linear_decay", "step"), size_number(steps, "linear_decay", "steps"),
+                            start, end);
+  }, py::arg("step"), py::arg("steps"), py::arg("start") = 1.0,
           py::arg("end") = 0.1, "micrograd's learning rate: start - (start - end) * step / steps; after step `steps` it stays at that "
           "step's rate.");
 
@@ -1326,7 +1333,7 @@ PYBIND11_MODULE(_scalargrad, m) {
   using PySGD = KeepingOptimizer<nn::SGD>;
   py::class_<PySGD, nn::Optimizer>(nnm, "SGD", "data -= lr * (momentum v + grad + weight_decay data).")
       .def(py::init([](py::handle params, double lr, double momentum, double weight_decay) {
-             py::list kept = to_list(params);
+             py::list kept = to_list(params, "SGD", "parameters", "a list of Parameters, such as model.parameters()");
              std::vector<nn::Parameter*> ps = unwrap_parameters(kept, "SGD");
              return std::make_unique<PySGD>(std::move(kept), std::move(ps), lr, momentum, weight_decay);
            }),
@@ -1334,7 +1341,7 @@ PYBIND11_MODULE(_scalargrad, m) {
   using PyAdam = KeepingOptimizer<nn::Adam>;
   py::class_<PyAdam, nn::Optimizer>(nnm, "Adam", "Adam (Kingma & Ba), with bias correction.")
       .def(py::init([](py::handle params, double lr, double beta1, double beta2, double eps, double weight_decay) {
-             py::list kept = to_list(params);
+             py::list kept = to_list(params, "Adam", "parameters", "a list of Parameters, such as model.parameters()");
              std::vector<nn::Parameter*> ps = unwrap_parameters(kept, "Adam");
              return std::make_unique<PyAdam>(std::move(kept), std::move(ps), lr, beta1, beta2, eps, weight_decay);
            }),

@@ -401,6 +401,23 @@ def test_sgd_weight_decay_adds_decay_times_data_to_the_gradient():
         nn.SGD([Parameter(1.0)], lr=0.1, weight_decay=-1.0)
 
 
+def test_a_wrong_kind_of_argument_names_the_call():
+    # Regression: these said "'int' object is not iterable", or pybind11's "incompatible
+    # function arguments", naming neither the call nor the argument.
+    with pytest.raises(TypeError, match=re.escape("MLP: nouts must be a list of layer sizes, such as [16, 16, 1], not 'int'")):
+        MLP(2, 3)
+    with pytest.raises(TypeError, match=re.escape("SGD: parameters must be a list of Parameters, such as model.parameters(), not 'int'")):
+        nn.SGD(3, 0.1)
+    with pytest.raises(TypeError, match=re.escape("Adam: parameters must be a list of Parameters, such as model.parameters(), not 'NoneType'")):
+        nn.Adam(None)
+    with pytest.raises(ValueError, match=re.escape("linear_decay: step must be a whole number from 0 to 2**64 - 1, got -5")):
+        nn.linear_decay(-5, 100)
+    with pytest.raises(ValueError, match=re.escape("linear_decay: steps must be a whole number")):
+        nn.linear_decay(5, -100)
+    assert nn.linear_decay(5, 100) == pytest.approx(0.955)
+    assert nn.SGD(iter(MLP(2, [1]).parameters()), 0.1) is not None  # any iterable, as before
+
+
 def adam_reference(grads, data, lr, beta1, beta2, eps):
     """Kingma & Ba (2015), Algorithm 1, in plain Python: data after one step per grad."""
     m = v = 0.0
