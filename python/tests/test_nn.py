@@ -626,3 +626,35 @@ def test_errors_keep_their_message_when_it_is_not_utf8(tmp_path):
     with pytest.raises(sg.Error) as caught:
         MLP.load(str(latin1))
     assert str(caught.value) != "" and "latin1.json" in str(caught.value)
+
+
+def test_a_model_first_used_on_an_ended_thread_is_copied_to_go_on():
+    # docs/python.md, section 5: the Parameters belong to the thread that first used them, also
+    # after it ended; from_json(to_json()) is a copy with the same weights that belongs to none.
+    import threading
+
+    model = MLP(2, [3, 1], seed=5)
+
+    def train():
+        model([1.0, 2.0]).backward()
+
+    worker = threading.Thread(target=train)
+    worker.start()
+    worker.join()
+    with pytest.raises(sg.Error, match="a Value was used on a thread other than the one that recorded it"):
+        model([1.0, 2.0])
+    with pytest.raises(sg.Error, match="a Value was used on a thread other than the one that recorded it"):
+        model.parameters()  # each Parameter is a Value of the worker's
+    text = model.to_json()  # reads the weights as numbers: works on any thread
+    copy = MLP.from_json(text)
+    assert copy.to_json() == text
+    copy([1.0, 2.0]).backward()
+    assert any(p.grad != 0.0 for p in copy.parameters())
+
+
+def test_calling_init_again_changes_nothing():
+    # docs/python.md, section 5: pybind11 builds the C++ object once.
+    model = MLP(2, [3, 1])
+    before = repr(model)
+    model.__init__(3, [4])
+    assert repr(model) == before and model.nin == 2
