@@ -657,7 +657,7 @@ void Tape::sweep(std::uint32_t slot, std::uint32_t last, const std::uint8_t* mas
       case Op::Pow: {  // d(x^y)/dx = y x^(y-1), d(x^y)/dy = x^y ln x (0 at x = 0, y >= 0)
         const double x = v[a];
         const double y = v[b];
-        binary(g * (y == 0.0 ? 0.0 : y * std::pow(x, y - 1.0)), g * ((x == 0.0 && y >= 0.0) ? 0.0 : v[i] * std::log(x)));
+        binary(g * pow_dx(x, v[i], y), g * ((x == 0.0 && y >= 0.0) ? 0.0 : v[i] * std::log(x)));
         break;
       }
       case Op::Import: {  // a leaf: accumulate into it

@@ -739,6 +739,76 @@ TEST(PowOp, ExponentDerivativeIsZeroAtZeroBaseForNonNegativeExponents) {
   }
 }
 
+// Regression: d/dx was c pow(x, c - 1), and c - 1 rounds back to c above 2^53, so an odd power of
+// a negative x turned even: pow(-1, 2^54) had d/dx = +2^54 (a reviewer's probe). Now c y / x there.
+TEST(PowOp, DerivativeKeepsTheSignOfAnOddPowerAboveTwoToThe53) {
+  const double c = 0x1p54;  // even: x^c is even, its derivative odd
+  const Eval at_minus_one = EvalUnary([c](const Value& x) { return x.pow(c); }, -1.0);
+  EXPECT_EQ(at_minus_one.value, 1.0);
+  EXPECT_EQ(at_minus_one.grad, -c);
+  const Eval at_plus_one = EvalUnary([c](const Value& x) { return x.pow(c); }, 1.0);
+  EXPECT_EQ(at_plus_one.grad, c);
+  // Near -1: the power is about e^-2, the derivative c x^(c-1) = c y / x is negative.
+  const double x0 = -0.9999999999999999;
+  const Eval near = EvalUnary([c](const Value& x) { return x.pow(c); }, x0);
+  const long double reference = static_cast<long double>(c) * std::pow(static_cast<long double>(x0), static_cast<long double>(c) - 1.0L);
+  EXPECT_LT(near.grad, 0.0);
+  EXPECT_NEAR(near.grad / static_cast<double>(reference), 1.0, 1e-13);
+  // 2^53 + 2: the derivative overflows to -inf, not +inf.
+  const double odd_minus_one = 0x1p53 + 2.0;
+  EXPECT_EQ(EvalUnary([&](const Value& x) { return x.pow(odd_minus_one); }, -3.0).grad,
+            -std::numeric_limits<double>::infinity());
+  // The same through pow(Value, Value), for both operands.
+  Value x = -1.0;
+  Value y = c;
+  Value z = pow(x, y);
+  z.backward();
+  EXPECT_EQ(x.grad(), -c);
+  // Integer exponents below 2^53 keep the exact formula: 0.1^2 has d/dx 0.2, to the bit.
+  EXPECT_EQ(EvalUnary([](const Value& v) { return v.pow(2.0); }, 0.1).grad, 2.0 * 0.1);
+}
+
+// Regression: pow(-2, 1e-300) is NaN, but 1e-300 - 1 rounds to -1, so d/dx was finite (-5e-301).
+TEST(PowOp, ATinyExponentOfANegativeBaseHasANanDerivativeAsItsValue) {
+  const Eval e = EvalUnary([](const Value& x) { return x.pow(1e-300); }, -2.0);
+  EXPECT_TRUE(std::isnan(e.value));
+  EXPECT_TRUE(std::isnan(e.grad));
+  Value x = -2.0;
+  Value y = 1e-300;
+  pow(x, y).backward();
+  EXPECT_TRUE(std::isnan(x.grad()));
+  // A positive base: c x^(c-1) = c y / x, finite.
+  const Eval positive = EvalUnary([](const Value& v) { return v.pow(1e-300); }, 2.0);
+  EXPECT_EQ(positive.grad, 1e-300 * (positive.value / 2.0));
+}
+
+// Regression: gelu(-inf) and silu(-inf) were NaN (-inf * 0), and so were gelu'(+-inf) and
+// silu'(+-inf); the limits are those of large finite arguments.
+TEST(GeluAndSiluOps, TakeTheirLimitsAtPlusMinusInfinity) {
+  const double inf = std::numeric_limits<double>::infinity();
+  const auto gelu_of = [](const Value& x) { return x.gelu(); };
+  const auto silu_of = [](const Value& x) { return x.silu(); };
+  for (const auto& [name, f] : {std::pair<const char*, std::function<Value(const Value&)>>{"gelu", gelu_of},
+                                std::pair<const char*, std::function<Value(const Value&)>>{"silu", silu_of}}) {
+    const Eval hi = EvalUnary(f, inf);
+    EXPECT_EQ(hi.value, inf) << name;
+    EXPECT_EQ(hi.grad, 1.0) << name;
+    const Eval lo = EvalUnary(f, -inf);
+    EXPECT_EQ(lo.value, 0.0) << name;
+    EXPECT_TRUE(std::signbit(lo.value)) << name << ": -0, as at -800";
+    EXPECT_EQ(lo.grad, 0.0) << name;
+    // The same through the in-place forms that dense() uses.
+    std::vector<Value> xs = {Value(inf), Value(-inf)};
+    if (std::string_view(name) == "gelu") {
+      scalargrad::gelu_(xs);
+    } else {
+      scalargrad::silu_(xs);
+    }
+    EXPECT_EQ(xs[0].data(), inf) << name;
+    EXPECT_EQ(xs[1].data(), 0.0) << name;
+  }
+}
+
 // ---- 6. Large and small arguments ---------------------------------------------------------------
 
 TEST(SigmoidOp, IsExactAndHasFiniteDerivativeAtPlusMinus800) {

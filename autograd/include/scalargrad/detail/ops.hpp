@@ -6,6 +6,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string_view>
 
 namespace scalargrad::detail {
@@ -114,18 +115,30 @@ template <> struct Rule<Op::Gelu> {
   // gives x itself: erfc(-x) is a NaN of the other sign, and x86 keeps the first of two NaN
   // operands, whose order the compiler may choose: gelu() and gelu_() gave NaNs of opposite
   // signs, and so did dense() and the calls it stands for (a reviewer's probe).
-  static double f(double x) noexcept { return std::isnan(x) ? x : x * 0.5 * std::erfc(-x * kInvSqrt2); }
-  // gelu'(x) = Phi(x) + x phi(x), phi(x) = exp(-x^2/2)/sqrt(2 pi); x itself for a NaN x (above).
+  // At +-inf, the limits (inf and -0, as for large finite x): the formula would give -inf * 0.
+  static double f(double x) noexcept {
+    if (std::isnan(x)) return x;
+    if (std::isinf(x)) [[unlikely]] return x > 0.0 ? x : -0.0;
+    return x * 0.5 * std::erfc(-x * kInvSqrt2);
+  }
+  // gelu'(x) = Phi(x) + x phi(x), phi(x) = exp(-x^2/2)/sqrt(2 pi); x itself for a NaN x (above);
+  // the limits 1 and 0 at +-inf (the formula: +-inf * 0).
   static double df(double x, double) noexcept {
     if (std::isnan(x)) return x;
+    if (std::isinf(x)) [[unlikely]] return x > 0.0 ? 1.0 : 0.0;
     return 0.5 * std::erfc(-x * kInvSqrt2) + x * kInvSqrt2Pi * std::exp(-0.5 * x * x);
   }
 };
 template <> struct Rule<Op::Silu> {
   static constexpr std::string_view name = "silu";
-  static double f(double x) noexcept { return x * stable_sigmoid(x); }
-  // silu'(x) = s(x) (1 + x (1 - s(x)))
+  // At -inf, the limit -0 (as for large finite x): the formula would give -inf * 0.
+  static double f(double x) noexcept {
+    if (x == -std::numeric_limits<double>::infinity()) [[unlikely]] return -0.0;
+    return x * stable_sigmoid(x);
+  }
+  // silu'(x) = s(x) (1 + x (1 - s(x))); the limits 1 and -0 at +-inf (the formula: +-inf * 0).
   static double df(double x, double) noexcept {
+    if (std::isinf(x)) [[unlikely]] return x > 0.0 ? 1.0 : -0.0;
     const double s = stable_sigmoid(x);
     return s * (1.0 + x * (1.0 - s));
   }
@@ -163,11 +176,23 @@ template <> struct Rule<Op::RDivC> {
   static double f(double x, double c) noexcept { return c / x; }
   static double df(double x, double y, double) noexcept { return -y / x; }  // d(c/x)/dx = -c/x^2
 };
+/// d(x^c)/dx = c x^(c-1), given y = x^c: exactly 0 for c = 0, also at x = 0 (PyTorch's
+/// convention). Where c - 1 is not exact (|c| > 2^53, or c so small that c - 1 rounds to -1),
+/// x^(c-1) would be the power of another exponent: an odd power of a negative x turned even
+/// (pow(-1, 2^54) had d/dx = +2^54), or a finite value where x^c is NaN (pow(-2, 1e-300));
+/// there c (y / x) is used instead, for x != 0.
+inline double pow_dx(double x, double y, double c) noexcept {
+  if (c == 0.0) return 0.0;
+  const double c_minus_1 = c - 1.0;
+  const bool exact = c_minus_1 + 1.0 == c && c - c_minus_1 == 1.0;
+  if (!exact && x != 0.0) return c * (y / x);
+  return c * std::pow(x, c_minus_1);
+}
+
 template <> struct Rule<Op::PowC> {
   static constexpr std::string_view name = "pow";
   static double f(double x, double c) noexcept { return std::pow(x, c); }
-  // d(x^c)/dx = c x^(c-1); exactly 0 for c = 0, also at x = 0 (PyTorch's convention)
-  static double df(double x, double, double c) noexcept { return c == 0.0 ? 0.0 : c * std::pow(x, c - 1.0); }
+  static double df(double x, double y, double c) noexcept { return pow_dx(x, y, c); }
 };
 template <> struct Rule<Op::RPowC> {
   static constexpr std::string_view name = "pow";
