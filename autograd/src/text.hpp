@@ -2,6 +2,7 @@
 #pragma once
 
 #include <charconv>
+#include <cstddef>
 #include <cmath>
 #include <filesystem>
 #include <initializer_list>
@@ -25,6 +26,16 @@ inline std::string shortest(double x) {
   char text[32];
   const std::to_chars_result end = std::to_chars(text, text + sizeof text, x);
   return std::string(text, end.ptr);
+}
+
+/// "1 leaf", "2 leaves": the count and the noun in the number it asks for.
+inline std::string counted(std::size_t n, std::string_view one, std::string_view many) {
+  return concat({std::to_string(n), " ", n == 1 ? one : many});
+}
+
+/// "there is 1 input", "there are 2 inputs".
+inline std::string there_are(std::size_t n, std::string_view one, std::string_view many) {
+  return concat({n == 1 ? "there is " : "there are ", counted(n, one, many)});
 }
 
 /// `path` in single quotes, as messages write it.

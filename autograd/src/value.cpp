@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "scalargrad/value.hpp"
+#include "text.hpp"
 
 namespace scalargrad {
 
@@ -266,8 +267,8 @@ Value Tape::record_dot(const LeafBlock& w, std::span<const Value> x, bool affine
   const std::span<const Value> leaves = w.values();
   if (affine && leaves.size() != x.size() + 1) {
     throw Error("scalargrad: affine() of a LeafBlock needs one leaf more than the inputs (the weights then the "
-                "bias), but the block has " + std::to_string(leaves.size()) + " leaves and there are " +
-                std::to_string(x.size()) + " inputs");
+                "bias), but the block has " + detail::counted(leaves.size(), "leaf", "leaves") + " and " +
+                detail::there_are(x.size(), "input", "inputs"));
   }
   if (leaves.size() != x.size() + (affine ? 1 : 0) || x.empty() || x.size() > kMaxNaryOperands || !plain) {
     // The span form's errors, modes and partial nodes.
@@ -306,8 +307,8 @@ void Tape::check_rows(std::span<const LeafBlock> rows, std::size_t n, bool affin
                                        "the inputs (the weights then the bias), but block "
                                      : "scalargrad: dot() of LeafBlocks needs each block as long as the inputs, "
                                        "but block ") +
-                  std::to_string(j) + " has " + std::to_string(rows[j].size()) + " leaves and there are " +
-                  std::to_string(n) + " inputs");
+                  std::to_string(j) + " has " + detail::counted(rows[j].size(), "leaf", "leaves") + " and " +
+                  detail::there_are(n, "input", "inputs"));
     }
   }
 }
@@ -726,8 +727,8 @@ std::vector<Value> Tape::record_dense(std::span<const DenseLayer> layers, std::s
       if (layer.rows[j].size() != width + 1) {
         throw Error("scalargrad: dense() needs each row of layer " + std::to_string(l) +
                     " one leaf longer than the layer's inputs (the weights then the bias), but row " +
-                    std::to_string(j) + " has " + std::to_string(layer.rows[j].size()) + " leaves and there are " +
-                    std::to_string(width) + " inputs");
+                    std::to_string(j) + " has " + detail::counted(layer.rows[j].size(), "leaf", "leaves") + " and " +
+                    detail::there_are(width, "input", "inputs"));
       }
       // Another thread's row throws here too (as append_rows() would, but before any layer).
       const Value& first = layer.rows[j].values().front();
@@ -943,6 +944,10 @@ void Value::unbind() noexcept {
 void Value::set_data(double data) {
   Tape& t = Tape::checked(*this);
   if (owner() != kLeafOwner) {
+    if (op() == "input") {  // dense() of doubles: a node, but made by no op
+      throw Error("scalargrad: set_data() on an input of dense() (given as a double); only leaves can change "
+                  "their data: pass the inputs as Values made with Value(x) to change them");
+    }
     throw Error("scalargrad: set_data() on the result of an op ('" + std::string(op()) +
                 "'); only leaves can change their data: make a leaf with Value(x), or use detach()");
   }
@@ -1046,7 +1051,10 @@ bool operator==(const Value& x, const Value& y) { return x.data() == y.data(); }
 bool operator==(const Value& x, double y) { return x.data() == y; }
 
 std::ostream& operator<<(std::ostream& out, const Value& x) {
-  return out << "Value(data=" << x.data() << ", grad=" << x.grad() << ")";
+  // Both read first: a Value that throws (moved from, another thread's) writes nothing.
+  const double data = x.data();
+  const double grad = x.grad();
+  return out << "Value(data=" << data << ", grad=" << grad << ")";
 }
 
 Value sum(std::initializer_list<Value> xs) { return sum(std::span<const Value>(xs.begin(), xs.size())); }

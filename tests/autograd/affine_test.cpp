@@ -256,6 +256,14 @@ TEST(LeafBlockAffine, ABlockNotOneLeafLongerThanTheInputsThrowsNamingBothLengths
   }
 }
 
+// Regression: "the block has 1 leaves and there are 1 inputs".
+TEST(LeafBlockAffine, ItsLengthErrorCountsInTheRightNumber) {
+  const std::vector<Value> one_input(1, Value(2.0));
+  const LeafBlock one_leaf(std::vector<Value>(1, Value(1.0)));
+  EXPECT_THAT(ErrorMessage([&] { (void)scalargrad::affine(one_leaf, one_input); }),
+              HasSubstr("but the block has 1 leaf and there is 1 input"));
+}
+
 TEST(LeafBlockAffine, ABlockOfOnlyTheBiasWithNoInputsGivesTheBias) {
   Value b = -1.25;
   const LeafBlock block({b});

@@ -329,7 +329,10 @@ TEST(Dense, AnInputIsAValueWithNoOperandsWhoseGradIsTheDerivative) {
     EXPECT_FALSE(input.constant().has_value());
     EXPECT_EQ(input.data(), x[i]);
     EXPECT_EQ(input.grad(), rows[0].values()[i].data());
-    EXPECT_THAT(ErrorMessage([&] { Value(input).set_data(1.0); }), HasSubstr("only leaves can change their data"));
+    // Regression: it called the input "the result of an op ('input')".
+    EXPECT_EQ(ErrorMessage([&] { Value(input).set_data(1.0); }),
+              "scalargrad: set_data() on an input of dense() (given as a double); only leaves can change their data: "
+              "pass the inputs as Values made with Value(x) to change them");
     EXPECT_THAT(ErrorMessage([&] { Value(input).set_grad(1.0); }),
                 HasSubstr("the grad of an op result (or of an input that dense() took as a double) is set by "
                           "backward(); it can only be set to 0"));

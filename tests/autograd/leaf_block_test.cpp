@@ -468,7 +468,7 @@ TEST(LeafBlockRows, ARowOfAnotherLengthThrowsNamingItAndRecordsNothing) {
   } catch (const Error& e) {
     EXPECT_STREQ(e.what(),
                  "scalargrad: dot() of LeafBlocks needs each block as long as the inputs, but block 1 has "
-                 "1 leaves and there are 2 inputs");
+                 "1 leaf and there are 2 inputs");
   }
   EXPECT_EQ(scalargrad::tape_stats().nodes, nodes);
 }
@@ -482,7 +482,7 @@ TEST(LeafBlockRows, ARowOfAnotherLengthThrowsBeforeMakingRoom) {
     const std::vector<Value> x = {t, t * 1.0};  // two nodes short of a full segment
     const std::vector<LeafBlock> rows = {LeafBlock({Value(1.0), Value(2.0)}), LeafBlock({Value(3.0)})};
     const scalargrad::TapeStats before = scalargrad::tape_stats();
-    EXPECT_THAT(ErrorMessage([&] { (void)scalargrad::dot(rows, x); }), HasSubstr("but block 1 has 1 leaves"));
+    EXPECT_THAT(ErrorMessage([&] { (void)scalargrad::dot(rows, x); }), HasSubstr("but block 1 has 1 leaf and there are 2 inputs"));
     const scalargrad::TapeStats after = scalargrad::tape_stats();
     EXPECT_EQ(after.segments, before.segments);
     EXPECT_EQ(after.nodes, before.nodes);
@@ -942,7 +942,7 @@ TEST(LeafBlockBatch, ARowOfAnotherLengthThrowsNamingItAndRecordsNothing) {
   } catch (const Error& e) {
     EXPECT_STREQ(e.what(),
                  "scalargrad: affine() of LeafBlocks needs each block one leaf longer than the inputs (the weights "
-                 "then the bias), but block 1 has 1 leaves and there are 2 inputs");
+                 "then the bias), but block 1 has 1 leaf and there are 2 inputs");
   }
   EXPECT_EQ(scalargrad::tape_stats().nodes, nodes);
 }

@@ -132,6 +132,16 @@ TEST(ValuePrinting, FollowsTheStreamsNumberFormat) {
   EXPECT_EQ(Printed(third), "Value(data=0.333333, grad=0)");  // the stream's default: 6 digits
 }
 
+// Regression: a moved-from Value wrote "Value(data=" before its data() threw.
+TEST(ValuePrinting, AValueThatThrowsWritesNothing) {
+  Value a = 1.0;
+  const Value b = std::move(a);
+  std::ostringstream out;
+  EXPECT_THROW(out << a, scalargrad::Error);  // NOLINT(bugprone-use-after-move): the point
+  EXPECT_EQ(out.str(), "");
+  EXPECT_EQ(Printed(b), "Value(data=1, grad=0)");
+}
+
 TEST(ValuePrinting, WritesNanAndInfinityAsTheStreamDoes) {
   EXPECT_EQ(Printed(Value(std::numeric_limits<double>::infinity())), "Value(data=inf, grad=0)");
   EXPECT_EQ(Printed(Value(-std::numeric_limits<double>::infinity())), "Value(data=-inf, grad=0)");
