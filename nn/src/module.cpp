@@ -336,7 +336,8 @@ MLP::MLP(std::size_t nin, std::vector<std::size_t> sizes, std::vector<Activation
     layers_.emplace_back(fan_in, sizes[i], activations[i], init, rng);
     fan_in = sizes[i];
   }
-  // Names for pictures of the graph: "layer1/n0.w1", "layer1/n0.b", "layer1/n0.a".
+  // Names for pictures of the graph: "layer1/n0.w0", "layer1/n0.b", "layer1/n0.a" (layers count
+  // from 1, neurons and weights from 0).
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     const std::vector<Parameter*> params = layers_[l].parameters();
     std::size_t k = 0;
