@@ -507,5 +507,6 @@ int program_main(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  scalargrad::support::report_file_size_limit();
   return scalargrad::support::finish_output("demo", program_main(argc, argv));
 }

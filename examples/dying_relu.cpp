@@ -209,5 +209,6 @@ int program_main(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  scalargrad::support::report_file_size_limit();
   return scalargrad::support::finish_output("dying_relu", program_main(argc, argv));
 }

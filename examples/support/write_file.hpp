@@ -9,6 +9,7 @@
 // print before exiting 1.
 #pragma once
 
+#include <csignal>
 #include <filesystem>
 #include <ostream>
 #include <sstream>
@@ -19,7 +20,22 @@
 
 #include <scalargrad/file.hpp>
 
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/stat.h>  // stat, fstat
+#include <unistd.h>    // STDOUT_FILENO
+#endif
+
 namespace scalargrad::support {
+
+/// Makes a write over the file-size limit (`ulimit -f`) fail with EFBIG, "File too large", which
+/// FileReplacement reports and after which it removes its new file, instead of raising SIGXFSZ,
+/// whose default action ends the program at once (exit status 153) and leaves the new file
+/// beside the old one. Called first in main() by every program that writes files.
+inline void report_file_size_limit() {
+#if defined(SIGXFSZ)
+  std::signal(SIGXFSZ, SIG_IGN);
+#endif
+}
 
 /// A file being written: the target named at construction is replaced by what stream()
 /// received when commit() succeeds, and left as it was otherwise.
@@ -65,6 +81,20 @@ inline bool probe_output(const std::string& path, const std::string& context) {
     return true;
   }
   return scalargrad::FileReplacement(path, context).in_place();
+}
+
+/// True when `path` is this process's standard output: `/dev/stdout`, `/dev/fd/1`, or the file,
+/// pipe or terminal that standard output goes to (the same device and inode as descriptor 1).
+inline bool is_standard_output(const std::string& path) {
+#if defined(__unix__) || defined(__APPLE__)
+  struct ::stat target {};
+  struct ::stat out {};
+  return ::stat(path.c_str(), &target) == 0 && ::fstat(STDOUT_FILENO, &out) == 0 && target.st_dev == out.st_dev &&
+         target.st_ino == out.st_ino;
+#else
+  (void)path;
+  return false;
+#endif
 }
 
 /// True when two outputs that replace their targets (probe_output() false for both) replace one
