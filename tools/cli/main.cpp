@@ -280,7 +280,12 @@ int run_grad(const GradOptions& options) {
   root.backward();
   const std::string result = options.json ? json_output(root, *expression, leaves)
                                           : text_output(root, *expression, leaves, options.precision);
-  std::fputs(result.c_str(), stdout);
+  // A picture written to standard output (`--dot /dev/stdout | dot -Tsvg`) is all that goes there:
+  // the result, and --check's report, go to standard error instead.
+  namespace support = scalargrad::support;
+  const bool picture_on_stdout = (!options.dot.empty() && support::is_standard_output(options.dot)) ||
+                                 (!options.svg.empty() && support::is_standard_output(options.svg));
+  std::fputs(result.c_str(), picture_on_stdout ? stderr : stdout);
   // Before --check's report on stderr; a failure is reported here, with its reason.
   if (!scalargrad::support::flush_output("scalargrad")) return kFailure;
 
@@ -291,7 +296,7 @@ int run_grad(const GradOptions& options) {
     std::vector<std::string> names;
     for (const cli::Variable& v : e.variables()) names.push_back(v.name);
     const scalargrad::GradcheckReport report = scalargrad::gradcheck(f, inputs, 1e-6, 1e-5, names);
-    (options.json ? std::cerr : std::cout) << report << std::flush;
+    (options.json || picture_on_stdout ? std::cerr : std::cout) << report << std::flush;
     if (!report.passed) status = kFailure;
   }
 
@@ -323,6 +328,7 @@ int run_grad(const GradOptions& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  scalargrad::support::report_file_size_limit();
   GradOptions options;
   if (const std::optional<int> status = read_command_line(argc, argv, options)) {
     return scalargrad::support::finish_output("scalargrad", *status);  // --help, or a usage error
