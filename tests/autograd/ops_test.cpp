@@ -764,8 +764,27 @@ TEST(PowOp, DerivativeKeepsTheSignOfAnOddPowerAboveTwoToThe53) {
   Value z = pow(x, y);
   z.backward();
   EXPECT_EQ(x.grad(), -c);
-  // Integer exponents below 2^53 keep the exact formula: 0.1^2 has d/dx 0.2, to the bit.
+  // Every other exponent keeps c x^(c-1) to the bit, fractional ones too (c - 1 is inexact for
+  // 0.3, but rounds to no other integer): 0.1^2 has d/dx 0.2, and 3^0.3 what it always had.
   EXPECT_EQ(EvalUnary([](const Value& v) { return v.pow(2.0); }, 0.1).grad, 2.0 * 0.1);
+  EXPECT_EQ(EvalUnary([](const Value& v) { return v.pow(0.3); }, 3.0).grad, 0.3 * std::pow(3.0, 0.3 - 1.0));
+  EXPECT_EQ(EvalUnary([](const Value& v) { return v.pow(1.0 / 3.0); }, 3.0).grad,
+            (1.0 / 3.0) * std::pow(3.0, 1.0 / 3.0 - 1.0));
+}
+
+// At x = +-inf the derivative is a limit, not c y / x (inf / inf): a reviewer's probe of the
+// change above found NaN there.
+TEST(PowOp, DerivativeAtInfinityIsItsLimit) {
+  const double inf = std::numeric_limits<double>::infinity();
+  EXPECT_EQ(EvalUnary([](const Value& v) { return v.pow(0.1); }, inf).grad, 0.0);
+  EXPECT_EQ(EvalUnary([](const Value& v) { return v.pow(2.0); }, inf).grad, inf);
+  EXPECT_EQ(EvalUnary([](const Value& v) { return v.pow(0x1p54); }, inf).grad, inf);
+  EXPECT_EQ(EvalUnary([](const Value& v) { return v.pow(0x1p54); }, -inf).grad, -inf);  // c - 1 is odd
+  EXPECT_EQ(EvalUnary([](const Value& v) { return v.pow(3.0); }, -inf).grad, inf);      // 3 x^2
+  Value x = inf;
+  Value y = 0.1;
+  pow(x, y).backward();
+  EXPECT_EQ(x.grad(), 0.0);
 }
 
 // Regression: pow(-2, 1e-300) is NaN, but 1e-300 - 1 rounds to -1, so d/dx was finite (-5e-301).
@@ -777,9 +796,10 @@ TEST(PowOp, ATinyExponentOfANegativeBaseHasANanDerivativeAsItsValue) {
   Value y = 1e-300;
   pow(x, y).backward();
   EXPECT_TRUE(std::isnan(x.grad()));
-  // A positive base: c x^(c-1) = c y / x, finite.
+  // A positive base: c x^(c-1), finite (reference in long double: 1e-300 * 2^(1e-300 - 1)).
   const Eval positive = EvalUnary([](const Value& v) { return v.pow(1e-300); }, 2.0);
-  EXPECT_EQ(positive.grad, 1e-300 * (positive.value / 2.0));
+  const long double c = 1e-300L;
+  EXPECT_DOUBLE_EQ(positive.grad, static_cast<double>(c * std::pow(2.0L, c - 1.0L)));
 }
 
 // Regression: gelu(-inf) and silu(-inf) were NaN (-inf * 0), and so were gelu'(+-inf) and

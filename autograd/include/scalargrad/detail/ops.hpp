@@ -177,15 +177,21 @@ template <> struct Rule<Op::RDivC> {
   static double df(double x, double y, double) noexcept { return -y / x; }  // d(c/x)/dx = -c/x^2
 };
 /// d(x^c)/dx = c x^(c-1), given y = x^c: exactly 0 for c = 0, also at x = 0 (PyTorch's
-/// convention). Where c - 1 is not exact (|c| > 2^53, or c so small that c - 1 rounds to -1),
-/// x^(c-1) would be the power of another exponent: an odd power of a negative x turned even
-/// (pow(-1, 2^54) had d/dx = +2^54), or a finite value where x^c is NaN (pow(-2, 1e-300));
-/// there c (y / x) is used instead, for x != 0.
+/// convention). Two kinds of exponent make c - 1 round to another number that changes the
+/// result: |c| >= 2^53, where c - 1 rounds back to c (an even integer), so an odd power of a
+/// negative x turned even (pow(-1, 2^54) had d/dx = +2^54); and |c| so small that c - 1 rounds
+/// to -1, an integer, so x^(c-1) was finite where x^c is NaN (pow(-2, 1e-300)). For those, c y / x
+/// (finite x != 0), or x^(c-1) with the odd power's sign (x = -inf). Every other exponent keeps
+/// c x^(c-1), bit for bit.
 inline double pow_dx(double x, double y, double c) noexcept {
   if (c == 0.0) return 0.0;
   const double c_minus_1 = c - 1.0;
-  const bool exact = c_minus_1 + 1.0 == c && c - c_minus_1 == 1.0;
-  if (!exact && x != 0.0) return c * (y / x);
+  const bool huge = std::fabs(c) >= 0x1p53;
+  if ((huge || c_minus_1 == -1.0) && x != 0.0) {
+    if (std::isfinite(x)) return c * (y / x);
+    // x = +-inf: c - 1 is odd for a huge c (c is even), so (-inf)^(c-1) has a minus sign.
+    if (huge && x < 0.0) return c * -std::pow(x, c_minus_1);
+  }
   return c * std::pow(x, c_minus_1);
 }
 
