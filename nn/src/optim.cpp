@@ -127,13 +127,15 @@ double linear_decay(std::size_t step, std::size_t steps, double start, double en
   // Past the last step the rate stays at that of step `steps` (about `end`, as PyTorch's LinearLR
   // stays at its end) rather than going on down: 1.0 - 0.9 * 150 / 100 would be negative.
   step = std::min(step, steps);
-  const double fraction = static_cast<double>(step) / static_cast<double>(steps);
-  if (!std::isfinite(start - end)) [[unlikely]] {
-    // Ends near +-DBL_MAX, whose difference overflows: the same line, weighted.
+  // Evaluated left to right as micrograd's `1.0 - 0.9*k/100`, so that the defaults agree bit for bit.
+  const double rate = start - (start - end) * static_cast<double>(step) / static_cast<double>(steps);
+  if (!std::isfinite(rate)) [[unlikely]] {
+    // Ends near +-DBL_MAX, where start - end, or its product with step, overflows: the same
+    // line, weighted (a mean of two finite numbers, so finite).
+    const double fraction = static_cast<double>(step) / static_cast<double>(steps);
     return start * (1.0 - fraction) + end * fraction;
   }
-  // Evaluated left to right as micrograd's `1.0 - 0.9*k/100`, so that the defaults agree bit for bit.
-  return start - (start - end) * static_cast<double>(step) / static_cast<double>(steps);
+  return rate;
 }
 
 }  // namespace scalargrad::nn

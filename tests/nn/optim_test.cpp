@@ -245,6 +245,10 @@ TEST(OptimizerErrors, LinearDecayNeedsFiniteEndsAndHandlesTheLargest) {
   EXPECT_EQ(linear_decay(50, 100, 1e308, -1e308), 0.0);
   EXPECT_EQ(linear_decay(100, 100, 1e308, -1e308), -1e308);
   EXPECT_EQ(linear_decay(25, 100, 1e308, -1e308), 0.5e308);
+  // start - end is finite, but its product with step overflows (a reviewer's probe: -inf).
+  const double max = std::numeric_limits<double>::max();
+  EXPECT_DOUBLE_EQ(linear_decay(2, 4, max, 0.0), max / 2.0);
+  EXPECT_DOUBLE_EQ(linear_decay(1000000000, 2000000000, 1e300, 0.0), 0.5e300);
 }
 
 }  // namespace
