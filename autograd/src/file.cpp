@@ -92,8 +92,8 @@ std::uint64_t fresh_bits() {
 }
 
 /// `path` + ".tmp-" + 16 hex digits, in path's folder. A file name longer than 234 bytes is cut
-/// to its first 234 first: file systems take names of up to 255 bytes, and the name the caller
-/// gave may be one of them.
+/// to its first 234 first (fewer, to end on a whole UTF-8 character): file systems take names of
+/// up to 255 bytes, and the name the caller gave may be one of them.
 fs::path temporary_name(const fs::path& path) {
   constexpr std::size_t kNameMax = 255;
   constexpr std::size_t kSuffix = 21;  // ".tmp-" and 16 hex digits
@@ -101,7 +101,12 @@ fs::path temporary_name(const fs::path& path) {
   std::string hex(16, '0');
   for (auto digit = hex.rbegin(); digit != hex.rend(); ++digit, bits >>= 4) *digit = "0123456789abcdef"[bits & 15];
   std::string file_name = path.filename().string();
-  if (file_name.size() > kNameMax - kSuffix) file_name.resize(kNameMax - kSuffix);
+  if (file_name.size() > kNameMax - kSuffix) {
+    std::size_t keep = kNameMax - kSuffix;
+    // Not inside a UTF-8 character: back off over its continuation bytes (10xxxxxx) to its first.
+    while (keep > 0 && (static_cast<unsigned char>(file_name[keep]) & 0xC0) == 0x80) --keep;
+    file_name.resize(keep);
+  }
   fs::path name = path.parent_path() / file_name;
   name += ".tmp-";
   name += hex;

@@ -358,6 +358,19 @@ TEST_F(FileTest, ANameOfTheLongestLengthIsReplaced) {
     EXPECT_EQ(Entries(), std::vector<std::string>{name});
     fs::remove(target);
   }
+  // A cut never splits a UTF-8 character: "a" and 127 two-byte "é" (255 bytes) keeps "a" and 116 of them.
+  std::string accented = "a";
+  for (int i = 0; i < 127; ++i) accented += "\xC3\xA9";
+  const fs::path target = dir_ / accented;
+  Write(target, "old");
+  scalargrad::FileReplacement file(target);
+  const std::string name = file.path().filename().string();
+  std::string expected = "a";
+  for (int i = 0; i < 116; ++i) expected += "\xC3\xA9";
+  EXPECT_TRUE(name.starts_with(expected + ".tmp-")) << name;
+  file.write("new");
+  file.commit();
+  EXPECT_EQ(Read(target), "new");
 }
 
 TEST_F(FileTest, AMissingFolderIsAnErrorNamingTheNewFile) {
