@@ -22,7 +22,7 @@
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <sys/stat.h>  // stat, fstat
-#include <unistd.h>    // STDOUT_FILENO
+#include <unistd.h>    // STDOUT_FILENO, isatty
 #endif
 
 namespace scalargrad::support {
@@ -85,12 +85,15 @@ inline bool probe_output(const std::string& path, const std::string& context) {
 
 /// True when `path` is this process's standard output: `/dev/stdout`, `/dev/fd/1`, or the file,
 /// pipe or terminal that standard output goes to (the same device and inode as descriptor 1).
+/// Not a device that is not a terminal: `--dot /dev/null > /dev/null` names no output to keep
+/// clean.
 inline bool is_standard_output(const std::string& path) {
 #if defined(__unix__) || defined(__APPLE__)
   struct ::stat target {};
   struct ::stat out {};
-  return ::stat(path.c_str(), &target) == 0 && ::fstat(STDOUT_FILENO, &out) == 0 && target.st_dev == out.st_dev &&
-         target.st_ino == out.st_ino;
+  if (::stat(path.c_str(), &target) != 0 || ::fstat(STDOUT_FILENO, &out) != 0) return false;
+  if (S_ISCHR(out.st_mode) && ::isatty(STDOUT_FILENO) == 0) return false;
+  return target.st_dev == out.st_dev && target.st_ino == out.st_ino;
 #else
   (void)path;
   return false;
