@@ -62,6 +62,11 @@ GradcheckReport gradcheck(const GradcheckFunction& f, std::span<const double> in
       throw Error(concat({"scalargrad: gradcheck: input ", name, " is ", detail::shortest(x),
                           "; finite differences need finite inputs"}));
     }
+    if (std::abs(x) > 0x1p1022) {  // within a factor 2 of the largest double: no eps both moves x and stays finite
+      throw Error(concat({"scalargrad: gradcheck: input ", name, " = ", detail::shortest(x),
+                          " is too close to the largest double for a finite difference: any step that moves "
+                          "it overflows"}));
+    }
     const double h = eps * std::max(1.0, std::abs(x));
     if (!std::isfinite(2.0 * h) || !std::isfinite(x + h) || !std::isfinite(x - h)) {
       throw Error(concat({"scalargrad: gradcheck: eps ", detail::shortest(eps), " is too large for input ", name,

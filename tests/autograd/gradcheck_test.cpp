@@ -222,6 +222,12 @@ TEST(Gradcheck, RejectsAStepThatCannotMeasureAnythingNamingTheInput) {
   EXPECT_EQ(ErrorMessage([&] { (void)gradcheck(f, at, 1e308, 1e-5, names); }),
             "scalargrad: gradcheck: eps 1e+308 is too large for input a = 1: the step h = 1e+308 overflows; use a "
             "smaller eps (the default is 1e-6)");
+  // Near the largest double no eps works, and the message does not send the caller looking for one.
+  const std::vector<double> largest = {std::numeric_limits<double>::max(), 1.0};
+  EXPECT_EQ(ErrorMessage([&] { (void)gradcheck(f, largest); }),
+            "scalargrad: gradcheck: input x0 = 1.7976931348623157e+308 is too close to the largest double for a "
+            "finite difference: any step that moves it overflows");
+  EXPECT_EQ(calls, 0);
   // At 0 the step is absolute, and a tiny one still moves the input.
   const std::vector<double> zeros = {0.0, 0.0};
   EXPECT_TRUE(gradcheck(f, zeros, 1e-300).passed);
@@ -234,7 +240,7 @@ TEST(Gradcheck, RejectsAStepThatCannotMeasureAnythingNamingTheInput) {
   EXPECT_EQ(ErrorMessage([&] { (void)gradcheck(GradcheckFunction(), at); }),
             "scalargrad: gradcheck: f is empty (a std::function holding no function)");
   EXPECT_EQ(calls, 0);  // every check comes before f is called
-  // The smallest steps that still move the inputs are taken.
+  // A small step that still moves the inputs is taken.
   EXPECT_TRUE(gradcheck(f, at, 1e-9).passed);
 }
 
