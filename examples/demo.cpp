@@ -261,7 +261,6 @@ Value loss_of(const nn::MLP& model, std::span<const Value> scores, const nn::Dat
   return nn::hinge_loss(scores, data.labels) + nn::l2_penalty(model, kL2);
 }
 
-/// Accuracy as a whole percentage, rounded down: 100 only when every point is right.
 /// The loss with 4 decimals, and "nan" for a diverged one whatever its sign bit (printf writes
 /// "-nan" for 0.0 / 0.0 here).
 std::string loss_text(double loss) {
@@ -271,6 +270,7 @@ std::string loss_text(double loss) {
   return text;
 }
 
+/// Accuracy as a whole percentage, rounded down: 100 only when every point is right.
 long percent(double accuracy, std::size_t points) {
   const long right = std::lround(accuracy * static_cast<double>(points));
   return right * 100 / static_cast<long>(points);

@@ -59,8 +59,8 @@ namespace scalargrad {
 /// it was doing: given a `context`, every message starts with it and ": " ("scalargrad::nn:
 /// cannot save model to 'm.json': cannot create 'm.json.tmp-...': Permission denied").
 ///
-/// Contents come from write(), or from another writer that opens path() by name (render() has
-/// Graphviz write the picture there). One object belongs to one thread; two objects for the
+/// Contents come from write() (render() writes the picture that libgvc drew into memory), or
+/// from another writer that opens path() by name (the `dot` program, when render() runs it). One object belongs to one thread; two objects for the
 /// same target write separate new files, and the last commit() wins.
 class FileReplacement {
  public:
