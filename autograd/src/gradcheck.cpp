@@ -53,11 +53,14 @@ GradcheckReport gradcheck(const GradcheckFunction& f, std::span<const double> in
                         std::to_string(inputs.size()), " inputs; give one name per input, or none"}));
   }
   if (!f) throw Error("scalargrad: gradcheck: f is empty (a std::function holding no function)");
+  const auto name_of = [names](std::size_t i) { return names.empty() ? concat({"x", std::to_string(i)}) : names[i]; };
+  // The step grows with |x|: an absolute 1e-6 is lost in rounding at x = 1e12.
+  const auto step_at = [eps](double x) { return eps * std::max(1.0, std::abs(x)); };
   // Each step must move its input, both ways, and its difference quotient must not overflow:
   // else the numeric derivative is 0 or NaN, and the report would blame the analytic one.
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const double x = inputs[i];
-    const std::string name = names.empty() ? concat({"x", std::to_string(i)}) : names[i];
+    const std::string name = name_of(i);
     if (!std::isfinite(x)) {
       throw Error(concat({"scalargrad: gradcheck: input ", name, " is ", detail::shortest(x),
                           "; finite differences need finite inputs"}));
@@ -67,7 +70,7 @@ GradcheckReport gradcheck(const GradcheckFunction& f, std::span<const double> in
                           " is too close to the largest double for a finite difference: any step that moves "
                           "it overflows"}));
     }
-    const double h = eps * std::max(1.0, std::abs(x));
+    const double h = step_at(x);
     if (!std::isfinite(2.0 * h) || !std::isfinite(x + h) || !std::isfinite(x - h)) {
       throw Error(concat({"scalargrad: gradcheck: eps ", detail::shortest(eps), " is too large for input ", name,
                           " = ", detail::shortest(x), ": the step h = ", detail::shortest(h),
@@ -85,7 +88,7 @@ GradcheckReport gradcheck(const GradcheckFunction& f, std::span<const double> in
   leaves.reserve(inputs.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     leaves.emplace_back(inputs[i]);
-    leaves.back().label(names.empty() ? concat({"x", std::to_string(i)}) : names[i]);
+    leaves.back().label(name_of(i));
   }
   const Value y = f(leaves);
   y.backward();
@@ -98,8 +101,7 @@ GradcheckReport gradcheck(const GradcheckFunction& f, std::span<const double> in
     e.name = leaves[i].label();
     e.input = inputs[i];
     e.analytic = leaves[i].grad();
-    // The step grows with |x|: an absolute 1e-6 is lost in rounding at x = 1e12.
-    const double h = eps * std::max(1.0, std::abs(inputs[i]));
+    const double h = step_at(inputs[i]);
     e.numeric = (evaluate_shifted(f, inputs, i, h) - evaluate_shifted(f, inputs, i, -h)) / (2.0 * h);
     e.abs_error = std::abs(e.analytic - e.numeric);
     const double scale = std::max(std::abs(e.analytic), std::abs(e.numeric));
