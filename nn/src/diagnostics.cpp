@@ -16,24 +16,24 @@ namespace {
 /// times m, for m the largest |g|, which does neither (a vanishing gradient of 1e-170 reads as
 /// such, not as 0).
 double layer_grad_norm(const Layer& layer) {
+  // f(g) for the gradient g of each of the layer's weights, neuron by neuron.
+  const auto for_each_grad = [&layer](auto f) {
+    for (const Neuron& neuron : layer.neurons()) {
+      for (const Parameter& w : neuron.weights()) f(w.grad);
+    }
+  };
   double squares = 0.0;
-  for (const Neuron& neuron : layer.neurons()) {
-    for (const Parameter& w : neuron.weights()) squares += w.grad * w.grad;
-  }
+  for_each_grad([&](double g) { squares += g * g; });
   constexpr double kSmallestSafe = 0x1p-968;  // 2^54 times the smallest normal double
   if (squares >= kSmallestSafe && std::isfinite(squares)) return std::sqrt(squares);
   double largest = 0.0;
-  for (const Neuron& neuron : layer.neurons()) {
-    for (const Parameter& w : neuron.weights()) largest = std::fmax(largest, std::fabs(w.grad));
-  }
+  for_each_grad([&](double g) { largest = std::fmax(largest, std::fabs(g)); });
   if (largest == 0.0 || !std::isfinite(largest)) return std::sqrt(squares);  // 0 (all zero), inf or NaN
   double scaled = 0.0;
-  for (const Neuron& neuron : layer.neurons()) {
-    for (const Parameter& w : neuron.weights()) {
-      const double r = w.grad / largest;
-      scaled += r * r;
-    }
-  }
+  for_each_grad([&](double g) {
+    const double r = g / largest;
+    scaled += r * r;
+  });
   return largest * std::sqrt(scaled);
 }
 
