@@ -397,22 +397,18 @@ MLP build(const ModelSpec& spec) {
 
 // ---- 4. Files -------------------------------------------------------------------------------
 
-/// How to_json()'s errors start; save_model() puts the file in their place.
-constexpr std::string_view kCannotWrite = "scalargrad::nn: cannot write the model: ";
-
-/// Throws Error if a parameter is NaN or infinite: JSON cannot hold it (nlohmann would write
-/// null, and the file would not load).
-void check_finite(double x, std::size_t layer, std::size_t neuron, std::string_view field) {
+/// Throws Error "<context>: <where> is nan (...)" if a parameter is NaN or infinite: JSON cannot
+/// hold it (nlohmann would write null, and the file would not load).
+void check_finite(double x, std::size_t layer, std::size_t neuron, std::string_view field, std::string_view context) {
   if (std::isfinite(x)) return;
-  throw Error(std::string(kCannotWrite) + element(element("layers", layer) + ".neurons", neuron) + "." +
+  throw Error(std::string(context) + ": " + element(element("layers", layer) + ".neurons", neuron) + "." +
               std::string(field) + " is " + format_number(x) + " (JSON has no NaN or infinity)");
 }
 
-}  // namespace
-
-std::string to_json(const MLP& model) {
+/// to_json(), whose errors start with `context` (to_json()'s own, or save_model()'s naming the file).
+std::string model_json(const MLP& model, std::string_view context) {
   if (model.layers().empty()) {  // a moved-from MLP: its file would not load
-    throw Error(std::string(kCannotWrite) + "it has no layers (it was moved from)");
+    throw Error(std::string(context) + ": it has no layers (it was moved from)");
   }
   OrderedJson layers = OrderedJson::array();
   for (std::size_t i = 0; i < model.layers().size(); ++i) {
@@ -423,13 +419,13 @@ std::string to_json(const MLP& model) {
       OrderedJson weights = OrderedJson::array();
       for (std::size_t k = 0; k < neuron.weights().size(); ++k) {
         const double w = neuron.weights()[k].data;
-        check_finite(w, i, j, element("weights", k));
+        check_finite(w, i, j, element("weights", k), context);
         weights.push_back(w);
       }
-      check_finite(neuron.bias().data, i, j, "bias");
+      check_finite(neuron.bias().data, i, j, "bias", context);
       OrderedJson item = {{"weights", std::move(weights)}, {"bias", neuron.bias().data}};
       if (neuron.activation().has_parameter()) {
-        check_finite(neuron.slope().data, i, j, "slope");
+        check_finite(neuron.slope().data, i, j, "slope", context);
         item["slope"] = neuron.slope().data;
       }
       neurons.push_back(std::move(item));
@@ -443,6 +439,10 @@ std::string to_json(const MLP& model) {
   return root.dump(2) + "\n";
 }
 
+}  // namespace
+
+std::string to_json(const MLP& model) { return model_json(model, "scalargrad::nn: cannot write the model"); }
+
 MLP from_json(std::string_view text, std::string_view source) {
   const Json root = parse(text, source);
   return build(Validator(source).model(root));
@@ -450,18 +450,12 @@ MLP from_json(std::string_view text, std::string_view source) {
 
 void save_model(const MLP& model, const std::filesystem::path& path) {
   const std::string context = "scalargrad::nn: cannot save model to " + quoted(path);
-  std::string text;
-  try {
-    text = to_json(model);
-  } catch (const Error& e) {  // a NaN weight, a moved-from model: name the file too
-    std::string_view why = e.what();
-    if (why.starts_with(kCannotWrite)) why.remove_prefix(kCannotWrite.size());
-    throw Error(context + ": " + std::string(why));
-  }
-  scalargrad::replace_file(path, text, context);
+  scalargrad::replace_file(path, model_json(model, context), context);  // a NaN weight names the file too
 }
 
-MLP load_model(const std::filesystem::path& path) { return from_json(detail::read_file(path, "model file "), path.string()); }
+MLP load_model(const std::filesystem::path& path) {
+  return from_json(detail::read_file(path, "model file "), path.string());
+}
 
 void load_weights(MLP& model, const std::filesystem::path& path) {
   const std::string source = path.string();
